@@ -1,0 +1,332 @@
+use ndarray::{Array2, ArrayView2, Axis};
+use rand::seq::SliceRandom;
+use serde::{Deserialize, Serialize};
+
+use crate::{Error, Result, seed};
+
+/// The layout of one row when the rows are images: `height × width × channels`, stored
+/// row-major with the channel last (HWC), as NumPy and the PNG format store them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImageShape {
+    /// Rows of pixels.
+    pub height: usize,
+    /// Pixels per row.
+    pub width: usize,
+    /// 1 (grayscale) or 3 (RGB).
+    pub channels: usize,
+}
+
+impl ImageShape {
+    /// A grayscale shape.
+    pub fn gray(height: usize, width: usize) -> Self {
+        Self {
+            height,
+            width,
+            channels: 1,
+        }
+    }
+
+    /// Values per image (`height · width · channels`), or `None` on overflow.
+    pub fn numel(&self) -> Option<usize> {
+        self.height
+            .checked_mul(self.width)?
+            .checked_mul(self.channels)
+    }
+}
+
+impl std::fmt::Display for ImageShape {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}×{}×{}", self.height, self.width, self.channels)
+    }
+}
+
+/// The closed interval the feature values live in, when it is known from the source
+/// (0..255 for 8-bit pixels, 0..16 for the UCI digits, 0..1 after scaling).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct ValueRange {
+    /// Smallest possible value.
+    pub min: f32,
+    /// Largest possible value.
+    pub max: f32,
+}
+
+impl ValueRange {
+    /// The unit interval `[0, 1]`.
+    pub const UNIT: ValueRange = ValueRange { min: 0.0, max: 1.0 };
+}
+
+/// Rows of `f32` features, with optional integer labels and an optional image layout.
+///
+/// Invariants (checked by every constructor): at least one row and one column, every value
+/// finite, one label per row, and `image.numel() == dim()` when an image shape is set.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Dataset {
+    name: String,
+    x: Array2<f32>,
+    labels: Option<Vec<u32>>,
+    class_names: Option<Vec<String>>,
+    image: Option<ImageShape>,
+    range: Option<ValueRange>,
+}
+
+impl Dataset {
+    /// A dataset from rows. `name` says where the data came from (a path or a dataset name)
+    /// and is used in error messages.
+    ///
+    /// # Errors
+    /// [`Error::Empty`] without rows or columns; [`Error::NonFinite`] naming the first NaN or
+    /// infinite value's row and column.
+    pub fn new(name: impl Into<String>, x: Array2<f32>) -> Result<Self> {
+        let name = name.into();
+        if x.nrows() == 0 || x.ncols() == 0 {
+            return Err(Error::Empty(format!(
+                "{name}: {} rows × {} columns",
+                x.nrows(),
+                x.ncols()
+            )));
+        }
+        if let Some((row, col)) = first_non_finite(x.view()) {
+            return Err(Error::NonFinite(format!(
+                "{name}: row {row}, column {col} is {}",
+                x[[row, col]]
+            )));
+        }
+        Ok(Self {
+            name,
+            x,
+            labels: None,
+            class_names: None,
+            image: None,
+            range: None,
+        })
+    }
+
+    /// Attach one label per row.
+    ///
+    /// # Errors
+    /// [`Error::Shape`] when the number of labels differs from the number of rows.
+    pub fn with_labels(mut self, labels: Vec<u32>) -> Result<Self> {
+        if labels.len() != self.n() {
+            return Err(Error::shape(
+                format!("{}: labels", self.name),
+                format!("{} labels (one per row)", self.n()),
+                labels.len(),
+            ));
+        }
+        self.labels = Some(labels);
+        Ok(self)
+    }
+
+    /// Attach names for the label values (`class_names[label]`).
+    ///
+    /// # Errors
+    /// [`Error::Shape`] when a label has no name.
+    pub fn with_class_names(mut self, names: Vec<String>) -> Result<Self> {
+        if let Some(labels) = &self.labels
+            && let Some(&bad) = labels.iter().find(|&&l| l as usize >= names.len())
+        {
+            return Err(Error::shape(
+                format!("{}: class names", self.name),
+                format!("a name for label {bad}"),
+                format!("{} names", names.len()),
+            ));
+        }
+        self.class_names = Some(names);
+        Ok(self)
+    }
+
+    /// Declare that each row is an image of this shape.
+    ///
+    /// # Errors
+    /// [`Error::Shape`] when the shape's size differs from the number of columns.
+    pub fn with_image_shape(mut self, shape: ImageShape) -> Result<Self> {
+        if shape.numel() != Some(self.dim()) || !matches!(shape.channels, 1 | 3) {
+            return Err(Error::shape(
+                format!("{}: image shape", self.name),
+                format!("{} values per row, 1 or 3 channels", self.dim()),
+                shape,
+            ));
+        }
+        self.image = Some(shape);
+        Ok(self)
+    }
+
+    /// Declare the interval the values live in (used for scaling and display).
+    pub fn with_range(mut self, range: Option<ValueRange>) -> Self {
+        self.range = range;
+        self
+    }
+
+    /// Replace the rows by transformed ones of the same shape (transforms keep labels and
+    /// image layout). The new values are checked for finiteness.
+    ///
+    /// # Errors
+    /// [`Error::Shape`] on a shape change; [`Error::NonFinite`] as in [`Dataset::new`].
+    pub fn map_rows(self, x: Array2<f32>, range: Option<ValueRange>) -> Result<Self> {
+        if x.dim() != self.x.dim() {
+            return Err(Error::shape(
+                format!("{}: transformed rows", self.name),
+                format!("{:?}", self.x.dim()),
+                format!("{:?}", x.dim()),
+            ));
+        }
+        let mut out = Dataset::new(self.name, x)?;
+        out.labels = self.labels;
+        out.class_names = self.class_names;
+        out.image = self.image;
+        out.range = range;
+        Ok(out)
+    }
+
+    /// Where the data came from.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+    /// Number of rows (examples).
+    pub fn n(&self) -> usize {
+        self.x.nrows()
+    }
+    /// Number of features per row.
+    pub fn dim(&self) -> usize {
+        self.x.ncols()
+    }
+    /// The rows, `n × dim`.
+    pub fn x(&self) -> ArrayView2<'_, f32> {
+        self.x.view()
+    }
+    /// The labels, one per row, if any.
+    pub fn labels(&self) -> Option<&[u32]> {
+        self.labels.as_deref()
+    }
+    /// Names of the label values, if known.
+    pub fn class_names(&self) -> Option<&[String]> {
+        self.class_names.as_deref()
+    }
+    /// The image layout of a row, if the rows are images.
+    pub fn image_shape(&self) -> Option<ImageShape> {
+        self.image
+    }
+    /// The interval the values live in, if known.
+    pub fn range(&self) -> Option<ValueRange> {
+        self.range
+    }
+    /// Consume the dataset, returning its rows.
+    pub fn into_x(self) -> Array2<f32> {
+        self.x
+    }
+
+    /// The rows at `indices` (in that order), with their labels.
+    ///
+    /// # Errors
+    /// [`Error::Shape`] when an index is out of range; [`Error::Empty`] for no indices.
+    pub fn select(&self, indices: &[usize]) -> Result<Self> {
+        if let Some(&bad) = indices.iter().find(|&&i| i >= self.n()) {
+            return Err(Error::shape(
+                format!("{}: row index", self.name),
+                format!("< {}", self.n()),
+                bad,
+            ));
+        }
+        let x = self.x.select(Axis(0), indices);
+        let mut out = Dataset::new(self.name.clone(), x)?;
+        out.labels = self
+            .labels
+            .as_ref()
+            .map(|l| indices.iter().map(|&i| l[i]).collect());
+        out.class_names = self.class_names.clone();
+        out.image = self.image;
+        out.range = self.range;
+        Ok(out)
+    }
+
+    /// The first `n` rows (all of them when `n ≥ self.n()`).
+    ///
+    /// # Errors
+    /// [`Error::Empty`] for `n = 0`.
+    pub fn head(&self, n: usize) -> Result<Self> {
+        let idx: Vec<usize> = (0..n.min(self.n())).collect();
+        self.select(&idx)
+    }
+
+    /// A seeded random split into `(train, validation)`, with `round(fraction · n)` rows in
+    /// the validation part. The same seed gives the same split.
+    ///
+    /// # Errors
+    /// [`Error::InvalidParam`] unless `0 < fraction < 1` and both parts are non-empty.
+    pub fn split(&self, fraction: f64, seed: u64) -> Result<(Self, Self)> {
+        if !(fraction > 0.0 && fraction < 1.0) {
+            return Err(Error::param(
+                "validation fraction",
+                format!("must be in (0, 1), got {fraction}"),
+            ));
+        }
+        let n_val = (fraction * self.n() as f64).round() as usize;
+        if n_val == 0 || n_val >= self.n() {
+            return Err(Error::param(
+                "validation fraction",
+                format!(
+                    "{fraction} of {} rows leaves an empty train or validation part",
+                    self.n()
+                ),
+            ));
+        }
+        let mut idx: Vec<usize> = (0..self.n()).collect();
+        idx.shuffle(&mut seed::rng(seed));
+        let (val, train) = idx.split_at(n_val);
+        Ok((self.select(train)?, self.select(val)?))
+    }
+}
+
+/// The position of the first NaN or infinite value, scanning row by row.
+pub(crate) fn first_non_finite(x: ArrayView2<'_, f32>) -> Option<(usize, usize)> {
+    for (r, row) in x.outer_iter().enumerate() {
+        if let Some(c) = row.iter().position(|v| !v.is_finite()) {
+            return Some((r, c));
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::array;
+
+    #[test]
+    fn rejects_empty_and_non_finite() {
+        let empty = Array2::<f32>::zeros((0, 3));
+        assert!(matches!(Dataset::new("e", empty), Err(Error::Empty(_))));
+        let bad = array![[1.0, 2.0], [3.0, f32::NAN]];
+        let err = Dataset::new("bad.csv", bad).unwrap_err().to_string();
+        assert!(err.contains("bad.csv") && err.contains("row 1, column 1"), "{err}");
+    }
+
+    #[test]
+    fn labels_and_shape_must_match() {
+        let d = Dataset::new("d", Array2::zeros((2, 4))).unwrap();
+        assert!(d.clone().with_labels(vec![1]).is_err());
+        assert!(d.clone().with_image_shape(ImageShape::gray(2, 3)).is_err());
+        assert!(d.with_image_shape(ImageShape::gray(2, 2)).is_ok());
+    }
+
+    #[test]
+    fn split_is_seeded_and_partitions_rows() {
+        let x = Array2::from_shape_fn((10, 1), |(i, _)| i as f32);
+        let d = Dataset::new("d", x).unwrap().with_labels((0..10).collect()).unwrap();
+        let (t1, v1) = d.split(0.3, 7).unwrap();
+        let (t2, v2) = d.split(0.3, 7).unwrap();
+        assert_eq!((t1.n(), v1.n()), (7, 3));
+        assert_eq!(v1, v2);
+        assert_eq!(t1, t2);
+        let mut all: Vec<u32> = t1.labels().unwrap().iter().chain(v1.labels().unwrap()).copied().collect();
+        all.sort();
+        assert_eq!(all, (0..10).collect::<Vec<_>>());
+        // labels follow their rows
+        for (row, &l) in v1.x().outer_iter().zip(v1.labels().unwrap()) {
+            assert_eq!(row[0], l as f32);
+        }
+        let (_, v3) = d.split(0.3, 8).unwrap();
+        assert_ne!(v1, v3);
+        assert!(d.split(0.0, 1).is_err() && d.split(0.01, 1).is_err());
+    }
+}

@@ -1,0 +1,72 @@
+use std::path::PathBuf;
+
+/// Errors of the core types: shapes, parameters and file system writes.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// An array had the wrong shape for the operation.
+    #[error("{what}: expected {expected}, got {got}")]
+    Shape {
+        /// What was being checked, e.g. "encode input".
+        what: String,
+        /// The expected shape, in words.
+        expected: String,
+        /// The shape that was found.
+        got: String,
+    },
+    /// A hyper-parameter is outside its valid range (reported by `check()`).
+    #[error("invalid parameter `{name}`: {reason}")]
+    InvalidParam {
+        /// The parameter's name as the user spells it.
+        name: String,
+        /// Why the value is invalid.
+        reason: String,
+    },
+    /// A dataset had no rows or no columns where some were needed.
+    #[error("empty dataset: {0}")]
+    Empty(String),
+    /// A value that must be finite was NaN or infinite.
+    #[error("non-finite value: {0}")]
+    NonFinite(String),
+    /// Writing a file failed; the previous content (if any) is intact.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The file being written or read.
+        path: PathBuf,
+        /// The underlying I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl Error {
+    /// A shape error, built from any displayable parts.
+    pub fn shape(
+        what: impl Into<String>,
+        expected: impl std::fmt::Display,
+        got: impl std::fmt::Display,
+    ) -> Self {
+        Error::Shape {
+            what: what.into(),
+            expected: expected.to_string(),
+            got: got.to_string(),
+        }
+    }
+
+    /// An invalid-parameter error.
+    pub fn param(name: impl Into<String>, reason: impl Into<String>) -> Self {
+        Error::InvalidParam {
+            name: name.into(),
+            reason: reason.into(),
+        }
+    }
+
+    /// Whether the error was caused by the user's input or settings (as opposed to the
+    /// environment or a bug). The CLI maps this to exit code 1.
+    pub fn is_user_error(&self) -> bool {
+        !matches!(self, Error::Io { .. })
+    }
+}
+
+/// Result with the core [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,1 @@
+//! Readers, writers, embedded datasets and transforms.
