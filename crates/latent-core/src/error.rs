@@ -28,6 +28,9 @@ pub enum Error {
     /// A value that must be finite was NaN or infinite.
     #[error("non-finite value: {0}")]
     NonFinite(String),
+    /// A streamed data source failed to produce rows (its message names the file).
+    #[error("{0}")]
+    Source(Box<dyn std::error::Error + Send + Sync + 'static>),
     /// Writing a file failed; the previous content (if any) is intact.
     #[error("{}: {source}", path.display())]
     Io {

@@ -25,7 +25,9 @@ mod error;
 pub mod fsutil;
 mod reduction;
 pub mod seed;
+pub mod stream;
 
 pub use dataset::{Dataset, ImageShape, ValueRange};
 pub use error::{Error, Result};
-pub use reduction::{Fit, ParamGuard, Posterior, Probabilistic, Reduction};
+pub use reduction::{Fit, ParamGuard, Posterior, Probabilistic, Reduction, standard_normal};
+pub use stream::{ArrayRows, RowSource};
