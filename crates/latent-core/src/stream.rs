@@ -14,6 +14,16 @@ pub trait RowSource {
     /// The total number of rows, when known in advance.
     fn len_hint(&self) -> Option<usize>;
 
+    /// The interval the values live in, when the format says (8-bit pixels: 0..255).
+    fn range(&self) -> Option<crate::ValueRange> {
+        None
+    }
+
+    /// The image layout of a row, when the format says.
+    fn image_shape(&self) -> Option<crate::ImageShape> {
+        None
+    }
+
     /// The next batch of at most `max_rows` rows (at least one), or `None` at the end.
     ///
     /// # Errors
