@@ -1,1 +1,65 @@
-//! PCA.
+//! # latent-pca
+//!
+//! Principal component analysis as an encoder/decoder pair: the encoder projects centered
+//! data onto the `k` principal axes, `z = (x − μ) Vᵀ`, and the decoder is its transpose,
+//! `x̂ = z V + μ`. Among all rank-`k` linear pairs this one minimises the squared
+//! reconstruction error, which is why PCA is the baseline every autoencoder in latent is
+//! compared with.
+//!
+//! ```
+//! use latent_core::{Fit, ParamGuard, Reduction};
+//! use latent_pca::{Components, PcaParams};
+//! use ndarray::Array2;
+//!
+//! let x = Array2::from_shape_fn((100, 5), |(i, j)| ((i * 7 + j * 3) % 11) as f32);
+//! let pca = PcaParams::new(Components::Count(2)).check()?.fit(&x.view())?;
+//! let z = pca.encode(x.view())?; // 100 × 2
+//! let x_hat = pca.decode(z.view())?; // 100 × 5, the projection onto the principal plane
+//! assert_eq!((z.dim(), x_hat.dim()), ((100, 2), (100, 5)));
+//! # Ok::<(), latent_core::Error>(())
+//! ```
+//!
+//! Conventions follow scikit-learn: variances use `n − 1` degrees of freedom, the
+//! explained-variance ratio is over the total variance (the covariance trace), whitening
+//! divides codes by `sqrt(explained_variance)`, and `noise_variance` is the mean variance of
+//! the discarded directions. The sign of each axis is fixed: its largest-magnitude entry is
+//! positive.
+//!
+//! ## Solvers
+//! - [`Solver::Exact`]: centered data `Xc`; when `n ≥ d` the covariance `XcᵀXc / (n − 1)`
+//!   (only its lower triangle is computed, halving the product that dominates the fit) and a
+//!   symmetric eigendecomposition; when `n < d` the `n × n` Gram matrix `Xc Xcᵀ` instead,
+//!   with axes `Xcᵀ u` orthonormalised by a thin QR.
+//! - [`Solver::Randomized`]: Halko, Martinsson & Tropp (2011) — a seeded Gaussian test
+//!   matrix, power iterations re-orthonormalised by QR at each step, and the thin SVD of the
+//!   small projected matrix. Approximate; the same seed gives the same result.
+//! - [`Solver::Incremental`]: see below.
+//!
+//! The exact and randomized fits run in f32 or f64 ([`Precision`]); the mean, the centering
+//! and the total variance are always computed in f64. All products use faer with rayon.
+//!
+//! ## The incremental solver
+//! [`PcaValidParams::fit_stream`] reads a [`latent_core::RowSource`] once, batch by batch,
+//! accumulating in f64 the mean and the scatter matrix `Σ (x − x̄)(x − x̄)ᵀ`; batches are
+//! merged with the pairwise update of Chan, Golub & LeVeque (1979), each batch's scatter
+//! being taken around its own mean, so there is no catastrophic cancellation. An
+//! eigendecomposition of the covariance then gives the **exact** PCA: it agrees with the
+//! exact solver to rounding, and its result does not depend on the batch size or order.
+//!
+//! This is not scikit-learn's `IncrementalPCA`, which follows Ross et al. (2008): a
+//! sequential truncated SVD of the previous `k` components stacked with each new batch,
+//! `O((k + b) d)` memory, and an approximation that depends on the batch size. Here the
+//! memory is `O(d²)` (plus one batch), still independent of the number of rows — which is
+//! what streaming needs — and the answer is exact, in one pass. `d²` f64 is 4.7 MiB for
+//! 784 features and 512 MiB for 8192; beyond [`MAX_INCREMENTAL_DIM`] features the solver
+//! refuses, and the randomized solver is the one to use.
+
+mod fit;
+mod incremental;
+mod linalg;
+mod model;
+mod params;
+
+pub use linalg::principal_angles;
+pub use model::{Pca, PcaParts};
+pub use params::{Components, MAX_INCREMENTAL_DIM, PcaParams, PcaValidParams, Precision, Solver};

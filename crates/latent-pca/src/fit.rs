@@ -1,0 +1,387 @@
+//! The exact and randomized solvers (generic over the arithmetic type) and the [`Fit`]
+//! implementations.
+
+use faer::{Accum, Mat, MatRef};
+use latent_core::{ArrayRows, Dataset, Error, Fit, Result, seed};
+use ndarray::{Array2, ArrayView2, Axis};
+use rand_distr::{Distribution, StandardNormal};
+
+use crate::incremental::Scatter;
+use crate::linalg::{Scalar, eigh_desc, fix_signs, mul, numerical, syrk_lower, thin_q};
+use crate::model::{Pca, PcaParts};
+use crate::params::{Components, PcaValidParams, Precision, Solver};
+
+/// The result of a solver before it becomes a [`Pca`]: everything in f64.
+pub(crate) struct Spectrum {
+    pub mean: Vec<f64>,
+    /// `k × d`, orthonormal rows, any sign.
+    pub components: Array2<f64>,
+    pub explained_variance: Vec<f64>,
+    pub total_variance: f64,
+    pub noise_variance: f64,
+    pub n_samples: usize,
+}
+
+impl Spectrum {
+    /// Fix the signs, derive the ratios and singular values, convert to f32.
+    pub fn into_pca(self, whiten: bool) -> Result<Pca> {
+        let Spectrum {
+            mean,
+            mut components,
+            explained_variance,
+            total_variance,
+            noise_variance,
+            n_samples,
+        } = self;
+        fix_signs(&mut components);
+        let dof = n_samples.saturating_sub(1) as f64;
+        let ratio = |e: f64| {
+            if total_variance > 0.0 {
+                e / total_variance
+            } else {
+                0.0
+            }
+        };
+        Pca::from_parts(PcaParts {
+            mean: mean.iter().map(|&v| v as f32).collect(),
+            components: components.mapv(|v| v as f32),
+            explained_variance: explained_variance.iter().map(|&e| e as f32).collect(),
+            explained_variance_ratio: explained_variance
+                .iter()
+                .map(|&e| ratio(e) as f32)
+                .collect(),
+            singular_values: explained_variance
+                .iter()
+                .map(|&e| (e * dof).sqrt() as f32)
+                .collect(),
+            total_variance,
+            noise_variance,
+            n_samples,
+            whiten,
+        })
+    }
+}
+
+/// Check that `n × d` data can be fitted at all: at least 2 rows and 1 column.
+pub(crate) fn check_data_shape(n: usize, d: usize) -> Result<()> {
+    if n == 0 || d == 0 {
+        return Err(Error::Empty(format!("pca input: {n} rows × {d} columns")));
+    }
+    if n < 2 {
+        return Err(Error::shape(
+            "pca input",
+            "at least 2 rows (the covariance has n − 1 degrees of freedom)",
+            format!("{n} row"),
+        ));
+    }
+    Ok(())
+}
+
+/// The error for a row with a NaN or infinite value.
+pub(crate) fn non_finite(row: usize, col: usize, v: f64) -> Error {
+    Error::NonFinite(format!("pca input: row {row}, column {col} is {v}"))
+}
+
+/// A requested count must not exceed `min(n, d)`.
+pub(crate) fn check_count(components: Components, n: usize, d: usize) -> Result<()> {
+    if let Components::Count(k) = components
+        && k > n.min(d)
+    {
+        return Err(Error::param(
+            "components",
+            format!(
+                "{k} components requested, but data of {n} rows × {d} columns has at most \
+                 min(n, d) = {}",
+                n.min(d)
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// The number of components to keep, given the eigenvalues (descending, at least
+/// `min(n, d)` of them) and the total variance.
+pub(crate) fn choose_k(
+    components: Components,
+    eigenvalues: &[f64],
+    total: f64,
+    n: usize,
+    d: usize,
+) -> Result<usize> {
+    check_count(components, n, d)?;
+    let m = n.min(d).min(eigenvalues.len());
+    match components {
+        Components::Count(k) => Ok(k),
+        Components::Fraction(f) => {
+            // scikit-learn: searchsorted(cumsum(ratio), f, side="right") + 1.
+            let mut cum = 0.0f64;
+            let mut below = 0;
+            for &e in &eigenvalues[..m] {
+                cum += e / total;
+                if cum <= f {
+                    below += 1;
+                } else {
+                    break;
+                }
+            }
+            Ok((below + 1).min(m.max(1)))
+        }
+    }
+}
+
+/// scikit-learn's `noise_variance_` from the whole spectrum: the mean of the eigenvalues
+/// `k..min(n, d)`, 0 when none is left.
+pub(crate) fn tail_mean(eigenvalues: &[f64], k: usize, n: usize, d: usize) -> f64 {
+    let m = n.min(d).min(eigenvalues.len());
+    if k >= m {
+        return 0.0;
+    }
+    eigenvalues[k..m].iter().sum::<f64>() / (m - k) as f64
+}
+
+/// Eigenvalues (clamped at 0) and the chosen leading eigenvectors of a covariance matrix
+/// given by its lower triangle.
+pub(crate) fn from_covariance<T: Scalar>(
+    cov: MatRef<'_, T>,
+    mean: Vec<f64>,
+    total: f64,
+    n: usize,
+    components: Components,
+) -> Result<Spectrum> {
+    let d = cov.nrows();
+    let (mut values, vectors) = eigh_desc(cov)?;
+    values.iter_mut().for_each(|v| *v = v.max(0.0));
+    let k = choose_k(components, &values, total, n, d)?;
+    Ok(Spectrum {
+        mean,
+        components: Array2::from_shape_fn((k, d), |(j, i)| vectors[(i, j)].to_f64()),
+        noise_variance: tail_mean(&values, k, n, d),
+        explained_variance: values[..k].to_vec(),
+        total_variance: total,
+        n_samples: n,
+    })
+}
+
+/// Centered data in the fit's arithmetic type, row-major, with the f64 mean and total
+/// variance.
+pub(crate) struct Centered<T> {
+    n: usize,
+    d: usize,
+    data: Vec<T>,
+    mean: Vec<f64>,
+    total: f64,
+}
+
+impl<T: Scalar> Centered<T> {
+    /// Two passes: the mean in f64 (checking finiteness), then the centered values, computed
+    /// in f64 and rounded once to `T`, and the total variance from them.
+    fn new<E: Copy + Into<f64>>(x: ArrayView2<'_, E>) -> Result<Self> {
+        let (n, d) = x.dim();
+        check_data_shape(n, d)?;
+        let mut mean = vec![0.0f64; d];
+        for (r, row) in x.outer_iter().enumerate() {
+            for (c, (m, &v)) in mean.iter_mut().zip(row).enumerate() {
+                let v: f64 = v.into();
+                if !v.is_finite() {
+                    return Err(non_finite(r, c, v));
+                }
+                *m += v;
+            }
+        }
+        mean.iter_mut().for_each(|m| *m /= n as f64);
+        let mut sumsq = vec![0.0f64; d];
+        let mut data = Vec::with_capacity(n * d);
+        for row in x.outer_iter() {
+            for ((s, &m), &v) in sumsq.iter_mut().zip(&mean).zip(row) {
+                let c = v.into() - m;
+                *s += c * c;
+                data.push(T::from_f64(c));
+            }
+        }
+        let total = sumsq.iter().sum::<f64>() / (n - 1) as f64;
+        Ok(Self {
+            n,
+            d,
+            data,
+            mean,
+            total,
+        })
+    }
+
+    fn view(&self) -> MatRef<'_, T> {
+        MatRef::from_row_major_slice(&self.data, self.n, self.d)
+    }
+}
+
+/// Exact PCA: the `d × d` covariance when `n ≥ d`, else the `n × n` Gram matrix.
+fn exact<T: Scalar>(c: Centered<T>, components: Components) -> Result<Spectrum> {
+    let (n, d) = (c.n, c.d);
+    let x = c.view();
+    let inv_dof = T::from_f64(1.0 / (n - 1) as f64);
+    if n >= d {
+        let mut cov = Mat::<T>::zeros(d, d);
+        syrk_lower(&mut cov, Accum::Replace, x.transpose(), inv_dof);
+        return from_covariance(cov.as_ref(), c.mean, c.total, n, components);
+    }
+    // Xc Xcᵀ/(n−1) = U Λ Uᵀ  ⇒  the principal axes are Xcᵀ u_j / ‖Xcᵀ u_j‖. A thin QR of
+    // Xcᵀ U_k normalises them and keeps them orthonormal to working precision, even for
+    // (near-)zero eigenvalues (the data's rank is at most n − 1 after centering).
+    let mut gram = Mat::<T>::zeros(n, n);
+    syrk_lower(&mut gram, Accum::Replace, x, inv_dof);
+    let (mut values, u) = eigh_desc(gram.as_ref())?;
+    values.iter_mut().for_each(|v| *v = v.max(0.0));
+    let k = choose_k(components, &values, c.total, n, d)?;
+    let axes = thin_q(mul(x.transpose(), u.as_ref().subcols(0, k)).as_ref()); // d × k
+    Ok(Spectrum {
+        components: Array2::from_shape_fn((k, d), |(j, i)| axes[(i, j)].to_f64()),
+        noise_variance: tail_mean(&values, k, n, d),
+        explained_variance: values[..k].to_vec(),
+        mean: c.mean,
+        total_variance: c.total,
+        n_samples: n,
+    })
+}
+
+/// Randomized PCA (Halko, Martinsson & Tropp 2011, algorithms 4.4 and 5.1): a Gaussian test
+/// matrix `Ω` (`d × l`, `l = k + oversamples` clipped to `min(n, d)`), `Q = orth(Xc Ω)`,
+/// `q` power iterations `Q = orth(Xc orth(Xcᵀ Q))`, then the thin SVD of `B = Qᵀ Xc`.
+fn randomized<T: Scalar>(c: Centered<T>, k: usize, params: &PcaValidParams) -> Result<Spectrum> {
+    let (n, d) = (c.n, c.d);
+    let m = n.min(d);
+    let l = k.saturating_add(params.oversamples()).min(m);
+    let iters = params.power_iters_for(k, n, d);
+    let x = c.view();
+    let mut rng = seed::rng(params.seed());
+    let mut omega = Mat::<T>::zeros(d, l);
+    for j in 0..l {
+        for i in 0..d {
+            let g: f64 = StandardNormal.sample(&mut rng);
+            omega[(i, j)] = T::from_f64(g);
+        }
+    }
+    let mut q = thin_q(mul(x, omega.as_ref()).as_ref());
+    for _ in 0..iters {
+        let z = thin_q(mul(x.transpose(), q.as_ref()).as_ref());
+        q = thin_q(mul(x, z.as_ref()).as_ref());
+    }
+    let b = mul(q.transpose(), x); // l × d
+    let svd = b
+        .thin_svd()
+        .map_err(|_| numerical("randomized PCA's SVD"))?;
+    let s = svd.S().column_vector();
+    let v = svd.V(); // d × l
+    let dof = (n - 1) as f64;
+    let explained_variance: Vec<f64> = (0..k).map(|j| s[j].to_f64().powi(2) / dof).collect();
+    let noise_variance = if k < m {
+        ((c.total - explained_variance.iter().sum::<f64>()) / (m - k) as f64).max(0.0)
+    } else {
+        0.0
+    };
+    Ok(Spectrum {
+        components: Array2::from_shape_fn((k, d), |(j, i)| v[(i, j)].to_f64()),
+        explained_variance,
+        noise_variance,
+        mean: c.mean,
+        total_variance: c.total,
+        n_samples: n,
+    })
+}
+
+impl PcaValidParams {
+    /// Exact or randomized fit of in-memory rows, in the configured precision.
+    fn fit_dense<E: Copy + Into<f64>>(&self, x: ArrayView2<'_, E>) -> Result<Pca> {
+        let spectrum = match self.precision() {
+            Precision::F32 => self.solve::<f32, E>(x)?,
+            Precision::F64 => self.solve::<f64, E>(x)?,
+        };
+        spectrum.into_pca(self.whiten())
+    }
+
+    fn solve<T: Scalar, E: Copy + Into<f64>>(&self, x: ArrayView2<'_, E>) -> Result<Spectrum> {
+        let (n, d) = x.dim();
+        check_data_shape(n, d)?;
+        check_count(self.components(), n, d)?;
+        let c = Centered::<T>::new(x)?;
+        match (self.solver(), self.components()) {
+            (Solver::Randomized, Components::Count(k)) => randomized(c, k, self),
+            (Solver::Randomized, Components::Fraction(_)) => Err(Error::param(
+                "components",
+                "a fraction of explained variance needs the exact or incremental solver",
+            )),
+            // The incremental solver's result is the exact one; in-memory f64 data reaches
+            // here only through `fit_chunks`.
+            (Solver::Exact | Solver::Incremental, comps) => exact(c, comps),
+        }
+    }
+
+    /// The incremental solver over the rows of an in-memory array, batch by batch.
+    fn fit_chunks<E: Copy + Into<f64>>(&self, x: ArrayView2<'_, E>) -> Result<Pca> {
+        let (n, d) = x.dim();
+        check_data_shape(n, d)?;
+        check_count(self.components(), n, d)?;
+        let mut acc = Scatter::new(d)?;
+        for batch in x.axis_chunks_iter(Axis(0), self.batch_size_for(d, self.count_hint())) {
+            acc.push(batch)?;
+        }
+        acc.finish(self.components())?.into_pca(self.whiten())
+    }
+
+    pub(crate) fn count_hint(&self) -> usize {
+        match self.components() {
+            Components::Count(k) => k,
+            Components::Fraction(_) => 1,
+        }
+    }
+}
+
+impl Fit<ArrayView2<'_, f32>> for PcaValidParams {
+    type Fitted = Pca;
+    type Error = Error;
+
+    /// Fit to the rows of `x` (`n × d`). The incremental solver streams them through
+    /// [`PcaValidParams::fit_stream`].
+    ///
+    /// # Errors
+    /// [`Error::Empty`] / [`Error::Shape`] for fewer than 2 rows or no column;
+    /// [`Error::NonFinite`] naming the first NaN or infinite value; [`Error::InvalidParam`]
+    /// when more components are requested than `min(n, d)`, or for more than
+    /// [`crate::MAX_INCREMENTAL_DIM`] features with the incremental solver.
+    fn fit(&self, x: &ArrayView2<'_, f32>) -> Result<Pca> {
+        if self.solver() == Solver::Incremental {
+            let (n, d) = x.dim();
+            check_data_shape(n, d)?;
+            check_count(self.components(), n, d)?;
+            return self.fit_stream(&mut ArrayRows::new(x.view()), &mut |_| {});
+        }
+        self.fit_dense(x.view())
+    }
+}
+
+impl Fit<ArrayView2<'_, f64>> for PcaValidParams {
+    type Fitted = Pca;
+    type Error = Error;
+
+    /// As the f32 version; f64 input keeps its precision in the mean and centering.
+    ///
+    /// # Errors
+    /// As the f32 version.
+    fn fit(&self, x: &ArrayView2<'_, f64>) -> Result<Pca> {
+        if self.solver() == Solver::Incremental {
+            return self.fit_chunks(x.view());
+        }
+        self.fit_dense(x.view())
+    }
+}
+
+impl Fit<Dataset> for PcaValidParams {
+    type Fitted = Pca;
+    type Error = Error;
+
+    /// Fit to the dataset's rows (labels are ignored).
+    ///
+    /// # Errors
+    /// As for an array.
+    fn fit(&self, data: &Dataset) -> Result<Pca> {
+        self.fit(&data.x())
+    }
+}

@@ -1,0 +1,204 @@
+//! Small linear-algebra helpers on faer: the scalar types of the fits, eigen/QR/SVD wrappers
+//! that turn faer's errors into ours, and principal angles between subspaces.
+
+use faer::linalg::matmul::matmul;
+use faer::linalg::matmul::triangular::{self, BlockStructure};
+use faer::{Accum, Mat, MatRef, Par, Side};
+use latent_core::{Error, Result};
+use ndarray::ArrayView2;
+
+/// The arithmetic types of the exact and randomized fits: `f32` and `f64`.
+pub(crate) trait Scalar: faer::traits::RealField + Copy + Send + Sync + 'static {
+    fn from_f64(v: f64) -> Self;
+    fn to_f64(self) -> f64;
+}
+
+impl Scalar for f32 {
+    fn from_f64(v: f64) -> Self {
+        v as f32
+    }
+    fn to_f64(self) -> f64 {
+        f64::from(self)
+    }
+}
+
+impl Scalar for f64 {
+    fn from_f64(v: f64) -> Self {
+        v
+    }
+    fn to_f64(self) -> f64 {
+        self
+    }
+}
+
+/// Parallelism of the big products: all of rayon's threads.
+pub(crate) fn par() -> Par {
+    Par::rayon(0)
+}
+
+/// A numerical failure (an iterative decomposition that did not converge). latent-core has
+/// no variant for it, so it travels as a source error with a message.
+pub(crate) fn numerical(what: &str) -> Error {
+    Error::Source(format!("pca: {what} did not converge").into())
+}
+
+/// `alpha · a aᵀ` into the lower triangle of `dst` (`Accum::Replace` or `Add`); the upper
+/// triangle is not touched. Computing one triangle halves the cost of the product.
+pub(crate) fn syrk_lower<T: Scalar>(dst: &mut Mat<T>, accum: Accum, a: MatRef<'_, T>, alpha: T) {
+    triangular::matmul(
+        dst.as_mut(),
+        BlockStructure::TriangularLower,
+        accum,
+        a,
+        BlockStructure::Rectangular,
+        a.transpose(),
+        BlockStructure::Rectangular,
+        alpha,
+        par(),
+    );
+}
+
+/// `a · b` into a new matrix.
+pub(crate) fn mul<T: Scalar>(a: MatRef<'_, T>, b: MatRef<'_, T>) -> Mat<T> {
+    let mut out = Mat::<T>::zeros(a.nrows(), b.ncols());
+    matmul(out.as_mut(), Accum::Replace, a, b, T::from_f64(1.0), par());
+    out
+}
+
+/// The eigendecomposition of a symmetric matrix given by its lower triangle: eigenvalues in
+/// descending order (f64) and the eigenvectors as the columns of a matrix in the same order.
+pub(crate) fn eigh_desc<T: Scalar>(a: MatRef<'_, T>) -> Result<(Vec<f64>, Mat<T>)> {
+    let evd = a
+        .self_adjoint_eigen(Side::Lower)
+        .map_err(|_| numerical("symmetric eigendecomposition"))?;
+    let n = a.nrows();
+    let s = evd.S().column_vector();
+    let u = evd.U();
+    let values = (0..n).rev().map(|i| s[i].to_f64()).collect();
+    let vectors = Mat::from_fn(n, n, |i, j| u[(i, n - 1 - j)]);
+    Ok((values, vectors))
+}
+
+/// The first `min(rows, cols)` columns of `Q` in a QR decomposition of `a`: an orthonormal
+/// basis of its column space (completed arbitrarily where `a` is rank-deficient).
+pub(crate) fn thin_q<T: Scalar>(a: MatRef<'_, T>) -> Mat<T> {
+    a.qr().compute_thin_Q()
+}
+
+/// Flip each row of the row-major `k × d` matrix so that its largest-magnitude entry (the
+/// first, on ties) is positive: a deterministic sign for eigenvectors.
+pub(crate) fn fix_signs(rows: &mut ndarray::Array2<f64>) {
+    for mut row in rows.outer_iter_mut() {
+        let mut best = 0.0f64;
+        let mut sign = 1.0f64;
+        for &v in row.iter() {
+            if v.abs() > best {
+                best = v.abs();
+                sign = v.signum();
+            }
+        }
+        if sign < 0.0 {
+            row.mapv_inplace(|v| -v);
+        }
+    }
+}
+
+/// The principal angles (radians, ascending) between the subspaces spanned by the rows of
+/// `a` (`k₁ × d`) and of `b` (`k₂ × d`); there are `min(k₁, k₂)` of them.
+///
+/// The rows need not be orthonormal: each set is orthonormalised first (QR, in f64; a
+/// rank-deficient set is completed arbitrarily, so give sets of independent rows). An
+/// angle is computed from its cosine (singular values of `Q₁ᵀQ₂`) when it is large and from
+/// its sine (singular values of `Q₂ − Q₁Q₁ᵀQ₂`) when it is small, so that small angles are
+/// accurate to about `1e-15` rather than `sqrt(1e-16)` (Knyazev & Argentati 2002).
+///
+/// # Errors
+/// [`Error::Shape`] when `a` and `b` have different numbers of columns.
+pub fn principal_angles(a: ArrayView2<'_, f32>, b: ArrayView2<'_, f32>) -> Result<Vec<f64>> {
+    if a.ncols() != b.ncols() {
+        return Err(Error::shape(
+            "principal angles",
+            format!("two row sets of the same width ({} columns)", a.ncols()),
+            format!("{} columns", b.ncols()),
+        ));
+    }
+    // Columns of the basis matrices are the rows of the inputs; the smaller set is `s`.
+    let (small, large) = if a.nrows() <= b.nrows() {
+        (a, b)
+    } else {
+        (b, a)
+    };
+    if small.nrows() == 0 || a.ncols() == 0 {
+        return Ok(Vec::new());
+    }
+    let basis = |x: ArrayView2<'_, f32>| {
+        let m = Mat::<f64>::from_fn(x.ncols(), x.nrows(), |i, j| f64::from(x[[j, i]]));
+        thin_q(m.as_ref())
+    };
+    let qs = basis(small);
+    let ql = basis(large);
+    let ks = qs.ncols();
+    let proj = mul(ql.transpose(), qs.as_ref()); // kl × ks
+    let cos = proj
+        .as_ref()
+        .singular_values()
+        .map_err(|_| numerical("principal-angle SVD"))?;
+    let mut resid = qs.clone();
+    matmul(
+        resid.as_mut(),
+        Accum::Add,
+        ql.as_ref(),
+        proj.as_ref(),
+        -1.0,
+        par(),
+    );
+    let sin = resid
+        .as_ref()
+        .singular_values()
+        .map_err(|_| numerical("principal-angle SVD"))?;
+    // cos is descending (angles ascending); sin is descending (angles descending).
+    Ok((0..ks)
+        .map(|i| {
+            let c = cos.get(i).copied().unwrap_or(0.0).clamp(0.0, 1.0);
+            let s = sin.get(ks - 1 - i).copied().unwrap_or(0.0).clamp(0.0, 1.0);
+            if c * c >= 0.5 { s.asin() } else { c.acos() }
+        })
+        .collect())
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+    use ndarray::array;
+
+    #[test]
+    fn angles_between_known_subspaces() {
+        let e1e2 = array![[1.0f32, 0.0, 0.0], [0.0, 1.0, 0.0]];
+        let angles = principal_angles(e1e2.view(), e1e2.view()).unwrap();
+        assert!(angles.iter().all(|&t| t.abs() < 1e-7), "{angles:?}");
+        let t = 0.3f32;
+        let rotated = array![[1.0f32, 0.0, 0.0], [0.0, t.cos(), t.sin()]];
+        let angles = principal_angles(e1e2.view(), rotated.view()).unwrap();
+        assert!(
+            angles[0].abs() < 1e-7 && (angles[1] - 0.3).abs() < 1e-6,
+            "{angles:?}"
+        );
+        let tiny = 1e-5f32;
+        let rotated = array![[1.0f32, 0.0, 0.0], [0.0, tiny.cos(), tiny.sin()]];
+        let angles = principal_angles(e1e2.view(), rotated.view()).unwrap();
+        assert!((angles[1] - 1e-5).abs() < 1e-9, "{angles:?}");
+        let e3 = array![[0.0f32, 0.0, 2.0]];
+        let angles = principal_angles(e1e2.view(), e3.view()).unwrap();
+        assert_eq!(angles.len(), 1);
+        assert!((angles[0] - std::f64::consts::FRAC_PI_2).abs() < 1e-7);
+        assert!(principal_angles(e1e2.view(), array![[1.0f32, 0.0]].view()).is_err());
+    }
+
+    #[test]
+    fn signs_make_the_largest_entry_positive() {
+        let mut m = array![[0.1, -0.9, 0.3], [0.5, 0.2, -0.1]];
+        fix_signs(&mut m);
+        assert_eq!(m, array![[-0.1, 0.9, -0.3], [0.5, 0.2, -0.1]]);
+    }
+}
