@@ -1,0 +1,282 @@
+//! Command-line arguments (clap derive). Parsing only: validation happens when the arguments
+//! are turned into library settings, so every bad value becomes a clear user error.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// latent: dimensionality reduction and generative autoencoders.
+///
+/// Every method is an encoder/decoder pair: `fit` finds the pair on your data and writes a
+/// self-describing run directory; `encode`, `decode`, `reconstruct` and `info` use it.
+#[derive(Debug, Parser)]
+#[command(name = "latent", version, propagate_version = true)]
+#[command(after_help = "\
+Data (--data) is a named dataset or a path:
+  fashion-mnist-10k   Fashion-MNIST test split, 10,000 28×28 images (embedded)
+  digits              UCI handwritten digits, 1,797 8×8 images (embedded)
+  fashion-mnist       full Fashion-MNIST from Debian's dataset-fashion-mnist package
+  DIR                 MNIST layout (train-images-idx3-ubyte[.gz] …) or a folder of PNGs
+                      (sub-folders become labels)
+  FILE                .npy (u8/f32/f64, N×D or N×H×W[×C]), .csv[.gz], IDX (*-idx3-ubyte[.gz])
+
+Examples:
+  latent demo
+  latent fit --model pca --data fashion-mnist-10k --latent-dim 50 --out runs/pca
+  latent reconstruct --run runs/pca --data fashion-mnist-10k --out recon.png
+  latent info --run runs/pca")]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Fit a model to data and write a run directory.
+    #[command(after_help = "\
+Examples:
+  latent fit --model pca --data fashion-mnist-10k --latent-dim 50 --out runs/pca
+  latent fit --model pca --data digits --latent-dim 0.95 --out runs/digits   # 95 % of the variance
+  latent fit --model pca --data fashion-mnist --solver incremental --latent-dim 50 --out runs/ipca
+  latent fit --model pca --data faces/ --latent-dim 20 --whiten --solver randomized --seed 7 --out runs/faces")]
+    Fit(FitArgs),
+    /// Encode data to latent codes (the deterministic code: the posterior mean for a VAE).
+    #[command(after_help = "\
+Examples:
+  latent encode --run runs/pca --data fashion-mnist-10k --out codes.npy
+  latent encode --run runs/pca --data my.csv --label-column label --out codes.csv")]
+    Encode(EncodeArgs),
+    /// Decode latent codes back to data space.
+    #[command(after_help = "\
+Examples:
+  latent decode --run runs/pca --codes codes.npy --out images.npy
+  latent decode --run runs/pca --codes codes.csv --out grid.png")]
+    Decode(DecodeArgs),
+    /// Reconstruct inputs: originals above, reconstructions below; prints the error.
+    #[command(after_help = "\
+Examples:
+  latent reconstruct --run runs/pca --data fashion-mnist-10k --out recon.png
+  latent reconstruct --run runs/pca --data fashion-mnist-10k --n 16 --out recon.png")]
+    Reconstruct(ReconstructArgs),
+    /// Describe a run: model, data, latent dimension, explained variance.
+    #[command(after_help = "\
+Examples:
+  latent info --run runs/pca
+  latent info --run runs/pca --json")]
+    Info(InfoArgs),
+    /// The main job on the embedded default data: fit PCA to Fashion-MNIST-10k, write
+    /// reconstructions and a summary.
+    #[command(after_help = "\
+Examples:
+  latent demo
+  latent demo --out /tmp/latent-demo --force")]
+    Demo(DemoArgs),
+}
+
+/// Where the data comes from and how it is read.
+#[derive(Debug, Args, Clone)]
+pub struct DataArgs {
+    /// A dataset name or a path (see `latent --help`).
+    #[arg(long, value_name = "DATA")]
+    pub data: String,
+    /// Which split of a dataset that has them (MNIST layout, fashion-mnist).
+    #[arg(long, value_enum)]
+    pub split: Option<SplitArg>,
+    /// Whether a CSV file's first row is a header (auto: when it is not all numbers).
+    #[arg(long, value_enum, default_value_t = HeaderArg::Auto)]
+    pub csv_header: HeaderArg,
+    /// CSV column holding integer labels: a header name, a 0-based index, or `last`.
+    #[arg(long, value_name = "COLUMN")]
+    pub label_column: Option<String>,
+}
+
+/// `--split`.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum SplitArg {
+    /// The training split.
+    Train,
+    /// The test split.
+    Test,
+}
+
+/// `--csv-header`.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum HeaderArg {
+    /// A header when the first row is not all numbers.
+    Auto,
+    /// The first row is a header.
+    Yes,
+    /// There is no header.
+    No,
+}
+
+/// `--model`.
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum ModelArg {
+    /// Principal component analysis.
+    Pca,
+}
+
+/// `--solver`.
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum SolverArg {
+    /// Covariance (or Gram) eigen-decomposition.
+    Exact,
+    /// Randomized SVD (Halko et al.), seeded.
+    Randomized,
+    /// One streaming pass, memory independent of the number of rows.
+    Incremental,
+}
+
+/// `--scale`.
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum ScaleArg {
+    /// To [0, 1] when the value range is known (8-bit pixels, digits), else unchanged.
+    Auto,
+    /// Unchanged.
+    None,
+    /// To [0, 1] (from the known range, else from the observed minimum and maximum).
+    Unit,
+    /// Per feature to mean 0 and standard deviation 1.
+    Standardize,
+}
+
+/// `--precision`.
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum PrecisionArg {
+    /// Single precision.
+    F32,
+    /// Double precision.
+    F64,
+}
+
+/// `latent fit`.
+#[derive(Debug, Args)]
+pub struct FitArgs {
+    /// The kind of model.
+    #[arg(long, value_enum, default_value_t = ModelArg::Pca)]
+    pub model: ModelArg,
+    /// The input data.
+    #[command(flatten)]
+    pub data: DataArgs,
+    /// Latent dimension K; for PCA also a fraction in (0, 1): keep that share of the variance.
+    #[arg(long, value_name = "K")]
+    pub latent_dim: String,
+    /// The run directory to create.
+    #[arg(long, value_name = "RUN_DIR")]
+    pub out: PathBuf,
+    /// Replace an existing run directory.
+    #[arg(long)]
+    pub force: bool,
+    /// PCA solver.
+    #[arg(long, value_enum, default_value_t = SolverArg::Exact)]
+    pub solver: SolverArg,
+    /// Scale codes to unit variance (PCA).
+    #[arg(long)]
+    pub whiten: bool,
+    /// Seed for every random choice of the fit.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Arithmetic precision of the fit.
+    #[arg(long, value_enum, default_value_t = PrecisionArg::F32)]
+    pub precision: PrecisionArg,
+    /// How to scale the features before fitting (recorded; reapplied by every command).
+    #[arg(long, value_enum, default_value_t = ScaleArg::Auto)]
+    pub scale: ScaleArg,
+    /// Binarize after scaling: `threshold` (at 0.5), `threshold=T`, or `bernoulli` (one seeded draw).
+    #[arg(long, value_name = "MODE")]
+    pub binarize: Option<String>,
+    /// Rows per batch for the incremental solver.
+    #[arg(long)]
+    pub batch_size: Option<usize>,
+    /// Power iterations of the randomized solver (default: 7, or 4 when K is large).
+    #[arg(long)]
+    pub power_iters: Option<usize>,
+    /// Extra random directions of the randomized solver.
+    #[arg(long, default_value_t = 10)]
+    pub oversamples: usize,
+}
+
+/// `latent encode`.
+#[derive(Debug, Args)]
+pub struct EncodeArgs {
+    /// A run directory written by `latent fit`.
+    #[arg(long, value_name = "RUN_DIR")]
+    pub run: PathBuf,
+    /// The input data.
+    #[command(flatten)]
+    pub data: DataArgs,
+    /// Output: codes.npy (N×K float32) or codes.csv (header z0…).
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+    /// Overwrite the output file.
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// `latent decode`.
+#[derive(Debug, Args)]
+pub struct DecodeArgs {
+    /// A run directory written by `latent fit`.
+    #[arg(long, value_name = "RUN_DIR")]
+    pub run: PathBuf,
+    /// Codes to decode: .npy (2-D float) or .csv.
+    #[arg(long, value_name = "FILE")]
+    pub codes: PathBuf,
+    /// Output: .npy (decoded rows, in the data's units; images as N×H×W[×C]) or .png (a grid).
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+    /// Images per row of a PNG grid.
+    #[arg(long, default_value_t = 16)]
+    pub columns: usize,
+    /// Overwrite the output file.
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// `latent reconstruct`.
+#[derive(Debug, Args)]
+pub struct ReconstructArgs {
+    /// A run directory written by `latent fit`.
+    #[arg(long, value_name = "RUN_DIR")]
+    pub run: PathBuf,
+    /// The input data.
+    #[command(flatten)]
+    pub data: DataArgs,
+    /// Output PNG: the first N inputs above, their reconstructions below.
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+    /// How many examples to show.
+    #[arg(long, default_value_t = 32)]
+    pub n: usize,
+    /// Images per row.
+    #[arg(long, default_value_t = 16)]
+    pub columns: usize,
+    /// Overwrite the output file.
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// `latent info`.
+#[derive(Debug, Args)]
+pub struct InfoArgs {
+    /// A run directory written by `latent fit`.
+    #[arg(long, value_name = "RUN_DIR")]
+    pub run: PathBuf,
+    /// Print the run's description as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `latent demo`.
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Where to write the demo's run and images.
+    #[arg(long, default_value = "latent-demo")]
+    pub out: PathBuf,
+    /// Replace an existing demo directory.
+    #[arg(long)]
+    pub force: bool,
+}

@@ -1,0 +1,653 @@
+//! The subcommands: arguments → validated settings → library calls → files.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::Path;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context, Result, bail};
+use latent_core::{
+    Dataset, Fit, ImageShape, ParamGuard, RowSource, ValueRange,
+};
+use latent_data::csv::{CsvOptions, Header, LabelColumn};
+use latent_data::source::{DataSpec, LoadOptions, Split};
+use latent_data::transform::{Binarize, Preprocess, ScaleChoice, Scaling};
+use latent_data::{csv, image, npy};
+use latent_pca::{Components, PcaParams, Precision, Solver};
+use ndarray::{Array2, ArrayView2};
+use serde_json::json;
+
+use crate::UserError;
+use crate::cli::{
+    DataArgs, DecodeArgs, DemoArgs, EncodeArgs, FitArgs, HeaderArg, InfoArgs, ModelArg,
+    PrecisionArg, ReconstructArgs, ScaleArg, SolverArg, SplitArg,
+};
+use crate::progress;
+use crate::run::{self, DataInfo, Model, ModelParams, RunConfig, WeightsInfo};
+
+fn user(msg: impl Into<String>) -> anyhow::Error {
+    anyhow::Error::new(UserError(msg.into()))
+}
+
+fn load_options(args: &DataArgs) -> LoadOptions {
+    let label = args.label_column.as_deref().map(|c| match c {
+        "last" => LabelColumn::Last,
+        _ => match c.parse::<usize>() {
+            Ok(i) => LabelColumn::Index(i),
+            Err(_) => LabelColumn::Name(c.to_string()),
+        },
+    });
+    LoadOptions {
+        split: args.split.map(|s| match s {
+            SplitArg::Train => Split::Train,
+            SplitArg::Test => Split::Test,
+        }),
+        csv: CsvOptions {
+            header: match args.csv_header {
+                HeaderArg::Auto => Header::Auto,
+                HeaderArg::Yes => Header::Present,
+                HeaderArg::No => Header::Absent,
+            },
+            label,
+        },
+    }
+}
+
+/// Read the `--data` argument into a dataset (raw values, no preprocessing).
+fn load_data(args: &DataArgs) -> Result<(DataSpec, Dataset)> {
+    let spec = DataSpec::parse(&args.data)?;
+    let data = spec.load(&load_options(args))?;
+    Ok((spec, data))
+}
+
+/// Read data for an existing run: same width as the training data, run's preprocessing.
+fn load_for_run(config: &RunConfig, args: &DataArgs) -> Result<Dataset> {
+    let (_, data) = load_data(args)?;
+    if data.dim() != config.input_dim {
+        return Err(user(format!(
+            "{}: rows have {} features, but the run was fitted on {} ({})",
+            data.name(),
+            data.dim(),
+            config.input_dim,
+            config.data.spec
+        )));
+    }
+    Ok(config.preprocess.apply(data)?)
+}
+
+fn parse_components(s: &str) -> Result<Components> {
+    if let Ok(k) = s.parse::<usize>() {
+        return Ok(Components::Count(k));
+    }
+    match s.parse::<f64>() {
+        Ok(f) if f > 0.0 && f < 1.0 => Ok(Components::Fraction(f)),
+        _ => Err(user(format!(
+            "--latent-dim {s}: expected a positive integer, or a fraction in (0, 1) of the variance to keep"
+        ))),
+    }
+}
+
+fn parse_binarize(s: Option<&str>, seed: u64) -> Result<Binarize> {
+    Ok(match s {
+        None | Some("none") => Binarize::None,
+        Some("threshold") => Binarize::Threshold { at: 0.5 },
+        Some("bernoulli") => Binarize::Bernoulli {
+            seed: latent_core::seed::derive(seed, "binarize"),
+        },
+        Some(other) => match other.strip_prefix("threshold=").map(str::parse::<f32>) {
+            Some(Ok(at)) if at.is_finite() => Binarize::Threshold { at },
+            _ => {
+                return Err(user(format!(
+                    "--binarize {other}: expected none, threshold, threshold=T or bernoulli"
+                )));
+            }
+        },
+    })
+}
+
+fn now_unix() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// A [`RowSource`] that applies the run's preprocessing to each batch and tracks the raw
+/// values' extent (for display).
+struct Preprocessed<'a> {
+    inner: Box<dyn RowSource>,
+    pre: &'a Preprocess,
+    seen: usize,
+    lo: f32,
+    hi: f32,
+    bar: indicatif::ProgressBar,
+}
+
+impl RowSource for Preprocessed<'_> {
+    fn dim(&self) -> usize {
+        self.inner.dim()
+    }
+    fn len_hint(&self) -> Option<usize> {
+        self.inner.len_hint()
+    }
+    fn next_batch(&mut self, max_rows: usize) -> latent_core::Result<Option<Array2<f32>>> {
+        let Some(raw) = self.inner.next_batch(max_rows)? else {
+            return Ok(None);
+        };
+        for &v in &raw {
+            self.lo = self.lo.min(v);
+            self.hi = self.hi.max(v);
+        }
+        self.seen += raw.nrows();
+        self.bar.set_position(self.seen as u64);
+        let x = self
+            .pre
+            .apply_rows(raw.view())
+            .map_err(|e| latent_core::Error::Source(Box::new(e)))?;
+        Ok(Some(x))
+    }
+}
+
+fn display_range(data: &Dataset) -> ValueRange {
+    data.range().unwrap_or_else(|| {
+        let (lo, hi) = data
+            .x()
+            .iter()
+            .fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), &v| (lo.min(v), hi.max(v)));
+        ValueRange { min: lo, max: hi }
+    })
+}
+
+/// `latent fit`.
+pub fn fit(args: &FitArgs, command_line: Vec<String>) -> Result<()> {
+    run::check_writable(&args.out, args.force)?;
+    let ModelArg::Pca = args.model;
+    let components = parse_components(&args.latent_dim)?;
+    let solver = match args.solver {
+        SolverArg::Exact => Solver::Exact,
+        SolverArg::Randomized => Solver::Randomized,
+        SolverArg::Incremental => Solver::Incremental,
+    };
+    let params = PcaParams::new(components)
+        .solver(solver)
+        .whiten(args.whiten)
+        .seed(latent_core::seed::derive(args.seed, "pca"))
+        .oversamples(args.oversamples)
+        .power_iters(args.power_iters)
+        .batch_size(args.batch_size)
+        .precision(match args.precision {
+            PrecisionArg::F32 => Precision::F32,
+            PrecisionArg::F64 => Precision::F64,
+        });
+    let checked = params.clone().check()?;
+    let scale = match args.scale {
+        ScaleArg::Auto => ScaleChoice::Auto,
+        ScaleArg::None => ScaleChoice::None,
+        ScaleArg::Unit => ScaleChoice::Unit,
+        ScaleArg::Standardize => ScaleChoice::Standardize,
+    };
+    let binarize = parse_binarize(args.binarize.as_deref(), args.seed)?;
+    let spec = DataSpec::parse(&args.data.data)?;
+    let opts = load_options(&args.data);
+
+    // The incremental solver streams sequential files (IDX, NPY) without loading them, when
+    // the preprocessing needs no statistics of the whole data set.
+    let streamable = solver == Solver::Incremental
+        && matches!(scale, ScaleChoice::Auto | ScaleChoice::None)
+        && binarize == Binarize::None;
+    let stream = if streamable { spec.stream(&opts)? } else { None };
+
+    let started = Instant::now();
+    let (pca, data_info, preprocess, display) = if let Some(inner) = stream {
+        let range = inner.range();
+        let scaling = match (scale, range) {
+            (ScaleChoice::Auto, Some(r)) => Scaling::Unit {
+                min: r.min,
+                max: r.max,
+            },
+            _ => Scaling::None,
+        };
+        let preprocess = Preprocess {
+            scaling,
+            binarize: Binarize::None,
+        };
+        let (dim, image_shape) = (inner.dim(), inner.image_shape());
+        let bar = progress::bar(inner.len_hint(), "incremental PCA: rows");
+        let mut src = Preprocessed {
+            inner,
+            pre: &preprocess,
+            seen: 0,
+            lo: f32::INFINITY,
+            hi: f32::NEG_INFINITY,
+            bar,
+        };
+        let pca = checked.fit_stream(&mut src, &mut |_| {})?;
+        src.bar.finish_and_clear();
+        let display = range.unwrap_or(ValueRange {
+            min: src.lo,
+            max: src.hi,
+        });
+        let info = DataInfo {
+            spec: args.data.data.clone(),
+            split: opts.split,
+            n: pca.n_samples(),
+            dim,
+            image_shape,
+            class_names: None,
+            range,
+        };
+        (pca, info, preprocess, display)
+    } else {
+        let bar = progress::spinner("loading data");
+        let raw = spec.load(&opts)?;
+        bar.set_message(format!("fitting PCA to {} × {}", raw.n(), raw.dim()));
+        let preprocess = Preprocess::fit(&raw, scale, binarize)?;
+        let info = DataInfo {
+            spec: args.data.data.clone(),
+            split: opts.split,
+            n: raw.n(),
+            dim: raw.dim(),
+            image_shape: raw.image_shape(),
+            class_names: raw.class_names().map(<[String]>::to_vec),
+            range: raw.range(),
+        };
+        let display = display_range(&raw);
+        let data = preprocess.apply(raw)?;
+        let pca = checked.fit(&data)?;
+        bar.finish_and_clear();
+        (pca, info, preprocess, display)
+    };
+    let seconds = started.elapsed().as_secs_f64();
+
+    let ratio_sum: f64 = pca.explained_variance_ratio().iter().map(|&v| f64::from(v)).sum();
+    let ev_sum: f64 = pca.explained_variance().iter().map(|&v| f64::from(v)).sum();
+    let n = pca.n_samples() as f64;
+    // For PCA the mean squared reconstruction error of the training rows is exactly the
+    // variance left out: (total − Σ kept eigenvalues) · (n − 1) / n.
+    let recon = ((pca.total_variance() - ev_sum) * (n - 1.0) / n).max(0.0);
+    let mut summary = BTreeMap::new();
+    summary.insert("fit_seconds".to_string(), json!(seconds));
+    summary.insert("explained_variance_ratio_sum".to_string(), json!(ratio_sum));
+    summary.insert(
+        "train_recon_sse_per_example".to_string(),
+        json!(recon),
+    );
+
+    let model = Model::Pca(pca);
+    let latent_dim = model.reduction().latent_dim();
+    let config = RunConfig {
+        format: "latent-run".to_string(),
+        format_version: run::FORMAT_VERSION,
+        latent_version: env!("CARGO_PKG_VERSION").to_string(),
+        created_unix: now_unix(),
+        command: command_line,
+        seed: args.seed,
+        model: model.config(&ModelParams::Pca(params)),
+        input_dim: data_info.dim,
+        latent_dim,
+        data: data_info,
+        preprocess,
+        display_range: display,
+        summary,
+        weights: WeightsInfo {
+            file: String::new(),
+            sha256: String::new(),
+            layout: BTreeMap::new(),
+        },
+    };
+    run::save(&args.out, &model, config, args.force)?;
+    println!(
+        "fitted pca: {} → {latent_dim} dims, {:.1} % of the variance, in {seconds:.2} s",
+        model.reduction().input_dim(),
+        100.0 * ratio_sum
+    );
+    println!(
+        "training reconstruction error: {recon:.4} (squared error per example, summed over {} features)",
+        model.reduction().input_dim()
+    );
+    println!("run written to {}", args.out.display());
+    Ok(())
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum OutKind {
+    Npy,
+    Csv,
+    Png,
+}
+
+fn out_kind(path: &Path, allowed: &[OutKind]) -> Result<OutKind> {
+    let name = path.to_string_lossy().to_ascii_lowercase();
+    let kind = if name.ends_with(".npy") {
+        Some(OutKind::Npy)
+    } else if name.ends_with(".csv") {
+        Some(OutKind::Csv)
+    } else if name.ends_with(".png") {
+        Some(OutKind::Png)
+    } else {
+        None
+    };
+    match kind {
+        Some(k) if allowed.contains(&k) => Ok(k),
+        _ => {
+            let names: Vec<&str> = allowed
+                .iter()
+                .map(|k| match k {
+                    OutKind::Npy => ".npy",
+                    OutKind::Csv => ".csv",
+                    OutKind::Png => ".png",
+                })
+                .collect();
+            Err(user(format!(
+                "{}: unsupported output type (expected {})",
+                path.display(),
+                names.join(" or ")
+            )))
+        }
+    }
+}
+
+fn prepare_out(path: &Path, force: bool) -> Result<()> {
+    run::check_writable(path, force)?;
+    if let Some(parent) = path.parent()
+        && !parent.as_os_str().is_empty()
+    {
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("{}: cannot create directory", parent.display()))?;
+    }
+    Ok(())
+}
+
+/// `latent encode`.
+pub fn encode(args: &EncodeArgs) -> Result<()> {
+    let kind = out_kind(&args.out, &[OutKind::Npy, OutKind::Csv])?;
+    prepare_out(&args.out, args.force)?;
+    let (config, model) = run::load(&args.run)?;
+    let data = load_for_run(&config, &args.data)?;
+    let codes = model.reduction().encode(data.x())?;
+    match kind {
+        OutKind::Csv => {
+            let header: Vec<String> = (0..codes.ncols()).map(|j| format!("z{j}")).collect();
+            csv::write_f32(&args.out, codes.view(), Some(&header))?;
+        }
+        _ => npy::write_f32(&args.out, codes.view())?,
+    }
+    println!(
+        "wrote {} codes of dimension {} to {}",
+        codes.nrows(),
+        codes.ncols(),
+        args.out.display()
+    );
+    Ok(())
+}
+
+fn read_codes(path: &Path) -> Result<Array2<f32>> {
+    let name = path.to_string_lossy().to_ascii_lowercase();
+    if name.ends_with(".npy") {
+        Ok(npy::read_matrix(path)?)
+    } else if name.ends_with(".csv") || name.ends_with(".csv.gz") {
+        Ok(csv::read_matrix(path)?)
+    } else {
+        Err(user(format!(
+            "{}: codes must be a .npy or .csv file",
+            path.display()
+        )))
+    }
+}
+
+fn image_shape_of(config: &RunConfig, run_dir: &Path) -> Result<ImageShape> {
+    config.data.image_shape.ok_or_else(|| {
+        user(format!(
+            "{}: the run's data ({}) are not images; write .npy instead of .png",
+            run_dir.display(),
+            config.data.spec
+        ))
+    })
+}
+
+/// `latent decode`.
+pub fn decode(args: &DecodeArgs) -> Result<()> {
+    let kind = out_kind(&args.out, &[OutKind::Npy, OutKind::Png])?;
+    prepare_out(&args.out, args.force)?;
+    let (config, model) = run::load(&args.run)?;
+    let codes = read_codes(&args.codes)?;
+    if codes.ncols() != config.latent_dim {
+        return Err(user(format!(
+            "{}: codes have {} columns, but the run's latent dimension is {}",
+            args.codes.display(),
+            codes.ncols(),
+            config.latent_dim
+        )));
+    }
+    let decoded = config
+        .preprocess
+        .invert(model.reduction().decode(codes.view())?.view());
+    match kind {
+        OutKind::Png => {
+            let shape = image_shape_of(&config, &args.run)?;
+            image::write_grid(
+                &args.out,
+                decoded.view(),
+                shape,
+                args.columns.max(1),
+                config.display_range,
+            )?;
+        }
+        _ => match config.data.image_shape {
+            Some(shape) => npy::write_f32_images(&args.out, decoded.view(), shape)?,
+            None => npy::write_f32(&args.out, decoded.view())?,
+        },
+    }
+    println!("decoded {} codes to {}", decoded.nrows(), args.out.display());
+    Ok(())
+}
+
+/// Mean over rows of the squared error summed over features.
+pub fn sse_per_example(x: ArrayView2<'_, f32>, y: ArrayView2<'_, f32>) -> f64 {
+    let total: f64 = x
+        .iter()
+        .zip(y.iter())
+        .map(|(&a, &b)| f64::from(a - b).powi(2))
+        .sum();
+    total / x.nrows().max(1) as f64
+}
+
+/// `latent reconstruct`.
+pub fn reconstruct(args: &ReconstructArgs) -> Result<()> {
+    out_kind(&args.out, &[OutKind::Png])?;
+    if args.n == 0 {
+        bail!(UserError("--n must be at least 1".into()));
+    }
+    prepare_out(&args.out, args.force)?;
+    let (config, model) = run::load(&args.run)?;
+    let shape = image_shape_of(&config, &args.run)?;
+    let data = load_for_run(&config, &args.data)?;
+    let recon = model.reduction().reconstruct(data.x())?;
+    let err = sse_per_example(data.x(), recon.view());
+    let n = args.n.min(data.n());
+    let originals = config
+        .preprocess
+        .invert(data.x().slice(ndarray::s![..n, ..]));
+    let recons = config
+        .preprocess
+        .invert(recon.slice(ndarray::s![..n, ..]));
+    image::write_comparison(
+        &args.out,
+        originals.view(),
+        recons.view(),
+        shape,
+        args.columns.max(1),
+        config.display_range,
+    )?;
+    println!(
+        "reconstruction error on {} ({} rows): {err:.4} (squared error per example, summed over {} features, model space)",
+        data.name(),
+        data.n(),
+        data.dim()
+    );
+    println!(
+        "wrote {n} originals (top) and reconstructions (bottom) to {}",
+        args.out.display()
+    );
+    Ok(())
+}
+
+fn describe_preprocess(p: &Preprocess) -> String {
+    let scale = match &p.scaling {
+        Scaling::None => "none".to_string(),
+        Scaling::Unit { min, max } => format!("unit: [{min}, {max}] → [0, 1]"),
+        Scaling::Standardize { .. } => "standardize: per-feature mean 0, std 1".to_string(),
+    };
+    match p.binarize {
+        Binarize::None => scale,
+        Binarize::Threshold { at } => format!("{scale}; binarized at {at}"),
+        Binarize::Bernoulli { seed } => format!("{scale}; binarized by one Bernoulli draw (seed {seed})"),
+    }
+}
+
+/// `latent info`.
+pub fn info(args: &InfoArgs) -> Result<()> {
+    let (config, model) = run::load(&args.run)?;
+    let r = model.reduction();
+    let ratios: Vec<f32> = match &model {
+        Model::Pca(p) => p.explained_variance_ratio().to_vec(),
+    };
+    if args.json {
+        let value = json!({
+            "run": args.run,
+            "method": r.method(),
+            "input_dim": r.input_dim(),
+            "latent_dim": r.latent_dim(),
+            "explained_variance_ratio": ratios,
+            "config": config,
+        });
+        let mut out = std::io::stdout().lock();
+        serde_json::to_writer_pretty(&mut out, &value)?;
+        writeln!(out)?;
+        return Ok(());
+    }
+    let run::ModelConfig::Pca { params, whiten, .. } = &config.model;
+    let params = params.check_ref()?;
+    println!("run          {}", args.run.display());
+    println!(
+        "model        pca ({} solver, {} precision, {}, seed {})",
+        format!("{:?}", params.solver()).to_lowercase(),
+        format!("{:?}", params.precision()).to_lowercase(),
+        if *whiten { "whitened" } else { "not whitened" },
+        config.seed
+    );
+    let split = config
+        .data
+        .split
+        .map(|s| format!(" ({s:?} split)").to_lowercase())
+        .unwrap_or_default();
+    let img = config
+        .data
+        .image_shape
+        .map(|s| format!(", images {s}"))
+        .unwrap_or_default();
+    println!(
+        "data         {}{split}: {} × {}{img}",
+        config.data.spec, config.data.n, config.data.dim
+    );
+    println!("preprocess   {}", describe_preprocess(&config.preprocess));
+    println!("latent dim   {}", r.latent_dim());
+    let total: f32 = ratios.iter().sum();
+    let first: Vec<String> = ratios
+        .iter()
+        .take(5)
+        .map(|v| format!("{:.1} %", 100.0 * v))
+        .collect();
+    println!(
+        "explained    {:.1} % of the total variance (first components: {})",
+        100.0 * total,
+        first.join(", ")
+    );
+    if let Some(v) = config.summary.get("train_recon_sse_per_example") {
+        println!(
+            "recon error  {:.4} on the training data (squared error per example, summed over features)",
+            v.as_f64().unwrap_or(f64::NAN)
+        );
+    }
+    if let Some(v) = config.summary.get("fit_seconds") {
+        println!("fit time     {:.2} s", v.as_f64().unwrap_or(f64::NAN));
+    }
+    println!(
+        "written by   latent {} (run format {})",
+        config.latent_version, config.format_version
+    );
+    Ok(())
+}
+
+/// `latent demo`: fit PCA to the embedded Fashion-MNIST-10k and draw what it learned.
+pub fn demo(args: &DemoArgs) -> Result<()> {
+    run::check_writable(&args.out, args.force)?;
+    if args.out.exists() {
+        std::fs::remove_dir_all(&args.out)
+            .with_context(|| format!("{}: cannot replace", args.out.display()))?;
+    }
+    std::fs::create_dir_all(&args.out)
+        .with_context(|| format!("{}: cannot create", args.out.display()))?;
+    let run_dir = args.out.join("pca");
+    let data = DataArgs {
+        data: "fashion-mnist-10k".to_string(),
+        split: None,
+        csv_header: HeaderArg::Auto,
+        label_column: None,
+    };
+    println!("== fitting PCA (K = 50) to the embedded Fashion-MNIST-10k");
+    fit(
+        &FitArgs {
+            model: ModelArg::Pca,
+            data: data.clone(),
+            latent_dim: "50".to_string(),
+            out: run_dir.clone(),
+            force: true,
+            solver: SolverArg::Exact,
+            whiten: false,
+            seed: 0,
+            precision: PrecisionArg::F32,
+            scale: ScaleArg::Auto,
+            binarize: None,
+            batch_size: None,
+            power_iters: None,
+            oversamples: 10,
+        },
+        vec!["latent".into(), "demo".into()],
+    )?;
+    println!("\n== reconstructions");
+    let recon = args.out.join("reconstructions.png");
+    reconstruct(&ReconstructArgs {
+        run: run_dir.clone(),
+        data,
+        out: recon,
+        n: 32,
+        columns: 16,
+        force: true,
+    })?;
+    // The decoder's basis: each principal axis drawn as an image (rescaled to its extent).
+    let (config, model) = run::load(&run_dir)?;
+    let Model::Pca(pca) = &model;
+    let comps = pca.components().slice(ndarray::s![..16, ..]).to_owned();
+    let extent = comps.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+    let shape = image_shape_of(&config, &run_dir)?;
+    let axes = args.out.join("principal-axes.png");
+    image::write_grid(
+        &axes,
+        comps.view(),
+        shape,
+        8,
+        ValueRange {
+            min: -extent,
+            max: extent,
+        },
+    )?;
+    println!("wrote the first 16 principal axes to {}", axes.display());
+    println!("\n== the run");
+    info(&InfoArgs {
+        run: run_dir,
+        json: false,
+    })?;
+    println!("\ndemo written to {}", args.out.display());
+    Ok(())
+}

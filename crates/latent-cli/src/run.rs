@@ -1,0 +1,406 @@
+//! Run directories: a fitted model and everything needed to rebuild and use it.
+//!
+//! ```text
+//! RUN_DIR/
+//!   config.json        what was fitted, on what data, with which settings and seed; the
+//!                      preprocessing to reapply; the weights' checksum. Written last: a run
+//!                      directory without it is incomplete.
+//!   model.safetensors  the weights (f32, little-endian, C order; names listed in config.json)
+//! ```
+//! A new run is assembled in a hidden sibling directory and renamed into place when complete,
+//! so an interrupted `fit` never leaves a half-written run, and `--force` replaces an old run
+//! only once the new one is whole.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use latent_core::{ImageShape, Reduction, ValueRange, fsutil};
+use latent_data::source::Split;
+use latent_data::transform::Preprocess;
+use latent_pca::{Pca, PcaParams, PcaParts};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::weights::Tensors;
+
+/// The name of the configuration file in a run directory.
+pub const CONFIG_FILE: &str = "config.json";
+/// The name of the weights file in a run directory.
+pub const WEIGHTS_FILE: &str = "model.safetensors";
+/// The run-directory format version written by this build.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// Errors reading or writing run directories.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RunError {
+    /// The directory is not a run directory (no config.json).
+    #[error("{}: not a latent run directory (no {CONFIG_FILE}); create one with `latent fit`", path.display())]
+    NotARun {
+        /// The directory.
+        path: PathBuf,
+    },
+    /// A file of the run is unreadable, malformed or fails its checksum.
+    #[error("{}: {reason}", path.display())]
+    Corrupt {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The output exists and `--force` was not given.
+    #[error("{}: already exists (use --force to replace it)", path.display())]
+    Exists {
+        /// The existing path.
+        path: PathBuf,
+    },
+    /// Reading or writing failed.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The file or directory.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A core error (writing atomically, shapes).
+    #[error(transparent)]
+    Core(#[from] latent_core::Error),
+    /// A bug: something that should not fail did.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl RunError {
+    /// Whether the error comes from the user's input (exit code 1) rather than the
+    /// environment or a bug (exit code 2).
+    pub fn is_user_error(&self) -> bool {
+        match self {
+            RunError::NotARun { .. } | RunError::Corrupt { .. } | RunError::Exists { .. } => true,
+            RunError::Io { source, .. } => matches!(
+                source.kind(),
+                std::io::ErrorKind::NotFound | std::io::ErrorKind::PermissionDenied
+            ),
+            RunError::Core(e) => e.is_user_error(),
+            RunError::Internal(_) => false,
+        }
+    }
+}
+
+/// The model part of a run's configuration: enough to rebuild the model from the weights.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum ModelConfig {
+    /// Principal component analysis.
+    Pca {
+        /// The settings it was fitted with.
+        params: PcaParams,
+        /// Scalars of the fitted model (the arrays are in the weights file).
+        total_variance: f64,
+        /// scikit-learn's `noise_variance_`.
+        noise_variance: f64,
+        /// Rows it was fitted on.
+        n_samples: usize,
+        /// Whether codes are whitened.
+        whiten: bool,
+    },
+}
+
+/// What the model was fitted on.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DataInfo {
+    /// The `--data` argument.
+    pub spec: String,
+    /// The split, for datasets that have them.
+    pub split: Option<Split>,
+    /// Rows.
+    pub n: usize,
+    /// Features per row.
+    pub dim: usize,
+    /// Image layout of a row.
+    pub image_shape: Option<ImageShape>,
+    /// Names of the labels.
+    pub class_names: Option<Vec<String>>,
+    /// The interval the raw values live in, when known.
+    pub range: Option<ValueRange>,
+}
+
+/// Everything about a run except its weights (`config.json`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunConfig {
+    /// Always "latent-run".
+    pub format: String,
+    /// [`FORMAT_VERSION`] of the writer.
+    pub format_version: u32,
+    /// The latent version that wrote it.
+    pub latent_version: String,
+    /// Seconds since the Unix epoch when it was written.
+    pub created_unix: u64,
+    /// The command line that produced it.
+    pub command: Vec<String>,
+    /// The run-level seed (every random choice derives from it).
+    pub seed: u64,
+    /// The model and its settings.
+    pub model: ModelConfig,
+    /// The data it was fitted on.
+    pub data: DataInfo,
+    /// Preprocessing applied before the model (reapplied by every command; inverted on output).
+    pub preprocess: Preprocess,
+    /// Values mapped to black and white when decoded rows are drawn as images (data units).
+    pub display_range: ValueRange,
+    /// Features per input row.
+    pub input_dim: usize,
+    /// Latent dimension.
+    pub latent_dim: usize,
+    /// Figures measured when fitting (seconds, reconstruction error …).
+    pub summary: BTreeMap<String, serde_json::Value>,
+    /// The weights file, its checksum and tensor layout.
+    pub weights: WeightsInfo,
+}
+
+/// Where the weights are and how to check and read them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WeightsInfo {
+    /// File name inside the run directory.
+    pub file: String,
+    /// SHA-256 of the file, hex.
+    pub sha256: String,
+    /// Tensor names and layouts, in words.
+    pub layout: BTreeMap<String, String>,
+}
+
+/// A fitted model of any kind.
+#[derive(Debug)]
+pub enum Model {
+    /// PCA.
+    Pca(Pca),
+}
+
+impl Model {
+    /// The model as an encoder/decoder pair.
+    pub fn reduction(&self) -> &dyn Reduction {
+        match self {
+            Model::Pca(p) => p,
+        }
+    }
+
+    fn tensors(&self) -> (Tensors, BTreeMap<String, String>) {
+        let mut t = Tensors::new();
+        let mut layout = BTreeMap::new();
+        match self {
+            Model::Pca(p) => {
+                let parts = p.to_parts();
+                t.insert("mean", parts.mean.into_dyn());
+                t.insert("components", parts.components.into_dyn());
+                t.insert("explained_variance", parts.explained_variance.into_dyn());
+                t.insert(
+                    "explained_variance_ratio",
+                    parts.explained_variance_ratio.into_dyn(),
+                );
+                t.insert("singular_values", parts.singular_values.into_dyn());
+                for (k, v) in [
+                    ("mean", "[D] feature means subtracted before encoding"),
+                    (
+                        "components",
+                        "[K, D] principal axes as rows (encoder: z = (x − mean) · componentsᵀ; decoder: x̂ = z · components + mean)",
+                    ),
+                    ("explained_variance", "[K] covariance eigenvalues, n − 1 degrees of freedom"),
+                    ("explained_variance_ratio", "[K] share of the total variance"),
+                    ("singular_values", "[K] of the centred data, sqrt(ev · (n − 1))"),
+                ] {
+                    layout.insert(k.to_string(), v.to_string());
+                }
+            }
+        }
+        (t, layout)
+    }
+
+    /// The [`ModelConfig`] describing this model.
+    pub fn config(&self, params: &ModelParams) -> ModelConfig {
+        match (self, params) {
+            (Model::Pca(p), ModelParams::Pca(params)) => ModelConfig::Pca {
+                params: params.clone(),
+                total_variance: p.total_variance(),
+                noise_variance: p.noise_variance(),
+                n_samples: p.n_samples(),
+                whiten: p.whiten(),
+            },
+        }
+    }
+}
+
+/// The settings a model was fitted with.
+#[derive(Debug, Clone)]
+pub enum ModelParams {
+    /// PCA settings.
+    Pca(PcaParams),
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> RunError + '_ {
+    move |source| RunError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// Refuse to touch an existing path unless `force`.
+///
+/// # Errors
+/// [`RunError::Exists`].
+pub fn check_writable(path: &Path, force: bool) -> Result<(), RunError> {
+    if !force && fs::symlink_metadata(path).is_ok() {
+        return Err(RunError::Exists {
+            path: path.to_path_buf(),
+        });
+    }
+    Ok(())
+}
+
+/// Write a complete run directory at `dir`: weights, then config, assembled in a hidden
+/// sibling and renamed into place. `config.weights` is filled in here.
+///
+/// # Errors
+/// [`RunError::Exists`] when `dir` exists and not `force`; I/O errors naming the path.
+pub fn save(dir: &Path, model: &Model, mut config: RunConfig, force: bool) -> Result<(), RunError> {
+    check_writable(dir, force)?;
+    let parent = match dir.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    fs::create_dir_all(&parent).map_err(io(&parent))?;
+    let name = dir
+        .file_name()
+        .ok_or_else(|| RunError::Internal(format!("{}: no directory name", dir.display())))?
+        .to_string_lossy()
+        .into_owned();
+    let staging = parent.join(format!(".{name}.partial-{}", std::process::id()));
+    if staging.exists() {
+        fs::remove_dir_all(&staging).map_err(io(&staging))?;
+    }
+    fs::create_dir(&staging).map_err(io(&staging))?;
+
+    let (tensors, layout) = model.tensors();
+    let mut meta = BTreeMap::new();
+    meta.insert("format".to_string(), "latent".to_string());
+    meta.insert("model".to_string(), model.reduction().method().to_string());
+    let bytes = tensors.to_bytes(meta)?;
+    fsutil::atomic_write_bytes(&staging.join(WEIGHTS_FILE), &bytes)?;
+    config.weights = WeightsInfo {
+        file: WEIGHTS_FILE.to_string(),
+        sha256: sha256_hex(&bytes),
+        layout,
+    };
+    let json = serde_json::to_vec_pretty(&config)
+        .map_err(|e| RunError::Internal(format!("serializing config: {e}")))?;
+    fsutil::atomic_write_bytes(&staging.join(CONFIG_FILE), &json)?;
+
+    if dir.exists() {
+        // --force: move the old run aside, put the new one in place, then delete the old.
+        let old = parent.join(format!(".{name}.old-{}", std::process::id()));
+        fs::rename(dir, &old).map_err(io(dir))?;
+        fs::rename(&staging, dir).map_err(io(dir))?;
+        let _ = if old.is_dir() {
+            fs::remove_dir_all(&old)
+        } else {
+            fs::remove_file(&old)
+        };
+    } else {
+        fs::rename(&staging, dir).map_err(io(dir))?;
+    }
+    Ok(())
+}
+
+/// Read a run directory: parse and check `config.json`, verify the weights' checksum and
+/// rebuild the model.
+///
+/// # Errors
+/// [`RunError::NotARun`], [`RunError::Corrupt`] naming the file and what is wrong.
+pub fn load(dir: &Path) -> Result<(RunConfig, Model), RunError> {
+    let config_path = dir.join(CONFIG_FILE);
+    if !config_path.is_file() {
+        return Err(RunError::NotARun {
+            path: dir.to_path_buf(),
+        });
+    }
+    let text = fs::read(&config_path).map_err(io(&config_path))?;
+    let corrupt = |path: &Path, reason: String| RunError::Corrupt {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let config: RunConfig =
+        serde_json::from_slice(&text).map_err(|e| corrupt(&config_path, format!("{e}")))?;
+    if config.format != "latent-run" || config.format_version > FORMAT_VERSION {
+        return Err(corrupt(
+            &config_path,
+            format!(
+                "format {} version {} is not readable by this latent (reads latent-run ≤ {FORMAT_VERSION})",
+                config.format, config.format_version
+            ),
+        ));
+    }
+    // The weights file name comes from the config: it must stay inside the run directory.
+    if config.weights.file.contains(['/', '\\']) || config.weights.file.starts_with('.') {
+        return Err(corrupt(
+            &config_path,
+            format!("weights file `{}` is not a plain file name", config.weights.file),
+        ));
+    }
+    let weights_path = dir.join(&config.weights.file);
+    let bytes = fs::read(&weights_path).map_err(io(&weights_path))?;
+    let sum = sha256_hex(&bytes);
+    if sum != config.weights.sha256 {
+        return Err(corrupt(
+            &weights_path,
+            format!(
+                "checksum mismatch (sha256 {sum}, config.json says {}): the file is corrupt or was modified",
+                config.weights.sha256
+            ),
+        ));
+    }
+    let tensors = Tensors::from_bytes(&weights_path, &bytes)?;
+    let model = match &config.model {
+        ModelConfig::Pca {
+            total_variance,
+            noise_variance,
+            n_samples,
+            whiten,
+            ..
+        } => {
+            let p = &weights_path;
+            let parts = PcaParts {
+                mean: tensors.vector(p, "mean")?,
+                components: tensors.matrix(p, "components")?,
+                explained_variance: tensors.vector(p, "explained_variance")?,
+                explained_variance_ratio: tensors.vector(p, "explained_variance_ratio")?,
+                singular_values: tensors.vector(p, "singular_values")?,
+                total_variance: *total_variance,
+                noise_variance: *noise_variance,
+                n_samples: *n_samples,
+                whiten: *whiten,
+            };
+            Model::Pca(Pca::from_parts(parts).map_err(|e| corrupt(p, e.to_string()))?)
+        }
+    };
+    let r = model.reduction();
+    if r.input_dim() != config.input_dim || r.latent_dim() != config.latent_dim {
+        return Err(corrupt(
+            &weights_path,
+            format!(
+                "weights are {}→{}, config.json says {}→{}",
+                r.input_dim(),
+                r.latent_dim(),
+                config.input_dim,
+                config.latent_dim
+            ),
+        ));
+    }
+    Ok((config, model))
+}

@@ -1,0 +1,283 @@
+//! End-to-end tests of the `latent` binary, each in its own temporary directory
+//! (ripgrep's harness style: run the real binary, check exit code, stdout/stderr and files).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use latent_core::{Fit, ParamGuard, Reduction};
+use latent_data::source::{DataSpec, LoadOptions};
+use latent_data::transform::{Binarize, Preprocess, ScaleChoice};
+use latent_data::{csv, npy};
+use latent_pca::{Components, PcaParams};
+
+struct Dir(tempfile::TempDir);
+
+impl Dir {
+    fn new() -> Self {
+        Dir(tempfile::tempdir().expect("tempdir"))
+    }
+    fn path(&self, p: &str) -> PathBuf {
+        self.0.path().join(p)
+    }
+    fn latent(&self, args: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_latent"))
+            .args(args)
+            .current_dir(self.0.path())
+            .output()
+            .expect("run latent")
+    }
+    /// Run and require exit code 0.
+    fn ok(&self, args: &[&str]) -> String {
+        let out = self.latent(args);
+        assert!(
+            out.status.success(),
+            "latent {args:?} failed ({:?}):\n{}\n{}",
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+    /// Run and require the exit code `code`; returns stderr.
+    fn fails(&self, args: &[&str], code: i32) -> String {
+        let out = self.latent(args);
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert_eq!(out.status.code(), Some(code), "latent {args:?}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{stderr}");
+        stderr
+    }
+}
+
+fn png_size(path: &Path) -> (u32, u32) {
+    let decoder = png::Decoder::new(std::io::BufReader::new(
+        std::fs::File::open(path).expect("open png"),
+    ));
+    let reader = decoder.read_info().expect("png header");
+    let info = reader.info();
+    (info.width, info.height)
+}
+
+#[test]
+fn fit_encode_decode_reconstruct_info_on_digits() {
+    let d = Dir::new();
+    let out = d.ok(&[
+        "fit", "--model", "pca", "--data", "digits", "--latent-dim", "10", "--out", "run",
+    ]);
+    assert!(out.contains("→ 10 dims"), "{out}");
+    assert!(d.path("run/config.json").is_file() && d.path("run/model.safetensors").is_file());
+
+    // info --json describes the run
+    let info: serde_json::Value =
+        serde_json::from_str(&d.ok(&["info", "--run", "run", "--json"])).expect("json");
+    assert_eq!(info["latent_dim"], 10);
+    assert_eq!(info["input_dim"], 64);
+    assert_eq!(info["method"], "pca");
+    assert_eq!(info["config"]["data"]["n"], 1797);
+    let ratios = info["explained_variance_ratio"].as_array().expect("ratios");
+    assert_eq!(ratios.len(), 10);
+    let human = d.ok(&["info", "--run", "run"]);
+    assert!(human.contains("latent dim   10") && human.contains("digits"), "{human}");
+
+    // codes as NPY and CSV read back equal
+    d.ok(&["encode", "--run", "run", "--data", "digits", "--out", "codes.npy"]);
+    d.ok(&["encode", "--run", "run", "--data", "digits", "--out", "codes.csv"]);
+    let a = npy::read_matrix(&d.path("codes.npy")).expect("npy");
+    let b = csv::read_matrix(&d.path("codes.csv")).expect("csv");
+    assert_eq!(a.dim(), (1797, 10));
+    assert_eq!(a, b);
+
+    // the CLI's codes equal the library's on the same data and settings
+    let raw = DataSpec::parse("digits")
+        .expect("spec")
+        .load(&LoadOptions::default())
+        .expect("digits");
+    let pre = Preprocess::fit(&raw, ScaleChoice::Auto, Binarize::None).expect("pre");
+    let data = pre.apply(raw).expect("apply");
+    let params = PcaParams::new(Components::Count(10)).seed(latent_core::seed::derive(0, "pca"));
+    let pca = params.check().expect("check").fit(&data).expect("fit");
+    let lib = pca.encode(data.x()).expect("encode");
+    let max_diff = lib
+        .iter()
+        .zip(a.iter())
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0f32, f32::max);
+    assert!(max_diff < 1e-4, "CLI and library codes differ by {max_diff}");
+
+    // decode to NPY (data units: digits are 0..16) and to a PNG grid
+    d.ok(&["decode", "--run", "run", "--codes", "codes.npy", "--out", "dec.npy"]);
+    let dec = npy::read(&d.path("dec.npy")).expect("decoded npy");
+    assert_eq!((dec.n(), dec.dim()), (1797, 64));
+    let mean = dec.x().mean().expect("mean");
+    assert!(mean > 2.0 && mean < 8.0, "decoded rows should be in 0..16 units, mean {mean}");
+    d.ok(&["decode", "--run", "run", "--codes", "codes.csv", "--out", "grid.png", "--columns", "40"]);
+    let (w, h) = png_size(&d.path("grid.png"));
+    assert!(w > 40 * 8 && h > 45 * 8, "{w}×{h}");
+
+    // reconstruct: 2 blocks of 16 columns × 2 rows of 8×8 images
+    let out = d.ok(&["reconstruct", "--run", "run", "--data", "digits", "--out", "recon.png"]);
+    assert!(out.contains("reconstruction error"), "{out}");
+    let (w, h) = png_size(&d.path("recon.png"));
+    assert!(w >= 16 * 8 && h >= 4 * 8, "{w}×{h}");
+}
+
+#[test]
+fn refuses_to_overwrite_without_force() {
+    let d = Dir::new();
+    let fit = ["fit", "--data", "digits", "--latent-dim", "3", "--out", "run"];
+    d.ok(&fit);
+    let err = d.fails(&fit, 1);
+    assert!(err.contains("already exists") && err.contains("--force"), "{err}");
+    let mut forced = fit.to_vec();
+    forced.push("--force");
+    d.ok(&forced);
+    d.ok(&["encode", "--run", "run", "--data", "digits", "--out", "c.npy"]);
+    let err = d.fails(&["encode", "--run", "run", "--data", "digits", "--out", "c.npy"], 1);
+    assert!(err.contains("c.npy") && err.contains("already exists"), "{err}");
+}
+
+#[test]
+fn user_errors_exit_1_with_one_clear_line() {
+    let d = Dir::new();
+    let err = d.fails(&["fit", "--data", "nope.csv", "--latent-dim", "3", "--out", "r"], 1);
+    assert!(err.contains("nope.csv"), "{err}");
+    let err = d.fails(&["fit", "--data", "digits", "--latent-dim", "abc", "--out", "r"], 1);
+    assert!(err.contains("--latent-dim"), "{err}");
+    let err = d.fails(&["fit", "--data", "digits", "--latent-dim", "0", "--out", "r"], 1);
+    assert!(err.contains("invalid parameter"), "{err}");
+    let err = d.fails(&["fit", "--data", "digits", "--latent-dim", "65", "--out", "r"], 1);
+    assert!(err.contains("65"), "{err}");
+    d.fails(&["fit", "--data", "digits", "--no-such-flag"], 1);
+    let err = d.fails(&["info", "--run", "missing-run"], 1);
+    assert!(err.contains("missing-run") && err.contains("not a latent run"), "{err}");
+    let err = d.fails(
+        &["fit", "--data", "fashion-mnist-10k", "--split", "train", "--latent-dim", "2", "--out", "r"],
+        1,
+    );
+    assert!(err.contains("test split"), "{err}");
+
+    // a run fitted on 64 features cannot encode 784
+    d.ok(&["fit", "--data", "digits", "--latent-dim", "2", "--out", "run"]);
+    let err = d.fails(
+        &["encode", "--run", "run", "--data", "fashion-mnist-10k", "--out", "c.npy"],
+        1,
+    );
+    assert!(err.contains("784") && err.contains("64"), "{err}");
+    // codes of the wrong width
+    d.ok(&["encode", "--run", "run", "--data", "digits", "--out", "c.npy"]);
+    d.ok(&["fit", "--data", "digits", "--latent-dim", "3", "--out", "run3"]);
+    let err = d.fails(&["decode", "--run", "run3", "--codes", "c.npy", "--out", "x.npy"], 1);
+    assert!(err.contains("latent dimension is 3"), "{err}");
+    let err = d.fails(&["decode", "--run", "run3", "--codes", "c.npy", "--out", "x.txt"], 1);
+    assert!(err.contains("unsupported output"), "{err}");
+}
+
+#[test]
+fn corrupt_run_files_are_detected() {
+    let d = Dir::new();
+    d.ok(&["fit", "--data", "digits", "--latent-dim", "4", "--out", "run"]);
+    let weights = d.path("run/model.safetensors");
+    let mut bytes = std::fs::read(&weights).expect("read");
+    let last = bytes.len() - 1;
+    bytes[last] ^= 0x40;
+    std::fs::write(&weights, &bytes).expect("write");
+    let err = d.fails(&["info", "--run", "run"], 1);
+    assert!(err.contains("model.safetensors") && err.contains("checksum"), "{err}");
+
+    std::fs::write(d.path("run/config.json"), b"{\"format\": ").expect("write");
+    let err = d.fails(&["info", "--run", "run"], 1);
+    assert!(err.contains("config.json"), "{err}");
+}
+
+#[test]
+fn fashion_mnist_pca_50_and_reconstruct_as_in_the_readme() {
+    let d = Dir::new();
+    d.ok(&[
+        "fit", "--model", "pca", "--data", "fashion-mnist-10k", "--latent-dim", "50", "--out", "r",
+    ]);
+    let out = d.ok(&["reconstruct", "--run", "r", "--data", "fashion-mnist-10k", "--out", "recon.png"]);
+    assert!(out.contains("10000 rows"), "{out}");
+    let (w, h) = png_size(&d.path("recon.png"));
+    assert!(w >= 16 * 28 && h >= 4 * 28, "{w}×{h}");
+    // The reconstruction error printed equals the training error recorded at fit time (PCA:
+    // the left-out variance), to 4 digits.
+    let printed: f64 = out
+        .split("rows): ")
+        .nth(1)
+        .and_then(|s| s.split_whitespace().next())
+        .and_then(|s| s.parse().ok())
+        .expect("error figure");
+    let info: serde_json::Value =
+        serde_json::from_str(&d.ok(&["info", "--run", "r", "--json"])).expect("json");
+    let recorded = info["config"]["summary"]["train_recon_sse_per_example"]
+        .as_f64()
+        .expect("recorded");
+    assert!((printed - recorded).abs() / recorded < 1e-3, "{printed} vs {recorded}");
+}
+
+#[test]
+fn variance_fraction_and_incremental_streaming_from_idx() {
+    let d = Dir::new();
+    d.ok(&["fit", "--data", "digits", "--latent-dim", "0.9", "--out", "frac"]);
+    let info: serde_json::Value =
+        serde_json::from_str(&d.ok(&["info", "--run", "frac", "--json"])).expect("json");
+    let ratios: Vec<f64> = info["explained_variance_ratio"]
+        .as_array()
+        .expect("ratios")
+        .iter()
+        .filter_map(serde_json::Value::as_f64)
+        .collect();
+    let total: f64 = ratios.iter().sum();
+    let without_last: f64 = ratios[..ratios.len() - 1].iter().sum();
+    assert!(total > 0.9 && without_last <= 0.9, "{total} {without_last}");
+
+    // An MNIST-layout directory streamed by the incremental solver matches the exact fit.
+    let mnist = d.path("mnist");
+    std::fs::create_dir(&mnist).expect("mkdir");
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("../latent-data/data/fashion-mnist-10k");
+    for f in ["t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"] {
+        std::fs::copy(src.join(f), mnist.join(f)).expect("copy");
+    }
+    let common = ["--data", "mnist", "--split", "test", "--latent-dim", "20"];
+    let mut a = vec!["fit", "--solver", "incremental", "--batch-size", "1000", "--out", "inc"];
+    a.extend(common);
+    d.ok(&a);
+    let mut b = vec!["fit", "--solver", "exact", "--out", "exact"];
+    b.extend(common);
+    d.ok(&b);
+    let ev = |run: &str| -> Vec<f64> {
+        let v: serde_json::Value =
+            serde_json::from_str(&d.ok(&["info", "--run", run, "--json"])).expect("json");
+        v["explained_variance_ratio"]
+            .as_array()
+            .expect("ratios")
+            .iter()
+            .filter_map(serde_json::Value::as_f64)
+            .collect()
+    };
+    let (inc, exact) = (ev("inc"), ev("exact"));
+    assert_eq!(inc.len(), 20);
+    for (i, e) in inc.iter().zip(&exact) {
+        assert!((i - e).abs() / e < 1e-4, "{i} vs {e}");
+    }
+}
+
+#[test]
+fn demo_writes_its_files() {
+    let d = Dir::new();
+    let out = d.ok(&["demo", "--out", "demo"]);
+    assert!(out.contains("demo written to"), "{out}");
+    for f in ["pca/config.json", "reconstructions.png", "principal-axes.png"] {
+        assert!(d.path(&format!("demo/{f}")).is_file(), "{f}");
+    }
+    d.fails(&["demo", "--out", "demo"], 1);
+}
+
+#[test]
+fn help_has_examples_for_every_command() {
+    let d = Dir::new();
+    for cmd in ["fit", "encode", "decode", "reconstruct", "info", "demo"] {
+        let out = d.ok(&[cmd, "--help"]);
+        assert!(out.contains("Examples:") && out.contains(&format!("latent {cmd}")), "{cmd}: {out}");
+    }
+    assert!(d.ok(&["--help"]).contains("fashion-mnist-10k"));
+}
