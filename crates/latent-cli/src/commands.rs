@@ -6,9 +6,7 @@ use std::path::Path;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result, bail};
-use latent_core::{
-    Dataset, Fit, ImageShape, ParamGuard, RowSource, ValueRange,
-};
+use latent_core::{Dataset, Fit, ImageShape, ParamGuard, RowSource, ValueRange};
 use latent_data::csv::{CsvOptions, Header, LabelColumn};
 use latent_data::source::{DataSpec, LoadOptions, Split};
 use latent_data::transform::{Binarize, Preprocess, ScaleChoice, Scaling};
@@ -153,7 +151,9 @@ fn display_range(data: &Dataset) -> ValueRange {
         let (lo, hi) = data
             .x()
             .iter()
-            .fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), &v| (lo.min(v), hi.max(v)));
+            .fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), &v| {
+                (lo.min(v), hi.max(v))
+            });
         ValueRange { min: lo, max: hi }
     })
 }
@@ -195,7 +195,11 @@ pub fn fit(args: &FitArgs, command_line: Vec<String>) -> Result<()> {
     let streamable = solver == Solver::Incremental
         && matches!(scale, ScaleChoice::Auto | ScaleChoice::None)
         && binarize == Binarize::None;
-    let stream = if streamable { spec.stream(&opts)? } else { None };
+    let stream = if streamable {
+        spec.stream(&opts)?
+    } else {
+        None
+    };
 
     let started = Instant::now();
     let (pca, data_info, preprocess, display) = if let Some(inner) = stream {
@@ -259,7 +263,11 @@ pub fn fit(args: &FitArgs, command_line: Vec<String>) -> Result<()> {
     };
     let seconds = started.elapsed().as_secs_f64();
 
-    let ratio_sum: f64 = pca.explained_variance_ratio().iter().map(|&v| f64::from(v)).sum();
+    let ratio_sum: f64 = pca
+        .explained_variance_ratio()
+        .iter()
+        .map(|&v| f64::from(v))
+        .sum();
     let ev_sum: f64 = pca.explained_variance().iter().map(|&v| f64::from(v)).sum();
     let n = pca.n_samples() as f64;
     // For PCA the mean squared reconstruction error of the training rows is exactly the
@@ -268,10 +276,7 @@ pub fn fit(args: &FitArgs, command_line: Vec<String>) -> Result<()> {
     let mut summary = BTreeMap::new();
     summary.insert("fit_seconds".to_string(), json!(seconds));
     summary.insert("explained_variance_ratio_sum".to_string(), json!(ratio_sum));
-    summary.insert(
-        "train_recon_sse_per_example".to_string(),
-        json!(recon),
-    );
+    summary.insert("train_recon_sse_per_example".to_string(), json!(recon));
 
     let model = Model::Pca(pca);
     let latent_dim = model.reduction().latent_dim();
@@ -296,16 +301,16 @@ pub fn fit(args: &FitArgs, command_line: Vec<String>) -> Result<()> {
         },
     };
     run::save(&args.out, &model, config, args.force)?;
-    println!(
+    outln!(
         "fitted pca: {} → {latent_dim} dims, {:.1} % of the variance, in {seconds:.2} s",
         model.reduction().input_dim(),
         100.0 * ratio_sum
     );
-    println!(
+    outln!(
         "training reconstruction error: {recon:.4} (squared error per example, summed over {} features)",
         model.reduction().input_dim()
     );
-    println!("run written to {}", args.out.display());
+    outln!("run written to {}", args.out.display());
     Ok(())
 }
 
@@ -372,7 +377,7 @@ pub fn encode(args: &EncodeArgs) -> Result<()> {
         }
         _ => npy::write_f32(&args.out, codes.view())?,
     }
-    println!(
+    outln!(
         "wrote {} codes of dimension {} to {}",
         codes.nrows(),
         codes.ncols(),
@@ -438,7 +443,11 @@ pub fn decode(args: &DecodeArgs) -> Result<()> {
             None => npy::write_f32(&args.out, decoded.view())?,
         },
     }
-    println!("decoded {} codes to {}", decoded.nrows(), args.out.display());
+    outln!(
+        "decoded {} codes to {}",
+        decoded.nrows(),
+        args.out.display()
+    );
     Ok(())
 }
 
@@ -468,9 +477,7 @@ pub fn reconstruct(args: &ReconstructArgs) -> Result<()> {
     let originals = config
         .preprocess
         .invert(data.x().slice(ndarray::s![..n, ..]));
-    let recons = config
-        .preprocess
-        .invert(recon.slice(ndarray::s![..n, ..]));
+    let recons = config.preprocess.invert(recon.slice(ndarray::s![..n, ..]));
     image::write_comparison(
         &args.out,
         originals.view(),
@@ -479,13 +486,13 @@ pub fn reconstruct(args: &ReconstructArgs) -> Result<()> {
         args.columns.max(1),
         config.display_range,
     )?;
-    println!(
+    outln!(
         "reconstruction error on {} ({} rows): {err:.4} (squared error per example, summed over {} features, model space)",
         data.name(),
         data.n(),
         data.dim()
     );
-    println!(
+    outln!(
         "wrote {n} originals (top) and reconstructions (bottom) to {}",
         args.out.display()
     );
@@ -501,7 +508,9 @@ fn describe_preprocess(p: &Preprocess) -> String {
     match p.binarize {
         Binarize::None => scale,
         Binarize::Threshold { at } => format!("{scale}; binarized at {at}"),
-        Binarize::Bernoulli { seed } => format!("{scale}; binarized by one Bernoulli draw (seed {seed})"),
+        Binarize::Bernoulli { seed } => {
+            format!("{scale}; binarized by one Bernoulli draw (seed {seed})")
+        }
     }
 }
 
@@ -522,14 +531,14 @@ pub fn info(args: &InfoArgs) -> Result<()> {
             "config": config,
         });
         let mut out = std::io::stdout().lock();
-        serde_json::to_writer_pretty(&mut out, &value)?;
+        serde_json::to_writer_pretty(&mut out, &value).map_err(std::io::Error::from)?;
         writeln!(out)?;
         return Ok(());
     }
     let run::ModelConfig::Pca { params, whiten, .. } = &config.model;
     let params = params.check_ref()?;
-    println!("run          {}", args.run.display());
-    println!(
+    outln!("run          {}", args.run.display());
+    outln!(
         "model        pca ({} solver, {} precision, {}, seed {})",
         format!("{:?}", params.solver()).to_lowercase(),
         format!("{:?}", params.precision()).to_lowercase(),
@@ -546,35 +555,38 @@ pub fn info(args: &InfoArgs) -> Result<()> {
         .image_shape
         .map(|s| format!(", images {s}"))
         .unwrap_or_default();
-    println!(
+    outln!(
         "data         {}{split}: {} × {}{img}",
-        config.data.spec, config.data.n, config.data.dim
+        config.data.spec,
+        config.data.n,
+        config.data.dim
     );
-    println!("preprocess   {}", describe_preprocess(&config.preprocess));
-    println!("latent dim   {}", r.latent_dim());
+    outln!("preprocess   {}", describe_preprocess(&config.preprocess));
+    outln!("latent dim   {}", r.latent_dim());
     let total: f32 = ratios.iter().sum();
     let first: Vec<String> = ratios
         .iter()
         .take(5)
         .map(|v| format!("{:.1} %", 100.0 * v))
         .collect();
-    println!(
+    outln!(
         "explained    {:.1} % of the total variance (first components: {})",
         100.0 * total,
         first.join(", ")
     );
     if let Some(v) = config.summary.get("train_recon_sse_per_example") {
-        println!(
+        outln!(
             "recon error  {:.4} on the training data (squared error per example, summed over features)",
             v.as_f64().unwrap_or(f64::NAN)
         );
     }
     if let Some(v) = config.summary.get("fit_seconds") {
-        println!("fit time     {:.2} s", v.as_f64().unwrap_or(f64::NAN));
+        outln!("fit time     {:.2} s", v.as_f64().unwrap_or(f64::NAN));
     }
-    println!(
+    outln!(
         "written by   latent {} (run format {})",
-        config.latent_version, config.format_version
+        config.latent_version,
+        config.format_version
     );
     Ok(())
 }
@@ -595,7 +607,7 @@ pub fn demo(args: &DemoArgs) -> Result<()> {
         csv_header: HeaderArg::Auto,
         label_column: None,
     };
-    println!("== fitting PCA (K = 50) to the embedded Fashion-MNIST-10k");
+    outln!("== fitting PCA (K = 50) to the embedded Fashion-MNIST-10k");
     fit(
         &FitArgs {
             model: ModelArg::Pca,
@@ -615,7 +627,7 @@ pub fn demo(args: &DemoArgs) -> Result<()> {
         },
         vec!["latent".into(), "demo".into()],
     )?;
-    println!("\n== reconstructions");
+    outln!("\n== reconstructions");
     let recon = args.out.join("reconstructions.png");
     reconstruct(&ReconstructArgs {
         run: run_dir.clone(),
@@ -642,12 +654,12 @@ pub fn demo(args: &DemoArgs) -> Result<()> {
             max: extent,
         },
     )?;
-    println!("wrote the first 16 principal axes to {}", axes.display());
-    println!("\n== the run");
+    outln!("wrote the first 16 principal axes to {}", axes.display());
+    outln!("\n== the run");
     info(&InfoArgs {
         run: run_dir,
         json: false,
     })?;
-    println!("\ndemo written to {}", args.out.display());
+    outln!("\ndemo written to {}", args.out.display());
     Ok(())
 }

@@ -4,6 +4,15 @@
 //! passed to the library crates; results are written as files ([`run`] directories, NPY, CSV,
 //! PNG).
 
+/// `println!` that returns write errors (a closed pipe) instead of panicking.
+#[macro_export]
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        writeln!(std::io::stdout().lock(), $($arg)*)?
+    }};
+}
+
 pub mod cli;
 pub mod commands;
 pub mod progress;
@@ -38,6 +47,14 @@ pub fn exit_code(err: &anyhow::Error) -> u8 {
     2
 }
 
+/// A closed standard output (`latent info | head`) is not a failure.
+fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
 /// The error and its causes, one line each, skipping causes already quoted by the line
 /// before.
 pub fn render_error(err: &anyhow::Error) -> String {
@@ -60,7 +77,10 @@ where
     T: Into<std::ffi::OsString> + Clone,
 {
     let args: Vec<std::ffi::OsString> = args.into_iter().map(Into::into).collect();
-    let command_line: Vec<String> = args.iter().map(|a| a.to_string_lossy().into_owned()).collect();
+    let command_line: Vec<String> = args
+        .iter()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
     let cli = match cli::Cli::try_parse_from(&args) {
         Ok(cli) => cli,
         Err(e) => {
@@ -82,6 +102,7 @@ where
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        Err(err) if is_broken_pipe(&err) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("{}", render_error(&err));
             ExitCode::from(exit_code(&err))

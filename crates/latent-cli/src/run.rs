@@ -205,9 +205,18 @@ impl Model {
                         "components",
                         "[K, D] principal axes as rows (encoder: z = (x − mean) · componentsᵀ; decoder: x̂ = z · components + mean)",
                     ),
-                    ("explained_variance", "[K] covariance eigenvalues, n − 1 degrees of freedom"),
-                    ("explained_variance_ratio", "[K] share of the total variance"),
-                    ("singular_values", "[K] of the centred data, sqrt(ev · (n − 1))"),
+                    (
+                        "explained_variance",
+                        "[K] covariance eigenvalues, n − 1 degrees of freedom",
+                    ),
+                    (
+                        "explained_variance_ratio",
+                        "[K] share of the total variance",
+                    ),
+                    (
+                        "singular_values",
+                        "[K] of the centred data, sqrt(ev · (n − 1))",
+                    ),
                 ] {
                     layout.insert(k.to_string(), v.to_string());
                 }
@@ -350,7 +359,10 @@ pub fn load(dir: &Path) -> Result<(RunConfig, Model), RunError> {
     if config.weights.file.contains(['/', '\\']) || config.weights.file.starts_with('.') {
         return Err(corrupt(
             &config_path,
-            format!("weights file `{}` is not a plain file name", config.weights.file),
+            format!(
+                "weights file `{}` is not a plain file name",
+                config.weights.file
+            ),
         ));
     }
     let weights_path = dir.join(&config.weights.file);

@@ -89,7 +89,10 @@ impl Tensors {
         if a.ndim() != ndim {
             return Err(RunError::Corrupt {
                 path: path.to_path_buf(),
-                reason: format!("tensor `{name}` has shape {:?}, expected {ndim} axes", a.shape()),
+                reason: format!(
+                    "tensor `{name}` has shape {:?}, expected {ndim} axes",
+                    a.shape()
+                ),
             });
         }
         Ok(a)
@@ -111,11 +114,9 @@ impl Tensors {
     pub fn matrix(&self, path: &Path, name: &str) -> Result<Array2<f32>, RunError> {
         let a = self.get(path, name, 2)?;
         let (r, c) = (a.shape()[0], a.shape()[1]);
-        Array2::from_shape_vec((r, c), a.iter().copied().collect()).map_err(|e| {
-            RunError::Corrupt {
-                path: path.to_path_buf(),
-                reason: format!("tensor `{name}`: {e}"),
-            }
+        Array2::from_shape_vec((r, c), a.iter().copied().collect()).map_err(|e| RunError::Corrupt {
+            path: path.to_path_buf(),
+            reason: format!("tensor `{name}`: {e}"),
         })
     }
 }
@@ -133,17 +134,30 @@ mod tests {
         let bytes = t.to_bytes(BTreeMap::new()).unwrap();
         let back = Tensors::from_bytes(Path::new("m.safetensors"), &bytes).unwrap();
         assert_eq!(t, back);
-        assert_eq!(back.matrix(Path::new("m"), "w").unwrap(), array![[1.5f32, -2.0], [3.25, 1e-30]]);
+        assert_eq!(
+            back.matrix(Path::new("m"), "w").unwrap(),
+            array![[1.5f32, -2.0], [3.25, 1e-30]]
+        );
         assert!(back.matrix(Path::new("m"), "b").is_err());
-        let err = back.vector(Path::new("m.safetensors"), "nope").unwrap_err().to_string();
-        assert!(err.contains("m.safetensors") && err.contains("nope"), "{err}");
+        let err = back
+            .vector(Path::new("m.safetensors"), "nope")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("m.safetensors") && err.contains("nope"),
+            "{err}"
+        );
     }
 
     #[test]
     fn garbage_is_a_corrupt_error() {
         let empty = Tensors::from_bytes(Path::new("x.safetensors"), b"\x02\0\0\0\0\0\0\0{}");
         assert_eq!(empty.unwrap(), Tensors::new());
-        for bad in [&b""[..], b"\xff\xff\xff\xff\xff\xff\xff\x7f", b"\x04\0\0\0\0\0\0\0abcd"] {
+        for bad in [
+            &b""[..],
+            b"\xff\xff\xff\xff\xff\xff\xff\x7f",
+            b"\x04\0\0\0\0\0\0\0abcd",
+        ] {
             let e = Tensors::from_bytes(Path::new("x.safetensors"), bad).unwrap_err();
             assert!(matches!(e, RunError::Corrupt { .. }), "{e}");
         }

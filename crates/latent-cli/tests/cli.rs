@@ -1,6 +1,8 @@
 //! End-to-end tests of the `latent` binary, each in its own temporary directory
 //! (ripgrep's harness style: run the real binary, check exit code, stdout/stderr and files).
 
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -61,7 +63,15 @@ fn png_size(path: &Path) -> (u32, u32) {
 fn fit_encode_decode_reconstruct_info_on_digits() {
     let d = Dir::new();
     let out = d.ok(&[
-        "fit", "--model", "pca", "--data", "digits", "--latent-dim", "10", "--out", "run",
+        "fit",
+        "--model",
+        "pca",
+        "--data",
+        "digits",
+        "--latent-dim",
+        "10",
+        "--out",
+        "run",
     ]);
     assert!(out.contains("→ 10 dims"), "{out}");
     assert!(d.path("run/config.json").is_file() && d.path("run/model.safetensors").is_file());
@@ -76,11 +86,30 @@ fn fit_encode_decode_reconstruct_info_on_digits() {
     let ratios = info["explained_variance_ratio"].as_array().expect("ratios");
     assert_eq!(ratios.len(), 10);
     let human = d.ok(&["info", "--run", "run"]);
-    assert!(human.contains("latent dim   10") && human.contains("digits"), "{human}");
+    assert!(
+        human.contains("latent dim   10") && human.contains("digits"),
+        "{human}"
+    );
 
     // codes as NPY and CSV read back equal
-    d.ok(&["encode", "--run", "run", "--data", "digits", "--out", "codes.npy"]);
-    d.ok(&["encode", "--run", "run", "--data", "digits", "--out", "codes.csv"]);
+    d.ok(&[
+        "encode",
+        "--run",
+        "run",
+        "--data",
+        "digits",
+        "--out",
+        "codes.npy",
+    ]);
+    d.ok(&[
+        "encode",
+        "--run",
+        "run",
+        "--data",
+        "digits",
+        "--out",
+        "codes.csv",
+    ]);
     let a = npy::read_matrix(&d.path("codes.npy")).expect("npy");
     let b = csv::read_matrix(&d.path("codes.csv")).expect("csv");
     assert_eq!(a.dim(), (1797, 10));
@@ -101,20 +130,52 @@ fn fit_encode_decode_reconstruct_info_on_digits() {
         .zip(a.iter())
         .map(|(x, y)| (x - y).abs())
         .fold(0.0f32, f32::max);
-    assert!(max_diff < 1e-4, "CLI and library codes differ by {max_diff}");
+    assert!(
+        max_diff < 1e-4,
+        "CLI and library codes differ by {max_diff}"
+    );
 
     // decode to NPY (data units: digits are 0..16) and to a PNG grid
-    d.ok(&["decode", "--run", "run", "--codes", "codes.npy", "--out", "dec.npy"]);
+    d.ok(&[
+        "decode",
+        "--run",
+        "run",
+        "--codes",
+        "codes.npy",
+        "--out",
+        "dec.npy",
+    ]);
     let dec = npy::read(&d.path("dec.npy")).expect("decoded npy");
     assert_eq!((dec.n(), dec.dim()), (1797, 64));
     let mean = dec.x().mean().expect("mean");
-    assert!(mean > 2.0 && mean < 8.0, "decoded rows should be in 0..16 units, mean {mean}");
-    d.ok(&["decode", "--run", "run", "--codes", "codes.csv", "--out", "grid.png", "--columns", "40"]);
+    assert!(
+        mean > 2.0 && mean < 8.0,
+        "decoded rows should be in 0..16 units, mean {mean}"
+    );
+    d.ok(&[
+        "decode",
+        "--run",
+        "run",
+        "--codes",
+        "codes.csv",
+        "--out",
+        "grid.png",
+        "--columns",
+        "40",
+    ]);
     let (w, h) = png_size(&d.path("grid.png"));
     assert!(w > 40 * 8 && h > 45 * 8, "{w}×{h}");
 
     // reconstruct: 2 blocks of 16 columns × 2 rows of 8×8 images
-    let out = d.ok(&["reconstruct", "--run", "run", "--data", "digits", "--out", "recon.png"]);
+    let out = d.ok(&[
+        "reconstruct",
+        "--run",
+        "run",
+        "--data",
+        "digits",
+        "--out",
+        "recon.png",
+    ]);
     assert!(out.contains("reconstruction error"), "{out}");
     let (w, h) = png_size(&d.path("recon.png"));
     assert!(w >= 16 * 8 && h >= 4 * 8, "{w}×{h}");
@@ -123,65 +184,182 @@ fn fit_encode_decode_reconstruct_info_on_digits() {
 #[test]
 fn refuses_to_overwrite_without_force() {
     let d = Dir::new();
-    let fit = ["fit", "--data", "digits", "--latent-dim", "3", "--out", "run"];
+    let fit = [
+        "fit",
+        "--data",
+        "digits",
+        "--latent-dim",
+        "3",
+        "--out",
+        "run",
+    ];
     d.ok(&fit);
     let err = d.fails(&fit, 1);
-    assert!(err.contains("already exists") && err.contains("--force"), "{err}");
+    assert!(
+        err.contains("already exists") && err.contains("--force"),
+        "{err}"
+    );
     let mut forced = fit.to_vec();
     forced.push("--force");
     d.ok(&forced);
-    d.ok(&["encode", "--run", "run", "--data", "digits", "--out", "c.npy"]);
-    let err = d.fails(&["encode", "--run", "run", "--data", "digits", "--out", "c.npy"], 1);
-    assert!(err.contains("c.npy") && err.contains("already exists"), "{err}");
+    d.ok(&[
+        "encode", "--run", "run", "--data", "digits", "--out", "c.npy",
+    ]);
+    let err = d.fails(
+        &[
+            "encode", "--run", "run", "--data", "digits", "--out", "c.npy",
+        ],
+        1,
+    );
+    assert!(
+        err.contains("c.npy") && err.contains("already exists"),
+        "{err}"
+    );
 }
 
 #[test]
 fn user_errors_exit_1_with_one_clear_line() {
     let d = Dir::new();
-    let err = d.fails(&["fit", "--data", "nope.csv", "--latent-dim", "3", "--out", "r"], 1);
+    let err = d.fails(
+        &[
+            "fit",
+            "--data",
+            "nope.csv",
+            "--latent-dim",
+            "3",
+            "--out",
+            "r",
+        ],
+        1,
+    );
     assert!(err.contains("nope.csv"), "{err}");
-    let err = d.fails(&["fit", "--data", "digits", "--latent-dim", "abc", "--out", "r"], 1);
+    let err = d.fails(
+        &[
+            "fit",
+            "--data",
+            "digits",
+            "--latent-dim",
+            "abc",
+            "--out",
+            "r",
+        ],
+        1,
+    );
     assert!(err.contains("--latent-dim"), "{err}");
-    let err = d.fails(&["fit", "--data", "digits", "--latent-dim", "0", "--out", "r"], 1);
+    let err = d.fails(
+        &["fit", "--data", "digits", "--latent-dim", "0", "--out", "r"],
+        1,
+    );
     assert!(err.contains("invalid parameter"), "{err}");
-    let err = d.fails(&["fit", "--data", "digits", "--latent-dim", "65", "--out", "r"], 1);
+    let err = d.fails(
+        &[
+            "fit",
+            "--data",
+            "digits",
+            "--latent-dim",
+            "65",
+            "--out",
+            "r",
+        ],
+        1,
+    );
     assert!(err.contains("65"), "{err}");
     d.fails(&["fit", "--data", "digits", "--no-such-flag"], 1);
     let err = d.fails(&["info", "--run", "missing-run"], 1);
-    assert!(err.contains("missing-run") && err.contains("not a latent run"), "{err}");
+    assert!(
+        err.contains("missing-run") && err.contains("not a latent run"),
+        "{err}"
+    );
     let err = d.fails(
-        &["fit", "--data", "fashion-mnist-10k", "--split", "train", "--latent-dim", "2", "--out", "r"],
+        &[
+            "fit",
+            "--data",
+            "fashion-mnist-10k",
+            "--split",
+            "train",
+            "--latent-dim",
+            "2",
+            "--out",
+            "r",
+        ],
         1,
     );
     assert!(err.contains("test split"), "{err}");
 
     // a run fitted on 64 features cannot encode 784
-    d.ok(&["fit", "--data", "digits", "--latent-dim", "2", "--out", "run"]);
+    d.ok(&[
+        "fit",
+        "--data",
+        "digits",
+        "--latent-dim",
+        "2",
+        "--out",
+        "run",
+    ]);
     let err = d.fails(
-        &["encode", "--run", "run", "--data", "fashion-mnist-10k", "--out", "c.npy"],
+        &[
+            "encode",
+            "--run",
+            "run",
+            "--data",
+            "fashion-mnist-10k",
+            "--out",
+            "c.npy",
+        ],
         1,
     );
     assert!(err.contains("784") && err.contains("64"), "{err}");
     // codes of the wrong width
-    d.ok(&["encode", "--run", "run", "--data", "digits", "--out", "c.npy"]);
-    d.ok(&["fit", "--data", "digits", "--latent-dim", "3", "--out", "run3"]);
-    let err = d.fails(&["decode", "--run", "run3", "--codes", "c.npy", "--out", "x.npy"], 1);
+    d.ok(&[
+        "encode", "--run", "run", "--data", "digits", "--out", "c.npy",
+    ]);
+    d.ok(&[
+        "fit",
+        "--data",
+        "digits",
+        "--latent-dim",
+        "3",
+        "--out",
+        "run3",
+    ]);
+    let err = d.fails(
+        &[
+            "decode", "--run", "run3", "--codes", "c.npy", "--out", "x.npy",
+        ],
+        1,
+    );
     assert!(err.contains("latent dimension is 3"), "{err}");
-    let err = d.fails(&["decode", "--run", "run3", "--codes", "c.npy", "--out", "x.txt"], 1);
+    let err = d.fails(
+        &[
+            "decode", "--run", "run3", "--codes", "c.npy", "--out", "x.txt",
+        ],
+        1,
+    );
     assert!(err.contains("unsupported output"), "{err}");
 }
 
 #[test]
 fn corrupt_run_files_are_detected() {
     let d = Dir::new();
-    d.ok(&["fit", "--data", "digits", "--latent-dim", "4", "--out", "run"]);
+    d.ok(&[
+        "fit",
+        "--data",
+        "digits",
+        "--latent-dim",
+        "4",
+        "--out",
+        "run",
+    ]);
     let weights = d.path("run/model.safetensors");
     let mut bytes = std::fs::read(&weights).expect("read");
     let last = bytes.len() - 1;
     bytes[last] ^= 0x40;
     std::fs::write(&weights, &bytes).expect("write");
     let err = d.fails(&["info", "--run", "run"], 1);
-    assert!(err.contains("model.safetensors") && err.contains("checksum"), "{err}");
+    assert!(
+        err.contains("model.safetensors") && err.contains("checksum"),
+        "{err}"
+    );
 
     std::fs::write(d.path("run/config.json"), b"{\"format\": ").expect("write");
     let err = d.fails(&["info", "--run", "run"], 1);
@@ -192,9 +370,25 @@ fn corrupt_run_files_are_detected() {
 fn fashion_mnist_pca_50_and_reconstruct_as_in_the_readme() {
     let d = Dir::new();
     d.ok(&[
-        "fit", "--model", "pca", "--data", "fashion-mnist-10k", "--latent-dim", "50", "--out", "r",
+        "fit",
+        "--model",
+        "pca",
+        "--data",
+        "fashion-mnist-10k",
+        "--latent-dim",
+        "50",
+        "--out",
+        "r",
     ]);
-    let out = d.ok(&["reconstruct", "--run", "r", "--data", "fashion-mnist-10k", "--out", "recon.png"]);
+    let out = d.ok(&[
+        "reconstruct",
+        "--run",
+        "r",
+        "--data",
+        "fashion-mnist-10k",
+        "--out",
+        "recon.png",
+    ]);
     assert!(out.contains("10000 rows"), "{out}");
     let (w, h) = png_size(&d.path("recon.png"));
     assert!(w >= 16 * 28 && h >= 4 * 28, "{w}×{h}");
@@ -211,13 +405,24 @@ fn fashion_mnist_pca_50_and_reconstruct_as_in_the_readme() {
     let recorded = info["config"]["summary"]["train_recon_sse_per_example"]
         .as_f64()
         .expect("recorded");
-    assert!((printed - recorded).abs() / recorded < 1e-3, "{printed} vs {recorded}");
+    assert!(
+        (printed - recorded).abs() / recorded < 1e-3,
+        "{printed} vs {recorded}"
+    );
 }
 
 #[test]
 fn variance_fraction_and_incremental_streaming_from_idx() {
     let d = Dir::new();
-    d.ok(&["fit", "--data", "digits", "--latent-dim", "0.9", "--out", "frac"]);
+    d.ok(&[
+        "fit",
+        "--data",
+        "digits",
+        "--latent-dim",
+        "0.9",
+        "--out",
+        "frac",
+    ]);
     let info: serde_json::Value =
         serde_json::from_str(&d.ok(&["info", "--run", "frac", "--json"])).expect("json");
     let ratios: Vec<f64> = info["explained_variance_ratio"]
@@ -238,7 +443,15 @@ fn variance_fraction_and_incremental_streaming_from_idx() {
         std::fs::copy(src.join(f), mnist.join(f)).expect("copy");
     }
     let common = ["--data", "mnist", "--split", "test", "--latent-dim", "20"];
-    let mut a = vec!["fit", "--solver", "incremental", "--batch-size", "1000", "--out", "inc"];
+    let mut a = vec![
+        "fit",
+        "--solver",
+        "incremental",
+        "--batch-size",
+        "1000",
+        "--out",
+        "inc",
+    ];
     a.extend(common);
     d.ok(&a);
     let mut b = vec!["fit", "--solver", "exact", "--out", "exact"];
@@ -266,7 +479,11 @@ fn demo_writes_its_files() {
     let d = Dir::new();
     let out = d.ok(&["demo", "--out", "demo"]);
     assert!(out.contains("demo written to"), "{out}");
-    for f in ["pca/config.json", "reconstructions.png", "principal-axes.png"] {
+    for f in [
+        "pca/config.json",
+        "reconstructions.png",
+        "principal-axes.png",
+    ] {
         assert!(d.path(&format!("demo/{f}")).is_file(), "{f}");
     }
     d.fails(&["demo", "--out", "demo"], 1);
@@ -277,7 +494,10 @@ fn help_has_examples_for_every_command() {
     let d = Dir::new();
     for cmd in ["fit", "encode", "decode", "reconstruct", "info", "demo"] {
         let out = d.ok(&[cmd, "--help"]);
-        assert!(out.contains("Examples:") && out.contains(&format!("latent {cmd}")), "{cmd}: {out}");
+        assert!(
+            out.contains("Examples:") && out.contains(&format!("latent {cmd}")),
+            "{cmd}: {out}"
+        );
     }
     assert!(d.ok(&["--help"]).contains("fashion-mnist-10k"));
 }

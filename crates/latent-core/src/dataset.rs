@@ -298,7 +298,10 @@ mod tests {
         assert!(matches!(Dataset::new("e", empty), Err(Error::Empty(_))));
         let bad = array![[1.0, 2.0], [3.0, f32::NAN]];
         let err = Dataset::new("bad.csv", bad).unwrap_err().to_string();
-        assert!(err.contains("bad.csv") && err.contains("row 1, column 1"), "{err}");
+        assert!(
+            err.contains("bad.csv") && err.contains("row 1, column 1"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -312,13 +315,22 @@ mod tests {
     #[test]
     fn split_is_seeded_and_partitions_rows() {
         let x = Array2::from_shape_fn((10, 1), |(i, _)| i as f32);
-        let d = Dataset::new("d", x).unwrap().with_labels((0..10).collect()).unwrap();
+        let d = Dataset::new("d", x)
+            .unwrap()
+            .with_labels((0..10).collect())
+            .unwrap();
         let (t1, v1) = d.split(0.3, 7).unwrap();
         let (t2, v2) = d.split(0.3, 7).unwrap();
         assert_eq!((t1.n(), v1.n()), (7, 3));
         assert_eq!(v1, v2);
         assert_eq!(t1, t2);
-        let mut all: Vec<u32> = t1.labels().unwrap().iter().chain(v1.labels().unwrap()).copied().collect();
+        let mut all: Vec<u32> = t1
+            .labels()
+            .unwrap()
+            .iter()
+            .chain(v1.labels().unwrap())
+            .copied()
+            .collect();
         all.sort();
         assert_eq!(all, (0..10).collect::<Vec<_>>());
         // labels follow their rows

@@ -181,7 +181,11 @@ impl Posterior {
         match self {
             Posterior::Diagonal { mean, log_var } => {
                 let mut out = Array1::zeros(mean.nrows());
-                for ((o, m), lv) in out.iter_mut().zip(mean.outer_iter()).zip(log_var.outer_iter()) {
+                for ((o, m), lv) in out
+                    .iter_mut()
+                    .zip(mean.outer_iter())
+                    .zip(log_var.outer_iter())
+                {
                     let mut s = 0.0f64;
                     for (&mu, &v) in m.iter().zip(lv.iter()) {
                         let (mu, v) = (f64::from(mu), f64::from(v));
@@ -229,7 +233,11 @@ mod tests {
         for _ in 0..draws {
             let z = post.sample(&mut rng);
             for j in 0..mean.len() {
-                let (zj, mu, lv) = (f64::from(z[[0, j]]), f64::from(mean[j]), f64::from(log_var[j]));
+                let (zj, mu, lv) = (
+                    f64::from(z[[0, j]]),
+                    f64::from(mean[j]),
+                    f64::from(log_var[j]),
+                );
                 let log_q = -0.5 * ((zj - mu).powi(2) / lv.exp() + lv);
                 let log_p = -0.5 * zj * zj;
                 acc += log_q - log_p;
@@ -247,7 +255,10 @@ mod tests {
         }
         .kl_to_standard_normal()[0];
         let mc = mc_kl_diag(&m, &lv, 200_000);
-        assert!((f64::from(closed) - mc).abs() / mc < 0.01, "closed {closed} mc {mc}");
+        assert!(
+            (f64::from(closed) - mc).abs() / mc < 0.01,
+            "closed {closed} mc {mc}"
+        );
     }
 
     #[test]
@@ -258,7 +269,11 @@ mod tests {
         l[[0, 0, 0]] = (0.25f32).exp();
         l[[0, 1, 1]] = (-0.6f32).exp();
         l[[0, 0, 1]] = 123.0; // above the diagonal: ignored
-        let full = Posterior::Full { mean: mean.clone(), scale_tril: l }.kl_to_standard_normal()[0];
+        let full = Posterior::Full {
+            mean: mean.clone(),
+            scale_tril: l,
+        }
+        .kl_to_standard_normal()[0];
         let diag = Posterior::Diagonal { mean, log_var }.kl_to_standard_normal()[0];
         assert!((full - diag).abs() < 1e-5, "{full} vs {diag}");
     }
@@ -270,7 +285,10 @@ mod tests {
         l[[0, 0, 0]] = 1.0;
         l[[0, 1, 0]] = 0.8;
         l[[0, 1, 1]] = 0.6;
-        let post = Posterior::Full { mean: array![[0.0f32, 0.0]], scale_tril: l };
+        let post = Posterior::Full {
+            mean: array![[0.0f32, 0.0]],
+            scale_tril: l,
+        };
         let mut rng = crate::seed::rng(1);
         let n = 50_000;
         let mut c01 = 0.0f64;

@@ -2,7 +2,7 @@
 //!
 //! Every random choice in latent takes a seed; there is no hidden global generator. One
 //! run-level seed is turned into independent streams (data split, initialisation, sampling…)
-//! with [`derive`], so adding a new consumer of randomness does not shift the others.
+//! with [`derive()`], so adding a new consumer of randomness does not shift the others.
 
 use rand::SeedableRng;
 

@@ -1,0 +1,772 @@
+//! NumPy `.npy` files: format versions 1.0, 2.0 and 3.0; dtypes `|u1`, `<f4` and `<f8`;
+//! C order only.
+//!
+//! Arrays of shape `(N, D)` are `N` rows of `D` features; `(N, H, W)` are grayscale images
+//! and `(N, H, W, C)` with `C ∈ {1, 3}` are images with channels last. The header is parsed by
+//! a small strict parser, and the data length it implies is checked against the file before
+//! anything is allocated.
+
+use std::fs::File;
+use std::io::{BufReader, Read};
+use std::path::{Path, PathBuf};
+
+use latent_core::{Dataset, ImageShape, RowSource, ValueRange};
+use ndarray::{Array2, ArrayView2};
+
+use crate::util::{
+    MAX_BYTES, checked_product, core_err, format_err, invalid, io_err, read_up_to, too_large,
+    write_atomic,
+};
+use crate::{DataError, Result};
+
+const MAGIC: &[u8; 6] = b"\x93NUMPY";
+/// Headers longer than this are refused (NumPy writes a few hundred bytes at most).
+const MAX_HEADER_LEN: usize = 1 << 20;
+/// The largest batch, in bytes, that [`NpyRowSource`] reads at once.
+const MAX_BATCH_BYTES: usize = 64 << 20;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Dtype {
+    U1,
+    F4,
+    F8,
+}
+
+impl Dtype {
+    fn from_descr(s: &str) -> Option<Self> {
+        match s {
+            "|u1" | "<u1" | "u1" | "|B" | "B" => Some(Dtype::U1),
+            "<f4" => Some(Dtype::F4),
+            "<f8" => Some(Dtype::F8),
+            _ => None,
+        }
+    }
+    fn size(self) -> usize {
+        match self {
+            Dtype::U1 => 1,
+            Dtype::F4 => 4,
+            Dtype::F8 => 8,
+        }
+    }
+    fn descr(self) -> &'static str {
+        match self {
+            Dtype::U1 => "|u1",
+            Dtype::F4 => "<f4",
+            Dtype::F8 => "<f8",
+        }
+    }
+    /// Convert little-endian bytes to `f32` (`f64` values are rounded to the nearest `f32`).
+    fn decode_into(self, bytes: &[u8], scale: f32, out: &mut Vec<f32>) {
+        match self {
+            Dtype::U1 => out.extend(bytes.iter().map(|&b| f32::from(b) * scale)),
+            Dtype::F4 => out.extend(
+                bytes
+                    .chunks_exact(4)
+                    .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]) * scale),
+            ),
+            Dtype::F8 => out.extend(bytes.chunks_exact(8).map(|c| {
+                let v = f64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
+                (v * f64::from(scale)) as f32
+            })),
+        }
+    }
+}
+
+/// A checked header.
+#[derive(Debug)]
+struct Header {
+    dtype: Dtype,
+    shape: Vec<usize>,
+    /// Rows (`shape[0]`).
+    n: usize,
+    /// Values per row (product of the other dimensions).
+    dim: usize,
+    /// Bytes of data after the header.
+    nbytes: usize,
+    /// Bytes from the start of the file to the data.
+    offset: usize,
+}
+
+impl Header {
+    fn image_shape(&self) -> Option<ImageShape> {
+        match *self.shape.as_slice() {
+            [_, h, w] => Some(ImageShape::gray(h, w)),
+            [_, h, w, c] => Some(ImageShape {
+                height: h,
+                width: w,
+                channels: c,
+            }),
+            _ => None,
+        }
+    }
+    fn range(&self) -> Option<ValueRange> {
+        (self.dtype == Dtype::U1).then_some(ValueRange {
+            min: 0.0,
+            max: 255.0,
+        })
+    }
+}
+
+fn shape_str(shape: &[usize]) -> String {
+    let parts: Vec<String> = shape.iter().map(|d| d.to_string()).collect();
+    if parts.len() == 1 {
+        format!("({},)", parts.join(", "))
+    } else {
+        format!("({})", parts.join(", "))
+    }
+}
+
+/// Read and check the prelude and header from the start of a stream; the stream is left at
+/// the first data byte.
+fn read_header(name: &Path, r: &mut dyn Read) -> Result<Header> {
+    let mut pre = [0u8; 12];
+    let got = read_up_to(r, &mut pre[..10]).map_err(|e| io_err(name, e))?;
+    if got < MAGIC.len() || &pre[..6] != MAGIC {
+        let shown: Vec<String> = pre[..got.min(6)]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        return Err(format_err(
+            name,
+            format!(
+                "bad magic `{}` (expected 93 4e 55 4d 50 59, \"\\x93NUMPY\"): not an .npy file",
+                shown.join(" ")
+            ),
+        ));
+    }
+    if got < 10 {
+        return Err(format_err(
+            name,
+            format!("truncated: {got} bytes, shorter than the .npy prelude"),
+        ));
+    }
+    let (major, minor) = (pre[6], pre[7]);
+    let (len_bytes, header_len) = match major {
+        1 => (2, usize::from(u16::from_le_bytes([pre[8], pre[9]]))),
+        2 | 3 => {
+            let more = read_up_to(r, &mut pre[10..12]).map_err(|e| io_err(name, e))?;
+            if more < 2 {
+                return Err(format_err(name, "truncated .npy prelude"));
+            }
+            let v = u32::from_le_bytes([pre[8], pre[9], pre[10], pre[11]]);
+            (4, usize::try_from(v).unwrap_or(usize::MAX))
+        }
+        _ => {
+            return Err(format_err(
+                name,
+                format!(
+                    "unsupported .npy format version {major}.{minor} (supported: 1.0, 2.0, 3.0)"
+                ),
+            ));
+        }
+    };
+    if header_len > MAX_HEADER_LEN {
+        return Err(format_err(
+            name,
+            format!("implausible header length {header_len} bytes (at most {MAX_HEADER_LEN})"),
+        ));
+    }
+    let mut text = vec![0u8; header_len];
+    let got = read_up_to(r, &mut text).map_err(|e| io_err(name, e))?;
+    if got < header_len {
+        return Err(format_err(
+            name,
+            format!("truncated header: {got} of the {header_len} bytes the prelude declares"),
+        ));
+    }
+    let dict = parse_dict(&text).map_err(|e| format_err(name, format!("header: {e}")))?;
+    let offset = 8 + len_bytes + header_len;
+    check_header(name, dict, offset)
+}
+
+/// The three fields of the header dictionary, as found.
+struct Dict {
+    descr: Option<String>,
+    fortran: Option<bool>,
+    shape: Option<Vec<u64>>,
+}
+
+fn check_header(name: &Path, d: Dict, offset: usize) -> Result<Header> {
+    let descr = d
+        .descr
+        .ok_or_else(|| format_err(name, "header has no `descr`"))?;
+    let fortran = d
+        .fortran
+        .ok_or_else(|| format_err(name, "header has no `fortran_order`"))?;
+    let shape = d
+        .shape
+        .ok_or_else(|| format_err(name, "header has no `shape`"))?;
+    let dtype = Dtype::from_descr(&descr).ok_or_else(|| {
+        format_err(
+            name,
+            format!("unsupported dtype `{descr}` (supported: |u1, <f4, <f8)"),
+        )
+    })?;
+    if fortran {
+        return Err(format_err(
+            name,
+            "fortran_order is True: only C-order arrays are supported (save \
+             np.ascontiguousarray(x) instead)",
+        ));
+    }
+    let mut dims = Vec::with_capacity(shape.len());
+    for &d in &shape {
+        dims.push(usize::try_from(d).map_err(|_| {
+            too_large(
+                name,
+                format!("dimension {d} of the shape does not fit in memory"),
+            )
+        })?);
+    }
+    let shape_s = shape_str(&dims);
+    match dims.as_slice() {
+        [_, _] | [_, _, _] => {}
+        [_, _, _, c] if *c == 1 || *c == 3 => {}
+        [_, _, _, c] => {
+            return Err(format_err(
+                name,
+                format!("shape {shape_s}: {c} channels, only 1 (gray) or 3 (RGB) are supported"),
+            ));
+        }
+        _ => {
+            return Err(format_err(
+                name,
+                format!(
+                    "shape {shape_s}: expected 2 dimensions (N, D), 3 (N, H, W) or 4 (N, H, W, C)"
+                ),
+            ));
+        }
+    }
+    let numel = checked_product(&dims);
+    let nbytes = numel.and_then(|n| n.checked_mul(dtype.size()));
+    let nbytes = match nbytes {
+        Some(b) if b as u64 <= MAX_BYTES => b,
+        _ => {
+            return Err(too_large(
+                name,
+                format!(
+                    "shape {shape_s} of {descr} claims more than the {MAX_BYTES} bytes latent \
+                     accepts"
+                ),
+            ));
+        }
+    };
+    if nbytes == 0 {
+        return Err(format_err(
+            name,
+            format!("shape {shape_s} holds no values (empty dataset)"),
+        ));
+    }
+    let n = dims.first().copied().unwrap_or(0);
+    Ok(Header {
+        dtype,
+        dim: nbytes / dtype.size() / n,
+        n,
+        shape: dims,
+        nbytes,
+        offset,
+    })
+}
+
+fn check_data_len(name: &Path, h: &Header, got: u64) -> Result<()> {
+    let want = h.nbytes as u64;
+    if got != want {
+        let what = if got < want {
+            "truncated"
+        } else {
+            "size mismatch"
+        };
+        return Err(format_err(
+            name,
+            format!(
+                "{what}: shape {} of {} needs {want} bytes of data, the file has {got}",
+                shape_str(&h.shape),
+                h.dtype.descr()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+// ---- the header dictionary ---------------------------------------------------------------
+
+enum Value {
+    Str(String),
+    Bool(bool),
+    Tuple(Vec<u64>),
+}
+
+struct Parser<'a> {
+    s: &'a [u8],
+    i: usize,
+}
+
+impl Parser<'_> {
+    fn ws(&mut self) {
+        while self.s.get(self.i).is_some_and(|b| b.is_ascii_whitespace()) {
+            self.i += 1;
+        }
+    }
+    fn peek(&mut self) -> Option<u8> {
+        self.ws();
+        self.s.get(self.i).copied()
+    }
+    fn eat(&mut self, c: u8) -> bool {
+        if self.peek() == Some(c) {
+            self.i += 1;
+            true
+        } else {
+            false
+        }
+    }
+    fn expect(&mut self, c: u8) -> std::result::Result<(), String> {
+        if self.eat(c) {
+            Ok(())
+        } else {
+            Err(format!(
+                "expected `{}` at byte {}, found {}",
+                c as char,
+                self.i,
+                self.found()
+            ))
+        }
+    }
+    fn found(&self) -> String {
+        match self.s.get(self.i) {
+            Some(b) => format!("`{}`", b.escape_ascii()),
+            None => "the end".into(),
+        }
+    }
+    fn string(&mut self) -> std::result::Result<String, String> {
+        let q = match self.peek() {
+            Some(q @ (b'\'' | b'"')) => q,
+            _ => {
+                return Err(format!(
+                    "expected a string at byte {}, found {}",
+                    self.i,
+                    self.found()
+                ));
+            }
+        };
+        self.i += 1;
+        let start = self.i;
+        while let Some(&b) = self.s.get(self.i) {
+            if b == q {
+                let v = String::from_utf8_lossy(self.s.get(start..self.i).unwrap_or_default());
+                self.i += 1;
+                return Ok(v.into_owned());
+            }
+            self.i += 1;
+        }
+        Err("unterminated string".into())
+    }
+    fn int(&mut self) -> std::result::Result<u64, String> {
+        self.ws();
+        let start = self.i;
+        let mut v: u64 = 0;
+        while let Some(&b) = self.s.get(self.i).filter(|b| b.is_ascii_digit()) {
+            v = v
+                .checked_mul(10)
+                .and_then(|v| v.checked_add(u64::from(b - b'0')))
+                .ok_or_else(|| "a dimension of the shape overflows 64 bits".to_string())?;
+            self.i += 1;
+        }
+        if self.i == start {
+            return Err(format!(
+                "expected a non-negative integer at byte {}, found {}",
+                self.i,
+                self.found()
+            ));
+        }
+        // Python 2 wrote long integers as `3L`.
+        if self.s.get(self.i) == Some(&b'L') {
+            self.i += 1;
+        }
+        Ok(v)
+    }
+    fn value(&mut self) -> std::result::Result<Value, String> {
+        match self.peek() {
+            Some(b'\'' | b'"') => Ok(Value::Str(self.string()?)),
+            Some(b'(') => {
+                self.i += 1;
+                let mut dims = Vec::new();
+                loop {
+                    if self.eat(b')') {
+                        break;
+                    }
+                    if dims.len() >= 32 {
+                        return Err("more than 32 dimensions".into());
+                    }
+                    dims.push(self.int()?);
+                    if !self.eat(b',') {
+                        self.expect(b')')?;
+                        break;
+                    }
+                }
+                Ok(Value::Tuple(dims))
+            }
+            Some(b'T') if self.s.get(self.i..self.i + 4) == Some(b"True") => {
+                self.i += 4;
+                Ok(Value::Bool(true))
+            }
+            Some(b'F') if self.s.get(self.i..self.i + 5) == Some(b"False") => {
+                self.i += 5;
+                Ok(Value::Bool(false))
+            }
+            Some(b'[') => Err("structured dtypes are not supported".into()),
+            _ => Err(format!("unexpected {} at byte {}", self.found(), self.i)),
+        }
+    }
+}
+
+fn parse_dict(text: &[u8]) -> std::result::Result<Dict, String> {
+    let mut p = Parser { s: text, i: 0 };
+    let mut d = Dict {
+        descr: None,
+        fortran: None,
+        shape: None,
+    };
+    p.expect(b'{')?;
+    loop {
+        if p.eat(b'}') {
+            break;
+        }
+        let key = p.string()?;
+        p.expect(b':')?;
+        let v = p.value()?;
+        match (key.as_str(), v) {
+            ("descr", Value::Str(s)) => d.descr = Some(s),
+            ("fortran_order", Value::Bool(b)) => d.fortran = Some(b),
+            ("shape", Value::Tuple(t)) => d.shape = Some(t),
+            ("descr" | "fortran_order" | "shape", _) => {
+                return Err(format!("`{key}` has the wrong type"));
+            }
+            _ => {}
+        }
+        if !p.eat(b',') {
+            p.expect(b'}')?;
+            break;
+        }
+    }
+    Ok(d)
+}
+
+// ---- reading -----------------------------------------------------------------------------
+
+fn decode(name: &Path, h: &Header, data: &[u8]) -> Result<Array2<f32>> {
+    let mut values = Vec::with_capacity(h.n * h.dim);
+    h.dtype.decode_into(data, 1.0, &mut values);
+    Array2::from_shape_vec((h.n, h.dim), values)
+        .map_err(|e| format_err(name, format!("array: {e}")))
+}
+
+fn to_dataset(name: &Path, h: &Header, x: Array2<f32>) -> Result<Dataset> {
+    let mut ds = Dataset::new(name.display().to_string(), x).map_err(|e| core_err(name, e))?;
+    if let Some(shape) = h.image_shape() {
+        ds = ds.with_image_shape(shape).map_err(|e| core_err(name, e))?;
+    }
+    Ok(ds.with_range(h.range()))
+}
+
+/// Parse an `.npy` file held in memory. `|u1` data gets the range `0..255`; float data has no
+/// known range. Shapes `(N, H, W)` and `(N, H, W, C)` set the image shape.
+///
+/// # Errors
+/// [`DataError::Format`] naming `name`: bad magic, unsupported version or dtype, Fortran
+/// order, an unsupported shape, a data length that differs from the shape's, an empty array;
+/// [`DataError::TooLarge`] for a shape claiming more than 16 GiB; [`DataError::Core`] for a
+/// NaN or infinite value.
+pub fn parse(name: &Path, bytes: &[u8]) -> Result<Dataset> {
+    let mut r = bytes;
+    let h = read_header(name, &mut r)?;
+    check_data_len(name, &h, r.len() as u64)?;
+    let x = decode(name, &h, r)?;
+    to_dataset(name, &h, x)
+}
+
+/// Open `path`, check its header and its length against the header; the reader is left at
+/// the first data byte.
+fn open_checked(path: &Path) -> Result<(Header, BufReader<File>)> {
+    let file = File::open(path).map_err(|e| io_err(path, e))?;
+    let len = file.metadata().map_err(|e| io_err(path, e))?.len();
+    let mut r = BufReader::with_capacity(1 << 16, file);
+    let h = read_header(path, &mut r)?;
+    check_data_len(path, &h, len.saturating_sub(h.offset as u64))?;
+    Ok((h, r))
+}
+
+fn read_array(path: &Path) -> Result<(Header, Array2<f32>)> {
+    let (h, r) = open_checked(path)?;
+    let mut data = Vec::with_capacity(h.nbytes);
+    r.take(h.nbytes as u64 + 1)
+        .read_to_end(&mut data)
+        .map_err(|e| io_err(path, e))?;
+    check_data_len(path, &h, data.len() as u64)?;
+    let x = decode(path, &h, &data)?;
+    Ok((h, x))
+}
+
+/// Read an `.npy` file as a dataset (see [`parse`]).
+///
+/// # Errors
+/// [`DataError::Io`] when the file cannot be read; otherwise as [`parse`].
+pub fn read(path: &Path) -> Result<Dataset> {
+    let (h, x) = read_array(path)?;
+    to_dataset(path, &h, x)
+}
+
+/// Read a 2-D array (e.g. a file of latent codes) as `f32`.
+///
+/// # Errors
+/// As [`read`], plus [`DataError::Format`] when the array is not 2-D or holds a NaN or
+/// infinite value (naming its row and column, 0-based).
+pub fn read_matrix(path: &Path) -> Result<Array2<f32>> {
+    let (h, x) = read_array(path)?;
+    if h.shape.len() != 2 {
+        return Err(format_err(
+            path,
+            format!(
+                "shape {}: expected a 2-D array (rows × columns)",
+                shape_str(&h.shape)
+            ),
+        ));
+    }
+    if let Some(e) = non_finite(path, x.view(), 0) {
+        return Err(e);
+    }
+    Ok(x)
+}
+
+fn non_finite(name: &Path, x: ArrayView2<'_, f32>, first_row: usize) -> Option<DataError> {
+    for (r, row) in x.outer_iter().enumerate() {
+        if let Some((c, v)) = row.iter().enumerate().find(|(_, v)| !v.is_finite()) {
+            return Some(format_err(
+                name,
+                format!(
+                    "row {}, column {c}: {v} (values must be finite)",
+                    first_row + r
+                ),
+            ));
+        }
+    }
+    None
+}
+
+// ---- writing -----------------------------------------------------------------------------
+
+/// A version 1.0 header (prelude included), padded so the data starts on a 64-byte boundary.
+fn header_bytes(descr: &str, shape: &[usize]) -> Vec<u8> {
+    let mut dict = format!(
+        "{{'descr': '{descr}', 'fortran_order': False, 'shape': {}, }}",
+        shape_str(shape)
+    );
+    let unpadded = MAGIC.len() + 2 + 2 + dict.len() + 1;
+    dict.extend(std::iter::repeat_n(' ', (64 - unpadded % 64) % 64));
+    dict.push('\n');
+    let mut out = Vec::with_capacity(10 + dict.len());
+    out.extend_from_slice(MAGIC);
+    out.extend_from_slice(&[1, 0]);
+    // The dictionary is a few hundred bytes at most.
+    out.extend_from_slice(&(dict.len() as u16).to_le_bytes());
+    out.extend_from_slice(dict.as_bytes());
+    out
+}
+
+fn write_rows(path: &Path, x: ArrayView2<'_, f32>, shape: &[usize]) -> Result<()> {
+    let header = header_bytes("<f4", shape);
+    write_atomic(path, |w| {
+        w.write_all(&header)?;
+        let mut buf = Vec::with_capacity(x.ncols() * 4);
+        for row in x.outer_iter() {
+            buf.clear();
+            for v in row {
+                buf.extend_from_slice(&v.to_le_bytes());
+            }
+            w.write_all(&buf)?;
+        }
+        Ok(())
+    })
+}
+
+/// Write rows as a version 1.0 `.npy` file of `<f4`, shape `(N, D)`, C order; atomically.
+///
+/// # Errors
+/// [`DataError::Io`] when the file cannot be written (the previous content is kept).
+pub fn write_f32(path: &Path, x: ArrayView2<'_, f32>) -> Result<()> {
+    write_rows(path, x, &[x.nrows(), x.ncols()])
+}
+
+/// Write rows that are images as `(N, H, W)` (one channel) or `(N, H, W, C)`; atomically.
+///
+/// # Errors
+/// [`DataError::Invalid`] when `shape` does not describe a row; otherwise as [`write_f32`].
+pub fn write_f32_images(path: &Path, x: ArrayView2<'_, f32>, shape: ImageShape) -> Result<()> {
+    if shape.numel() != Some(x.ncols()) || shape.channels == 0 {
+        return Err(invalid(
+            format!("image shape for {}", path.display()),
+            format!("{shape} does not describe rows of {} values", x.ncols()),
+        ));
+    }
+    let mut dims = vec![x.nrows(), shape.height, shape.width];
+    if shape.channels != 1 {
+        dims.push(shape.channels);
+    }
+    write_rows(path, x, &dims)
+}
+
+// ---- streaming ---------------------------------------------------------------------------
+
+/// Streams the rows of an `.npy` file (2-D, 3-D or 4-D) batch by batch without loading it;
+/// memory stays at one batch. Values are multiplied by a scale factor (1 by default, see
+/// [`NpyRowSource::scaled`]).
+///
+/// Errors met while streaming (truncated data, a NaN) are [`latent_core::Error::Source`]
+/// wrapping a [`DataError`] that names the file.
+#[derive(Debug)]
+pub struct NpyRowSource {
+    path: PathBuf,
+    reader: BufReader<File>,
+    header: Header,
+    pos: usize,
+    scale: f32,
+    buf: Vec<u8>,
+}
+
+impl NpyRowSource {
+    /// Open an `.npy` file and check its header and length.
+    ///
+    /// # Errors
+    /// As [`read`], for the header and length checks.
+    pub fn open(path: &Path) -> Result<Self> {
+        let (header, reader) = open_checked(path)?;
+        Ok(Self {
+            path: path.to_path_buf(),
+            reader,
+            header,
+            pos: 0,
+            scale: 1.0,
+            buf: Vec::new(),
+        })
+    }
+
+    /// Multiply every value by `scale`.
+    pub fn scaled(mut self, scale: f32) -> Self {
+        self.scale = scale;
+        self
+    }
+
+    /// The number of rows.
+    pub fn n(&self) -> usize {
+        self.header.n
+    }
+
+    /// The image layout of a row, for 3-D and 4-D arrays.
+    pub fn image_shape(&self) -> Option<ImageShape> {
+        self.header.image_shape()
+    }
+
+    /// The range of the values before scaling: `0..255` for `|u1` data, unknown for floats.
+    pub fn range(&self) -> Option<ValueRange> {
+        self.header.range()
+    }
+
+    fn fail(&self, e: DataError) -> latent_core::Error {
+        latent_core::Error::Source(Box::new(e))
+    }
+}
+
+impl RowSource for NpyRowSource {
+    fn dim(&self) -> usize {
+        self.header.dim
+    }
+
+    fn len_hint(&self) -> Option<usize> {
+        Some(self.header.n)
+    }
+
+    fn next_batch(&mut self, max_rows: usize) -> latent_core::Result<Option<Array2<f32>>> {
+        let h = &self.header;
+        if self.pos >= h.n {
+            return Ok(None);
+        }
+        let row_bytes = h.dim * h.dtype.size();
+        let rows = max_rows
+            .max(1)
+            .min(h.n - self.pos)
+            .min((MAX_BATCH_BYTES / row_bytes).max(1));
+        self.buf.resize(rows * row_bytes, 0);
+        let got = read_up_to(&mut self.reader, &mut self.buf)
+            .map_err(|e| self.fail(io_err(&self.path, e)))?;
+        if got < self.buf.len() {
+            let msg = format!(
+                "truncated: the data ends after {} of {} rows",
+                self.pos + got / row_bytes,
+                h.n
+            );
+            return Err(self.fail(format_err(&self.path, msg)));
+        }
+        let mut values = Vec::with_capacity(rows * h.dim);
+        h.dtype.decode_into(&self.buf, self.scale, &mut values);
+        let x = Array2::from_shape_vec((rows, h.dim), values)
+            .map_err(|e| self.fail(format_err(&self.path, format!("batch array: {e}"))))?;
+        if let Some(e) = non_finite(&self.path, x.view(), self.pos) {
+            return Err(self.fail(e));
+        }
+        self.pos += rows;
+        Ok(Some(x))
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn header_is_padded_to_64_bytes_and_parses_back() {
+        let h = header_bytes("<f4", &[3, 4]);
+        assert_eq!(h.len() % 64, 0);
+        assert_eq!(h.last(), Some(&b'\n'));
+        let mut r = h.as_slice();
+        let parsed = read_header(Path::new("h.npy"), &mut r).unwrap();
+        assert_eq!(parsed.shape, vec![3, 4]);
+        assert_eq!((parsed.offset, parsed.nbytes), (h.len(), 48));
+        assert!(r.is_empty());
+    }
+
+    #[test]
+    fn dict_parser_accepts_numpy_variants() {
+        let d = parse_dict(b"{'descr': '<f8', 'fortran_order': False, 'shape': (10,), }").unwrap();
+        assert_eq!(d.shape, Some(vec![10]));
+        let d =
+            parse_dict(b"{\"shape\":(2L,3L),\"descr\":\"|u1\",\"fortran_order\":True}").unwrap();
+        assert_eq!(d.shape, Some(vec![2, 3]));
+        assert_eq!(d.fortran, Some(true));
+        assert!(parse_dict(b"{'descr': [('a', '<f4')]}").is_err());
+        assert!(parse_dict(b"{'shape': (99999999999999999999999,)}").is_err());
+    }
+
+    #[test]
+    fn f64_u8_and_images_parse() {
+        let mut b = header_bytes("<f8", &[2, 2]);
+        for v in [1.5f64, -2.0, 3.25, 0.0] {
+            b.extend_from_slice(&v.to_le_bytes());
+        }
+        let d = parse(Path::new("a.npy"), &b).unwrap();
+        assert_eq!(d.x().as_slice().unwrap(), &[1.5, -2.0, 3.25, 0.0]);
+        assert_eq!(d.range(), None);
+        let mut b = header_bytes("|u1", &[2, 1, 2, 3]);
+        b.extend(0..12u8);
+        let d = parse(Path::new("b.npy"), &b).unwrap();
+        assert_eq!(
+            d.image_shape(),
+            Some(ImageShape {
+                height: 1,
+                width: 2,
+                channels: 3
+            })
+        );
+        assert_eq!(d.range().map(|r| r.max), Some(255.0));
+        assert_eq!(d.x()[[1, 5]], 11.0);
+    }
+}

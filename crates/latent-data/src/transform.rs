@@ -1,0 +1,321 @@
+//! Preprocessing: scaling and binarization, fitted on a dataset and recorded in a run's
+//! configuration (hence `serde`), so the same transform is applied to new data and inverted
+//! for display.
+
+use latent_core::{Dataset, ValueRange, seed};
+use ndarray::{Array1, Array2, ArrayView2, Axis};
+use rand::Rng;
+use serde::{Deserialize, Serialize};
+
+use crate::Result;
+use crate::util::{core_err, invalid};
+
+/// A fitted affine scaling of the features.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum Scaling {
+    /// Values unchanged.
+    None,
+    /// `(x − min) / (max − min)`, mapping `[min, max]` to `[0, 1]`.
+    Unit {
+        /// Maps to 0.
+        min: f32,
+        /// Maps to 1.
+        max: f32,
+    },
+    /// `(x − mean) / std` per feature.
+    Standardize {
+        /// Per-feature means.
+        mean: Vec<f32>,
+        /// Per-feature standard deviations (with `n − 1`; a constant feature gets 1).
+        std: Vec<f32>,
+    },
+}
+
+/// Turning values in `[0, 1]` into 0/1, after scaling.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize, Default)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum Binarize {
+    /// Values unchanged.
+    #[default]
+    None,
+    /// 1 where the value is greater than `at`, else 0.
+    Threshold {
+        /// The threshold.
+        at: f32,
+    },
+    /// One static, seeded draw: 1 with probability equal to the value (clamped to `[0, 1]`).
+    /// Row `i` always gets the same draw for the same seed, whether the rows come all at once
+    /// or in batches ([`Preprocess::apply_rows_at`]).
+    Bernoulli {
+        /// The seed of the draw.
+        seed: u64,
+    },
+}
+
+/// Which scaling [`Preprocess::fit`] should fit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum ScaleChoice {
+    /// Unit scaling from the dataset's known range, or none when the range is unknown.
+    #[default]
+    Auto,
+    /// No scaling.
+    None,
+    /// Unit scaling from the known range, or from the observed minimum and maximum.
+    Unit,
+    /// Per-feature standardization (mean 0, standard deviation 1).
+    Standardize,
+}
+
+/// A fitted preprocessing: scaling, then binarization.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Preprocess {
+    /// The scaling, applied first.
+    pub scaling: Scaling,
+    /// The binarization, applied to the scaled values.
+    pub binarize: Binarize,
+}
+
+fn observed_range(x: ArrayView2<'_, f32>) -> Option<(f32, f32)> {
+    x.iter().fold(None, |acc, &v| match acc {
+        None => Some((v, v)),
+        Some((lo, hi)) => Some((lo.min(v), hi.max(v))),
+    })
+}
+
+impl Preprocess {
+    /// The identity transform.
+    pub fn identity() -> Self {
+        Preprocess {
+            scaling: Scaling::None,
+            binarize: Binarize::None,
+        }
+    }
+
+    /// Fit the scaling to `data` and check that the binarization applies.
+    ///
+    /// # Errors
+    /// [`DataError::Invalid`](crate::DataError::Invalid) when unit scaling has an empty range
+    /// (all values equal), when a threshold is not finite, or when a binarization is asked for
+    /// but the scaled values are not all in `[0, 1]`.
+    pub fn fit(data: &Dataset, scale: ScaleChoice, binarize: Binarize) -> Result<Preprocess> {
+        let known = data.range();
+        let scaling = match scale {
+            ScaleChoice::None => Scaling::None,
+            ScaleChoice::Auto => match known {
+                Some(r) => Scaling::Unit {
+                    min: r.min,
+                    max: r.max,
+                },
+                None => Scaling::None,
+            },
+            ScaleChoice::Unit => {
+                let (min, max) = match known {
+                    Some(r) => (r.min, r.max),
+                    None => observed_range(data.x()).unwrap_or((0.0, 0.0)),
+                };
+                Scaling::Unit { min, max }
+            }
+            ScaleChoice::Standardize => standardize(data.x()),
+        };
+        if let Scaling::Unit { min, max } = scaling
+            && !(max > min && (max - min).is_finite())
+        {
+            return Err(invalid(
+                "unit scaling",
+                format!(
+                    "{}: the range {min}..{max} is empty, so it cannot be mapped to [0, 1]",
+                    data.name()
+                ),
+            ));
+        }
+        let pre = Preprocess { scaling, binarize };
+        match binarize {
+            Binarize::None => {}
+            Binarize::Threshold { at } if !at.is_finite() => {
+                return Err(invalid("binarize threshold", format!("{at} is not finite")));
+            }
+            Binarize::Threshold { .. } | Binarize::Bernoulli { .. } => {
+                let scaled = pre.scale(data.x())?;
+                if let Some((lo, hi)) = observed_range(scaled.view())
+                    && (lo < -1e-6 || hi > 1.0 + 1e-6)
+                {
+                    return Err(invalid(
+                        "binarize",
+                        format!(
+                            "{}: needs values in [0, 1] after scaling, but they span \
+                             {lo}..{hi} (use unit scaling)",
+                            data.name()
+                        ),
+                    ));
+                }
+            }
+        }
+        Ok(pre)
+    }
+
+    fn check_dim(&self, d: usize) -> Result<()> {
+        if let Scaling::Standardize { mean, std } = &self.scaling
+            && (mean.len() != d || std.len() != d)
+        {
+            return Err(invalid(
+                "standardization",
+                format!(
+                    "the stored statistics are for {} features, the data has {d}",
+                    mean.len()
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    fn scale(&self, x: ArrayView2<'_, f32>) -> Result<Array2<f32>> {
+        self.check_dim(x.ncols())?;
+        Ok(match &self.scaling {
+            Scaling::None => x.to_owned(),
+            Scaling::Unit { min, max } => {
+                let (min, inv) = (*min, 1.0 / (max - min));
+                x.mapv(|v| (v - min) * inv)
+            }
+            Scaling::Standardize { mean, std } => {
+                let mut out = x.to_owned();
+                for mut row in out.outer_iter_mut() {
+                    for ((v, m), s) in row.iter_mut().zip(mean).zip(std) {
+                        *v = (*v - m) / s;
+                    }
+                }
+                out
+            }
+        })
+    }
+
+    /// Transform a dataset; labels and image shape are kept. The range becomes `[0, 1]` after
+    /// unit scaling or binarization, unknown after standardization, and stays the data's own
+    /// when nothing is done.
+    ///
+    /// # Errors
+    /// [`DataError::Invalid`](crate::DataError::Invalid) when the data's width differs from
+    /// the stored statistics; [`DataError::Core`](crate::DataError::Core) when a value becomes
+    /// non-finite.
+    pub fn apply(&self, data: Dataset) -> Result<Dataset> {
+        if *self == Preprocess::identity() {
+            return Ok(data);
+        }
+        let x = self.apply_rows(data.x())?;
+        let range = self.output_range();
+        let name = data.name().to_string();
+        data.map_rows(x, range)
+            .map_err(|e| core_err(std::path::Path::new(&name), e))
+    }
+
+    /// [`Preprocess::apply`] on bare rows (the first row being row 0 of the data).
+    ///
+    /// # Errors
+    /// As [`Preprocess::apply`], for the width check.
+    pub fn apply_rows(&self, x: ArrayView2<'_, f32>) -> Result<Array2<f32>> {
+        self.apply_rows_at(x, 0)
+    }
+
+    /// [`Preprocess::apply_rows`] on a batch whose first row is row `first_row` of the data,
+    /// so a static Bernoulli binarization of streamed batches equals that of the whole data.
+    ///
+    /// # Errors
+    /// As [`Preprocess::apply_rows`].
+    pub fn apply_rows_at(&self, x: ArrayView2<'_, f32>, first_row: usize) -> Result<Array2<f32>> {
+        let mut out = self.scale(x)?;
+        match self.binarize {
+            Binarize::None => {}
+            Binarize::Threshold { at } => out.mapv_inplace(|v| if v > at { 1.0 } else { 0.0 }),
+            Binarize::Bernoulli { seed } => {
+                for (i, mut row) in out.outer_iter_mut().enumerate() {
+                    let mut rng = seed::rng(seed);
+                    rng.set_stream((first_row + i) as u64);
+                    for v in row.iter_mut() {
+                        *v = bernoulli(*v, &mut rng);
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Map transformed values back to data units: unit scaling `x · (max − min) + min`,
+    /// standardization `x · std + mean`; binarization is not inverted (identity).
+    ///
+    /// Rows whose width differs from standardization statistics are returned unchanged (use
+    /// [`Preprocess::apply_rows`] first to check widths).
+    pub fn invert(&self, x: ArrayView2<'_, f32>) -> Array2<f32> {
+        match &self.scaling {
+            Scaling::None => x.to_owned(),
+            Scaling::Unit { min, max } => {
+                let (min, span) = (*min, max - min);
+                x.mapv(|v| v * span + min)
+            }
+            Scaling::Standardize { mean, std } => {
+                let mut out = x.to_owned();
+                if mean.len() == x.ncols() && std.len() == x.ncols() {
+                    for mut row in out.outer_iter_mut() {
+                        for ((v, m), s) in row.iter_mut().zip(mean).zip(std) {
+                            *v = *v * s + m;
+                        }
+                    }
+                }
+                out
+            }
+        }
+    }
+
+    /// The range of transformed values when it is known: `[0, 1]` after unit scaling or
+    /// binarization, `None` otherwise (standardized values are unbounded; without any
+    /// transform the data's own range applies).
+    pub fn output_range(&self) -> Option<ValueRange> {
+        match (&self.scaling, self.binarize) {
+            (_, Binarize::Threshold { .. } | Binarize::Bernoulli { .. }) => Some(ValueRange::UNIT),
+            (Scaling::Unit { .. }, Binarize::None) => Some(ValueRange::UNIT),
+            _ => None,
+        }
+    }
+}
+
+/// Per-feature mean and standard deviation (dividing by `n − 1`; a constant feature, or a
+/// single row, gets 1), accumulated in `f64`.
+fn standardize(x: ArrayView2<'_, f32>) -> Scaling {
+    let n = x.nrows();
+    let xf = x.mapv(f64::from);
+    let mean: Array1<f64> = xf
+        .mean_axis(Axis(0))
+        .unwrap_or_else(|| Array1::zeros(x.ncols()));
+    let mut ss = Array1::<f64>::zeros(x.ncols());
+    for row in xf.outer_iter() {
+        for ((s, v), m) in ss.iter_mut().zip(row).zip(&mean) {
+            *s += (v - m) * (v - m);
+        }
+    }
+    let std = ss.mapv(|s| {
+        let sd = if n > 1 {
+            (s / (n - 1) as f64).sqrt()
+        } else {
+            0.0
+        };
+        if sd > 0.0 && sd.is_finite() {
+            sd as f32
+        } else {
+            1.0
+        }
+    });
+    Scaling::Standardize {
+        mean: mean.iter().map(|&m| m as f32).collect(),
+        std: std.to_vec(),
+    }
+}
+
+fn bernoulli(p: f32, rng: &mut impl Rng) -> f32 {
+    let u: f32 = rng.random();
+    if u < p.clamp(0.0, 1.0) { 1.0 } else { 0.0 }
+}
+
+/// A fresh Bernoulli draw of every value (1 with probability equal to the value clamped to
+/// `[0, 1]`): dynamic binarization, a new draw for every batch during training.
+pub fn dynamic_binarize(x: ArrayView2<'_, f32>, rng: &mut impl Rng) -> Array2<f32> {
+    x.mapv(|v| bernoulli(v, rng))
+}
