@@ -17,7 +17,6 @@ pub mod cli;
 pub mod commands;
 pub mod progress;
 pub mod run;
-pub mod weights;
 
 use std::process::ExitCode;
 

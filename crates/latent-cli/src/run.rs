@@ -20,9 +20,8 @@ use latent_data::source::Split;
 use latent_data::transform::Preprocess;
 use latent_pca::{Pca, PcaParams, PcaParts};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
-use crate::weights::Tensors;
+use latent_core::tensors::{Tensors, sha256_hex};
 
 /// The name of the configuration file in a run directory.
 pub const CONFIG_FILE: &str = "config.json";
@@ -244,13 +243,6 @@ impl Model {
 pub enum ModelParams {
     /// PCA settings.
     Pca(PcaParams),
-}
-
-fn sha256_hex(bytes: &[u8]) -> String {
-    Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> RunError + '_ {

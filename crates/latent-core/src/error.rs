@@ -31,6 +31,14 @@ pub enum Error {
     /// A streamed data source failed to produce rows (its message names the file).
     #[error("{0}")]
     Source(Box<dyn std::error::Error + Send + Sync + 'static>),
+    /// A saved artefact (weights, checkpoint) is malformed or fails its checksum.
+    #[error("{}: {reason}", path.display())]
+    Corrupt {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
     /// Writing a file failed; the previous content (if any) is intact.
     #[error("{}: {source}", path.display())]
     Io {

@@ -26,6 +26,7 @@ pub mod fsutil;
 mod reduction;
 pub mod seed;
 pub mod stream;
+pub mod tensors;
 
 pub use dataset::{Dataset, ImageShape, ValueRange};
 pub use error::{Error, Result};

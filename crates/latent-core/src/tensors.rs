@@ -1,4 +1,5 @@
-//! Named f32 tensors in the safetensors format (readable by Python's `safetensors`).
+//! Named f32 tensors in the safetensors format (readable by Python's `safetensors`), and the
+//! SHA-256 checksums that run directories record for them.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -6,7 +7,16 @@ use std::path::Path;
 use ndarray::{Array1, Array2, ArrayD, IxDyn};
 use safetensors::{Dtype, SafeTensors, tensor::TensorView};
 
-use crate::run::RunError;
+use crate::Error;
+
+/// The SHA-256 of `bytes`, as lowercase hex.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
 
 /// A set of named f32 tensors, kept sorted by name.
 #[derive(Debug, Default, Clone, PartialEq)]
@@ -18,6 +28,26 @@ impl Tensors {
         Self::default()
     }
 
+    /// The tensor `name`, if present.
+    pub fn get_any(&self, name: &str) -> Option<&ArrayD<f32>> {
+        self.0.get(name)
+    }
+
+    /// Names and tensors, sorted by name.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &ArrayD<f32>)> {
+        self.0.iter().map(|(k, v)| (k.as_str(), v))
+    }
+
+    /// Number of tensors.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether there are no tensors.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
     /// Add (or replace) a tensor.
     pub fn insert(&mut self, name: &str, value: ArrayD<f32>) {
         self.0.insert(name.to_string(), value);
@@ -27,8 +57,9 @@ impl Tensors {
     /// header's `__metadata__`.
     ///
     /// # Errors
-    /// When safetensors rejects the layout (cannot happen for well-formed arrays).
-    pub fn to_bytes(&self, metadata: BTreeMap<String, String>) -> Result<Vec<u8>, RunError> {
+    /// [`Error::Corrupt`] when safetensors rejects the layout (cannot happen for
+    /// well-formed arrays).
+    pub fn to_bytes(&self, metadata: BTreeMap<String, String>) -> Result<Vec<u8>, Error> {
         let bytes: Vec<(String, Vec<usize>, Vec<u8>)> = self
             .0
             .iter()
@@ -43,17 +74,24 @@ impl Tensors {
                 TensorView::new(Dtype::F32, shape.clone(), data).map(|v| (name.clone(), v))
             })
             .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| RunError::Internal(format!("safetensors: {e}")))?;
-        safetensors::serialize(views, Some(metadata.into_iter().collect()))
-            .map_err(|e| RunError::Internal(format!("safetensors: {e}")))
+            .map_err(|e| Error::Corrupt {
+                path: "<memory>".into(),
+                reason: format!("safetensors: {e}"),
+            })?;
+        safetensors::serialize(views, Some(metadata.into_iter().collect())).map_err(|e| {
+            Error::Corrupt {
+                path: "<memory>".into(),
+                reason: format!("safetensors: {e}"),
+            }
+        })
     }
 
     /// Parse safetensors bytes read from `path`; every tensor must be f32 and finite.
     ///
     /// # Errors
-    /// [`RunError::Corrupt`] naming the file and the cause.
-    pub fn from_bytes(path: &Path, bytes: &[u8]) -> Result<Self, RunError> {
-        let corrupt = |reason: String| RunError::Corrupt {
+    /// [`Error::Corrupt`] naming the file and the cause.
+    pub fn from_bytes(path: &Path, bytes: &[u8]) -> Result<Self, Error> {
+        let corrupt = |reason: String| Error::Corrupt {
             path: path.to_path_buf(),
             reason,
         };
@@ -81,13 +119,13 @@ impl Tensors {
         Ok(out)
     }
 
-    fn get(&self, path: &Path, name: &str, ndim: usize) -> Result<&ArrayD<f32>, RunError> {
-        let a = self.0.get(name).ok_or_else(|| RunError::Corrupt {
+    fn get(&self, path: &Path, name: &str, ndim: usize) -> Result<&ArrayD<f32>, Error> {
+        let a = self.0.get(name).ok_or_else(|| Error::Corrupt {
             path: path.to_path_buf(),
             reason: format!("tensor `{name}` is missing"),
         })?;
         if a.ndim() != ndim {
-            return Err(RunError::Corrupt {
+            return Err(Error::Corrupt {
                 path: path.to_path_buf(),
                 reason: format!(
                     "tensor `{name}` has shape {:?}, expected {ndim} axes",
@@ -101,8 +139,8 @@ impl Tensors {
     /// The 1-D tensor `name`.
     ///
     /// # Errors
-    /// [`RunError::Corrupt`] when it is missing or not 1-D.
-    pub fn vector(&self, path: &Path, name: &str) -> Result<Array1<f32>, RunError> {
+    /// [`Error::Corrupt`] when it is missing or not 1-D.
+    pub fn vector(&self, path: &Path, name: &str) -> Result<Array1<f32>, Error> {
         let a = self.get(path, name, 1)?;
         Ok(Array1::from_iter(a.iter().copied()))
     }
@@ -110,11 +148,11 @@ impl Tensors {
     /// The 2-D tensor `name`.
     ///
     /// # Errors
-    /// [`RunError::Corrupt`] when it is missing or not 2-D.
-    pub fn matrix(&self, path: &Path, name: &str) -> Result<Array2<f32>, RunError> {
+    /// [`Error::Corrupt`] when it is missing or not 2-D.
+    pub fn matrix(&self, path: &Path, name: &str) -> Result<Array2<f32>, Error> {
         let a = self.get(path, name, 2)?;
         let (r, c) = (a.shape()[0], a.shape()[1]);
-        Array2::from_shape_vec((r, c), a.iter().copied().collect()).map_err(|e| RunError::Corrupt {
+        Array2::from_shape_vec((r, c), a.iter().copied().collect()).map_err(|e| Error::Corrupt {
             path: path.to_path_buf(),
             reason: format!("tensor `{name}`: {e}"),
         })
@@ -159,7 +197,7 @@ mod tests {
             b"\x04\0\0\0\0\0\0\0abcd",
         ] {
             let e = Tensors::from_bytes(Path::new("x.safetensors"), bad).unwrap_err();
-            assert!(matches!(e, RunError::Corrupt { .. }), "{e}");
+            assert!(matches!(e, Error::Corrupt { .. }), "{e}");
         }
     }
 }

@@ -1,0 +1,58 @@
+//! # latent-nn
+//!
+//! Learned encoder/decoder pairs on [burn](https://burn.dev): the linear autoencoder, the
+//! deep autoencoder and the variational autoencoder, their likelihoods and KL divergences,
+//! a hand-written training loop with Adam, and checkpoints that resume exactly.
+//!
+//! This is the only crate of latent that names burn. The backend is a runtime
+//! [`burn::tensor::Device`]: [`cpu_device`] (burn's pure-Rust `flex` backend) by default, a
+//! Vulkan GPU through the `wgpu` feature.
+//!
+//! Losses are per example: summed over features (and latent dimensions), averaged over the
+//! batch — nats for VAEs, squared error for autoencoders.
+
+pub mod checkpoint;
+pub mod config;
+mod error;
+pub mod fitted;
+pub mod loss;
+pub mod model;
+pub mod optim;
+pub mod params;
+pub mod train;
+
+pub use burn::tensor::Device;
+pub use config::{
+    Activation, Arch, Likelihood, LrSchedule, ModelKind, NetConfig, PosteriorKind, TrainConfig,
+};
+pub use error::{NnError, Result};
+pub use fitted::NnModel;
+pub use train::{Checkpointing, EpochMetrics, Observer, Silent, Trained, train};
+
+/// burn's pure-Rust CPU device.
+pub fn cpu_device() -> Device {
+    Device::flex()
+}
+
+/// A device by name: `cpu` (flex), or `vulkan` / `gpu` with the `wgpu` feature.
+///
+/// # Errors
+/// [`NnError::InvalidParam`] for an unknown name or one this build lacks.
+pub fn device_by_name(name: &str) -> Result<Device> {
+    match name {
+        "cpu" | "flex" => Ok(cpu_device()),
+        #[cfg(feature = "wgpu")]
+        "vulkan" | "gpu" | "wgpu" => Ok(Device::vulkan(Default::default())),
+        other => Err(NnError::param(
+            "device",
+            format!(
+                "unknown device `{other}` (this build has: cpu{})",
+                if cfg!(feature = "wgpu") {
+                    ", vulkan"
+                } else {
+                    "; rebuild with --features wgpu for vulkan"
+                }
+            ),
+        )),
+    }
+}

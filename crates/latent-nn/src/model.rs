@@ -1,0 +1,260 @@
+//! The networks: one burn module for the three families (linear AE, AE, VAE), built from a
+//! [`NetConfig`]. The module holds only layers; behaviour follows the config.
+
+use burn::module::{Module, Param};
+use burn::nn::Linear;
+use burn::tensor::activation::{leaky_relu, relu, sigmoid, silu, tanh};
+use burn::tensor::{Device, Tensor, TensorData};
+use rand::Rng;
+use rand_distr::{Distribution, Uniform};
+
+use crate::config::{Activation, Likelihood, ModelKind, NetConfig, PosteriorKind};
+use crate::loss;
+
+/// An encoder/decoder pair as a burn module.
+///
+/// Layers: `encoder` (hidden layers, empty for the linear AE), `mean` (the code, or the
+/// posterior mean), `log_var` (VAE: log-variance, or the log of the Cholesky diagonal for a
+/// full posterior), `off_diag` (full posterior: the strictly-lower Cholesky entries, row-major),
+/// `decoder` (mirrored hidden layers, then the output layer), `log_sigma` (learned Gaussian σ).
+#[derive(Module, Debug)]
+pub struct Net {
+    encoder: Vec<Linear>,
+    mean: Linear,
+    log_var: Option<Linear>,
+    off_diag: Option<Linear>,
+    decoder: Vec<Linear>,
+    log_sigma: Option<Param<Tensor<1>>>,
+    #[module(skip)]
+    config: NetConfig,
+}
+
+/// PyTorch's default `nn.Linear` initialisation, U(−1/√fan_in, 1/√fan_in) for weights and
+/// biases, drawn from our seeded generator so that initialisation is reproducible and
+/// identical on every backend. burn stores the weight as `[d_in, d_out]`.
+fn linear(d_in: usize, d_out: usize, rng: &mut impl Rng, device: &Device) -> Linear {
+    let bound = 1.0 / (d_in as f32).sqrt();
+    let u = Uniform::new_inclusive(-bound, bound).unwrap_or_else(|_| {
+        // d_in ≥ 1 makes the bound finite and positive; keep a valid fallback anyway.
+        Uniform::new_inclusive(-1.0, 1.0).unwrap_or_else(|_| unreachable!())
+    });
+    let w: Vec<f32> = (0..d_in * d_out).map(|_| u.sample(rng)).collect();
+    let b: Vec<f32> = (0..d_out).map(|_| u.sample(rng)).collect();
+    Linear {
+        weight: Param::from_tensor(Tensor::from_data(TensorData::new(w, [d_in, d_out]), device)),
+        bias: Some(Param::from_tensor(Tensor::from_data(
+            TensorData::new(b, [d_out]),
+            device,
+        ))),
+    }
+}
+
+fn activate<const D: usize>(a: Activation, x: Tensor<D>) -> Tensor<D> {
+    match a {
+        Activation::Relu => relu(x),
+        Activation::Tanh => tanh(x),
+        Activation::Silu => silu(x),
+        Activation::LeakyRelu => leaky_relu(x, 0.01),
+    }
+}
+
+/// The encoder's output for a batch.
+#[derive(Debug, Clone)]
+pub struct EncoderOutput {
+    /// `[B, K]` code (AE) or posterior mean (VAE).
+    pub mean: Tensor<2>,
+    /// `[B, K]` log-variance (diagonal) or log of the Cholesky diagonal (full); VAE only.
+    pub log_scale: Option<Tensor<2>>,
+    /// `[B, K(K−1)/2]` strictly-lower Cholesky entries, row-major; full posterior only.
+    pub off_diag: Option<Tensor<2>>,
+}
+
+/// One training or evaluation step's losses, per example, averaged over the batch.
+#[derive(Debug, Clone)]
+pub struct StepLoss {
+    /// `recon + β·kl`, the quantity minimised (a scalar tensor).
+    pub loss: Tensor<1>,
+    /// Reconstruction term: negative log-likelihood in nats (VAE) or squared error (AE),
+    /// summed over features, averaged over the batch.
+    pub recon: Tensor<1>,
+    /// KL divergence to the prior in nats, averaged over the batch (0 for autoencoders).
+    pub kl: Tensor<1>,
+}
+
+impl Net {
+    /// Build the network with seeded initialisation on `device`.
+    pub fn new(config: &NetConfig, rng: &mut impl Rng, device: &Device) -> Self {
+        let (d, k) = (config.input_dim, config.latent_dim);
+        let hidden: &[usize] = if config.kind == ModelKind::LinearAe {
+            &[]
+        } else {
+            &config.hidden
+        };
+        let mut encoder = Vec::new();
+        let mut width = d;
+        for &h in hidden {
+            encoder.push(linear(width, h, rng, device));
+            width = h;
+        }
+        let mean = linear(width, k, rng, device);
+        let (log_var, off_diag) = if config.kind == ModelKind::Vae {
+            let lv = Some(linear(width, k, rng, device));
+            let off = (config.posterior == PosteriorKind::Full && k > 1)
+                .then(|| linear(width, k * (k - 1) / 2, rng, device));
+            (lv, off)
+        } else {
+            (None, None)
+        };
+        let mut decoder = Vec::new();
+        let mut width = k;
+        for &h in hidden.iter().rev() {
+            decoder.push(linear(width, h, rng, device));
+            width = h;
+        }
+        decoder.push(linear(width, d, rng, device));
+        let log_sigma = match (config.kind, config.likelihood) {
+            (ModelKind::Vae, Likelihood::GaussianLearned { shared }) => {
+                let n = if shared { 1 } else { d };
+                Some(Param::from_tensor(Tensor::zeros([n], device)))
+            }
+            _ => None,
+        };
+        Net {
+            encoder,
+            mean,
+            log_var,
+            off_diag,
+            decoder,
+            log_sigma,
+            config: config.clone(),
+        }
+    }
+
+    /// The configuration the network was built from.
+    pub fn config(&self) -> &NetConfig {
+        &self.config
+    }
+
+    /// The encoder.
+    ///
+    /// # Shapes
+    /// - x: `[B, D]`
+    /// - output: `[B, K]` (and `[B, K(K−1)/2]` for the full posterior's off-diagonal)
+    pub fn encode(&self, x: Tensor<2>) -> EncoderOutput {
+        let mut h = x;
+        for layer in &self.encoder {
+            h = activate(self.config.activation, layer.forward(h));
+        }
+        EncoderOutput {
+            mean: self.mean.forward(h.clone()),
+            log_scale: self.log_var.as_ref().map(|l| l.forward(h.clone())),
+            off_diag: self.off_diag.as_ref().map(|l| l.forward(h)),
+        }
+    }
+
+    /// The decoder's raw output: logits (Bernoulli), the mean (Gaussian), or the
+    /// reconstruction (autoencoders).
+    ///
+    /// # Shapes
+    /// - z: `[B, K]`
+    /// - output: `[B, D]`
+    pub fn decode_raw(&self, z: Tensor<2>) -> Tensor<2> {
+        let mut h = z;
+        let last = self.decoder.len().saturating_sub(1);
+        for (i, layer) in self.decoder.iter().enumerate() {
+            h = layer.forward(h);
+            if i < last {
+                h = activate(self.config.activation, h);
+            }
+        }
+        h
+    }
+
+    /// The decoded point in data space: the likelihood's mean.
+    ///
+    /// # Shapes
+    /// - z: `[B, K]`
+    /// - output: `[B, D]`
+    pub fn decode_mean(&self, z: Tensor<2>) -> Tensor<2> {
+        let out = self.decode_raw(z);
+        match (self.config.kind, self.config.likelihood) {
+            (ModelKind::Vae, Likelihood::Bernoulli) => sigmoid(out),
+            _ => out,
+        }
+    }
+
+    /// The learned log σ, `[D]` or `[1]`.
+    pub fn log_sigma(&self) -> Option<Tensor<1>> {
+        self.log_sigma.as_ref().map(Param::val)
+    }
+
+    /// `−log p(x|z)` per example (nats), or the squared error for autoencoders, from the
+    /// decoder's raw output.
+    ///
+    /// # Shapes
+    /// - out, x: `[B, D]`
+    /// - output: `[B]`
+    pub fn recon_per_example(&self, out: Tensor<2>, x: Tensor<2>) -> Tensor<1> {
+        match (self.config.kind, self.config.likelihood) {
+            (ModelKind::Vae, Likelihood::Bernoulli) => loss::bernoulli_nll_logits(out, x),
+            (ModelKind::Vae, Likelihood::Gaussian { sigma }) => {
+                loss::gaussian_nll_fixed(out, x, sigma)
+            }
+            (ModelKind::Vae, Likelihood::GaussianLearned { .. }) => {
+                let ls = self
+                    .log_sigma()
+                    .unwrap_or_else(|| Tensor::zeros([1], &out.device()));
+                loss::gaussian_nll_learned(out, x, ls)
+            }
+            _ => loss::squared_error(out, x),
+        }
+    }
+
+    /// A reparameterised latent sample `z = μ + L ε` for the encoder output and the standard
+    /// normal noise `eps` (`[B, K]`); the mean itself for autoencoders.
+    pub fn reparameterize(&self, enc: &EncoderOutput, eps: Tensor<2>) -> Tensor<2> {
+        match (&enc.log_scale, self.config.posterior) {
+            (None, _) => enc.mean.clone(),
+            (Some(lv), PosteriorKind::Diagonal) => {
+                enc.mean.clone() + (lv.clone() * 0.5).exp() * eps
+            }
+            (Some(ld), PosteriorKind::Full) => {
+                let mut z = enc.mean.clone() + ld.clone().exp() * eps.clone();
+                if let Some(off) = &enc.off_diag {
+                    z = z + loss::strict_lower_matvec(off.clone(), eps, self.config.latent_dim);
+                }
+                z
+            }
+        }
+    }
+
+    /// Closed-form `KL(q(z|x) ‖ N(0, I))` per example, `[B]` (zeros for autoencoders).
+    pub fn kl_per_example(&self, enc: &EncoderOutput) -> Tensor<1> {
+        match (&enc.log_scale, self.config.posterior) {
+            (None, _) => {
+                let [b, _] = enc.mean.dims();
+                Tensor::zeros([b], &enc.mean.device())
+            }
+            (Some(lv), PosteriorKind::Diagonal) => loss::kl_diagonal(enc.mean.clone(), lv.clone()),
+            (Some(ld), PosteriorKind::Full) => {
+                loss::kl_full(enc.mean.clone(), ld.clone(), enc.off_diag.clone())
+            }
+        }
+    }
+
+    /// The losses of one batch: encode, sample with `eps` (ignored by autoencoders), decode,
+    /// reconstruction term + `beta` · KL, averaged over the batch.
+    pub fn step_loss(&self, x: Tensor<2>, eps: Tensor<2>, beta: f64) -> StepLoss {
+        let enc = self.encode(x.clone());
+        let z = self.reparameterize(&enc, eps);
+        let out = self.decode_raw(z);
+        let recon = self.recon_per_example(out, x).mean();
+        let kl = self.kl_per_example(&enc).mean();
+        let loss = if self.config.is_vae() {
+            recon.clone() + kl.clone() * beta
+        } else {
+            recon.clone()
+        };
+        StepLoss { loss, recon, kl }
+    }
+}

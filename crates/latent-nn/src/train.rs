@@ -1,0 +1,407 @@
+//! The training loop, written by hand: shuffle, batch, (binarize), sample ε, forward, loss,
+//! backward, named gradients, Adam step; validation, checkpoint and metrics per epoch.
+
+use std::path::Path;
+use std::time::Instant;
+
+use burn::tensor::{Device, Tensor, TensorData};
+use latent_core::seed;
+use ndarray::{Array2, ArrayView2};
+use rand::Rng;
+use rand::seq::SliceRandom;
+use rand_distr::{Distribution, StandardNormal};
+use serde::{Deserialize, Serialize};
+
+use crate::checkpoint::{self, Checkpoint, CheckpointState};
+use crate::config::{NetConfig, TrainConfig};
+use crate::model::Net;
+use crate::optim::{Adam, AdamSettings, named_grads};
+use crate::params::{load_params, named_params};
+use crate::{NnError, Result};
+
+/// One line of `metrics.jsonl`: losses per example (nats, or squared error for
+/// autoencoders), summed over features, averaged over the epoch's examples.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EpochMetrics {
+    /// 1-based epoch.
+    pub epoch: usize,
+    /// Training loss (`recon + β·kl`, the optimised quantity).
+    pub train_loss: f64,
+    /// Training reconstruction term.
+    pub train_recon: f64,
+    /// Training KL term.
+    pub train_kl: f64,
+    /// Validation loss (with β = 1 for VAEs: the negative ELBO).
+    pub val_loss: Option<f64>,
+    /// Validation reconstruction term.
+    pub val_recon: Option<f64>,
+    /// Validation KL term.
+    pub val_kl: Option<f64>,
+    /// Wall-clock seconds of the epoch (training and validation).
+    pub seconds: f64,
+    /// Learning rate used.
+    pub lr: f64,
+    /// KL weight used.
+    pub beta: f64,
+}
+
+/// Hooks for progress display and logging.
+pub trait Observer {
+    /// An epoch starts with `steps` steps.
+    fn epoch_start(&mut self, _epoch: usize, _steps: usize) {}
+    /// A step finished with these batch losses.
+    fn step(&mut self, _step: usize, _loss: f64, _recon: f64, _kl: f64) {}
+    /// An epoch finished; the checkpoint (if any) is on disk.
+    fn epoch_end(&mut self, _metrics: &EpochMetrics, _history: &[EpochMetrics]) -> Result<()> {
+        Ok(())
+    }
+    /// Something worth telling the user (resumed from…, skipped a corrupt checkpoint…).
+    fn note(&mut self, _message: &str) {}
+}
+
+/// An observer that ignores everything.
+pub struct Silent;
+impl Observer for Silent {}
+
+/// What training produced.
+#[derive(Debug)]
+pub struct Trained {
+    /// The network (still on the training device, with autodiff).
+    pub net: Net,
+    /// One record per epoch, including epochs before a resume.
+    pub history: Vec<EpochMetrics>,
+    /// Whether early stopping ended training.
+    pub stopped_early: bool,
+}
+
+/// Rows `idx` of `x` as a `[b, D]` tensor, optionally binarized by a Bernoulli draw.
+fn batch_tensor(
+    x: ArrayView2<'_, f32>,
+    idx: &[usize],
+    binarize: Option<&mut dyn rand::RngCore>,
+    device: &Device,
+) -> Tensor<2> {
+    let d = x.ncols();
+    let mut v = Vec::with_capacity(idx.len() * d);
+    for &i in idx {
+        v.extend(x.row(i).iter().copied());
+    }
+    if let Some(rng) = binarize {
+        for p in &mut v {
+            *p = if rng.random::<f32>() < *p { 1.0 } else { 0.0 };
+        }
+    }
+    Tensor::from_data(TensorData::new(v, [idx.len(), d]), device)
+}
+
+/// `[b, k]` standard-normal noise from `rng`.
+fn noise(b: usize, k: usize, rng: &mut impl Rng, device: &Device) -> Tensor<2> {
+    let v: Vec<f32> = (0..b * k).map(|_| StandardNormal.sample(rng)).collect();
+    Tensor::from_data(TensorData::new(v, [b, k]), device)
+}
+
+fn scalars(loss: &crate::model::StepLoss) -> Result<[f64; 3]> {
+    let t = Tensor::cat(
+        vec![loss.loss.clone(), loss.recon.clone(), loss.kl.clone()],
+        0,
+    );
+    let host = crate::params::to_host(t)?;
+    let v: Vec<f64> = host.iter().map(|&x| f64::from(x)).collect();
+    match v.as_slice() {
+        [a, b, c] => Ok([*a, *b, *c]),
+        _ => Err(NnError::Backend("loss is not a scalar".into())),
+    }
+}
+
+/// Losses of `net` on all rows of `x` (no gradients), with `beta`; the VAE's noise comes
+/// from `seed` so repeated evaluations are comparable.
+///
+/// # Errors
+/// Backend failures.
+pub fn evaluate(
+    net: &Net,
+    x: ArrayView2<'_, f32>,
+    beta: f64,
+    seed: u64,
+    batch: usize,
+) -> Result<[f64; 3]> {
+    let device = devices_of(net)?;
+    let mut rng = latent_core::seed::rng(seed);
+    let k = net.config().latent_dim;
+    let mut sums = [0.0f64; 3];
+    let n = x.nrows();
+    let idx: Vec<usize> = (0..n).collect();
+    for chunk in idx.chunks(batch.max(1)) {
+        let xb = batch_tensor(x, chunk, None, &device);
+        let eps = noise(chunk.len(), k, &mut rng, &device);
+        let l = net.step_loss(xb, eps, beta);
+        let s = scalars(&l)?;
+        for (acc, v) in sums.iter_mut().zip(s) {
+            *acc += v * chunk.len() as f64;
+        }
+    }
+    Ok(sums.map(|s| s / n.max(1) as f64))
+}
+
+fn devices_of(net: &Net) -> Result<Device> {
+    use burn::module::Module;
+    net.devices()
+        .into_iter()
+        .next()
+        .ok_or_else(|| NnError::Backend("the network has no device".into()))
+}
+
+fn all_finite(params: &crate::params::HostTensors) -> Option<String> {
+    params
+        .iter()
+        .find(|(_, a)| a.iter().any(|v| !v.is_finite()))
+        .map(|(name, _)| format!("parameter `{name}`"))
+}
+
+/// Where checkpoints go, and whether to resume from the newest valid one there.
+#[derive(Debug, Clone, Copy)]
+pub struct Checkpointing<'a> {
+    /// The checkpoint directory (created when needed).
+    pub dir: &'a Path,
+    /// Continue from the newest valid checkpoint in `dir`.
+    pub resume: bool,
+}
+
+/// Train a network of `net_cfg` on `train` (and evaluate on `val`), on `device` (autodiff is
+/// enabled here). With `checkpoints`, a checkpoint is written after every epoch, and with
+/// `resume` training continues from the newest valid one.
+///
+/// # Errors
+/// Invalid settings; [`NnError::Diverged`] on the first non-finite loss (naming epoch and
+/// step) or non-finite parameters after an epoch, with the last good checkpoint intact;
+/// checkpoint I/O; [`NnError::Checkpoint`] when resuming with different settings.
+pub fn train(
+    net_cfg: &NetConfig,
+    cfg: &TrainConfig,
+    train: ArrayView2<'_, f32>,
+    val: Option<ArrayView2<'_, f32>>,
+    device: &Device,
+    checkpoints: Option<Checkpointing<'_>>,
+    observer: &mut dyn Observer,
+) -> Result<Trained> {
+    let resume = checkpoints.is_some_and(|c| c.resume);
+    let checkpoints = checkpoints.map(|c| c.dir);
+    net_cfg.check()?;
+    cfg.check()?;
+    if train.ncols() != net_cfg.input_dim {
+        return Err(latent_core::Error::shape(
+            "training data",
+            format!("{} columns", net_cfg.input_dim),
+            format!("{} columns", train.ncols()),
+        )
+        .into());
+    }
+    if train.nrows() == 0 {
+        return Err(latent_core::Error::Empty("no training rows".into()).into());
+    }
+    let device = device.clone().autodiff();
+    let settings = AdamSettings {
+        beta1: cfg.beta1,
+        beta2: cfg.beta2,
+        eps: cfg.eps,
+        weight_decay: cfg.weight_decay,
+    };
+    let mut net = Net::new(
+        net_cfg,
+        &mut seed::rng(seed::derive(cfg.seed, "init")),
+        &device,
+    );
+    let mut adam = Adam::new(settings);
+    let mut history: Vec<EpochMetrics> = Vec::new();
+    let mut best_val: Option<f64> = None;
+    let mut since_best = 0usize;
+
+    if resume {
+        let dir =
+            checkpoints.ok_or_else(|| NnError::param("resume", "needs a checkpoint directory"))?;
+        let (found, skipped) = checkpoint::latest(dir)?;
+        for s in &skipped {
+            observer.note(s);
+        }
+        let Some(ckpt) = found else {
+            return Err(NnError::Checkpoint {
+                path: dir.to_path_buf(),
+                reason: "no valid checkpoint to resume from".into(),
+            });
+        };
+        if ckpt.state.net != *net_cfg {
+            return Err(NnError::Checkpoint {
+                path: dir.to_path_buf(),
+                reason: "was written for a different network; resume with the run's own settings"
+                    .into(),
+            });
+        }
+        let same_training = TrainConfig {
+            epochs: cfg.epochs,
+            ..ckpt.state.train.clone()
+        };
+        if same_training != *cfg {
+            return Err(NnError::Checkpoint {
+                path: dir.to_path_buf(),
+                reason: "was written with different training settings (only --epochs may change on resume)".into(),
+            });
+        }
+        let src = checkpoint::epoch_dir(dir, ckpt.state.epoch);
+        net = load_params(net, &ckpt.params, &src)?;
+        adam = Adam::restore(
+            settings,
+            ckpt.state.adam_step,
+            &ckpt.optimizer,
+            &device,
+            &src,
+        )?;
+        history = ckpt.state.history.clone();
+        best_val = ckpt.state.best_val;
+        since_best = ckpt.state.since_best;
+        observer.note(&format!(
+            "resuming after epoch {} from {}",
+            ckpt.state.epoch,
+            src.display()
+        ));
+    }
+
+    let n = train.nrows();
+    let k = net_cfg.latent_dim;
+    let steps = n.div_ceil(cfg.batch_size);
+    let mut stopped_early = false;
+    for epoch in history.len()..cfg.epochs {
+        if let (Some(patience), Some(_)) = (cfg.early_stopping, best_val)
+            && since_best >= patience
+        {
+            stopped_early = true;
+            break;
+        }
+        let started = Instant::now();
+        let lr = cfg.lr_at(epoch);
+        let beta = cfg.beta_at(epoch);
+        let mut rng = seed::rng(seed::derive(cfg.seed, &format!("epoch-{epoch}")));
+        let mut order: Vec<usize> = (0..n).collect();
+        order.shuffle(&mut rng);
+        observer.epoch_start(epoch + 1, steps);
+        let mut sums = [0.0f64; 3];
+        for (step, idx) in order.chunks(cfg.batch_size).enumerate() {
+            let x = batch_tensor(
+                train,
+                idx,
+                cfg.dynamic_binarize
+                    .then_some(&mut rng as &mut dyn rand::RngCore),
+                &device,
+            );
+            let eps = if net_cfg.is_vae() {
+                noise(idx.len(), k, &mut rng, &device)
+            } else {
+                Tensor::zeros([idx.len(), k], &device)
+            };
+            let out = net.step_loss(x, eps, beta);
+            let s = scalars(&out)?;
+            if let Some(what) = ["loss", "reconstruction term", "KL term"]
+                .iter()
+                .zip(s)
+                .find(|(_, v)| !v.is_finite())
+                .map(|(w, _)| *w)
+            {
+                return Err(NnError::Diverged {
+                    epoch: epoch + 1,
+                    step: step + 1,
+                    what: what.to_string(),
+                });
+            }
+            let grads = out.loss.backward();
+            let named = named_grads(&net, &grads);
+            // ← a data-parallel all-reduce of `named` goes here.
+            net = adam.step(net, named, lr);
+            for (acc, v) in sums.iter_mut().zip(s) {
+                *acc += v * idx.len() as f64;
+            }
+            observer.step(step + 1, s[0], s[1], s[2]);
+        }
+        let [train_loss, train_recon, train_kl] = sums.map(|v| v / n as f64);
+        let params = named_params(&net)?;
+        if let Some(what) = all_finite(&params) {
+            return Err(NnError::Diverged {
+                epoch: epoch + 1,
+                step: steps,
+                what,
+            });
+        }
+        let val_metrics = match val {
+            Some(v) if v.nrows() > 0 => {
+                use burn::module::Module;
+                let eval_beta = if net_cfg.is_vae() { 1.0 } else { 0.0 };
+                Some(evaluate(
+                    &net.valid(),
+                    v,
+                    eval_beta,
+                    seed::derive(cfg.seed, "validation"),
+                    1024,
+                )?)
+            }
+            _ => None,
+        };
+        let metrics = EpochMetrics {
+            epoch: epoch + 1,
+            train_loss,
+            train_recon,
+            train_kl,
+            val_loss: val_metrics.map(|m| m[0]),
+            val_recon: val_metrics.map(|m| m[1]),
+            val_kl: val_metrics.map(|m| m[2]),
+            seconds: started.elapsed().as_secs_f64(),
+            lr,
+            beta,
+        };
+        if let Some(v) = metrics.val_loss {
+            if best_val.is_none_or(|b| v < b) {
+                best_val = Some(v);
+                since_best = 0;
+            } else {
+                since_best += 1;
+            }
+        }
+        history.push(metrics.clone());
+        if let Some(dir) = checkpoints {
+            let (adam_step, optimizer) = adam.state()?;
+            checkpoint::save(
+                dir,
+                Checkpoint {
+                    state: CheckpointState {
+                        epoch: epoch + 1,
+                        adam_step,
+                        history: history.clone(),
+                        best_val,
+                        since_best,
+                        net: net_cfg.clone(),
+                        train: cfg.clone(),
+                        rng: "derived from the seed and the epoch number; nothing to restore"
+                            .into(),
+                        model_sha256: String::new(),
+                        optimizer_sha256: String::new(),
+                    },
+                    params,
+                    optimizer,
+                },
+            )?;
+        }
+        observer.epoch_end(&metrics, &history)?;
+    }
+    Ok(Trained {
+        net,
+        history,
+        stopped_early,
+    })
+}
+
+/// Rows of a tensor as an ndarray.
+///
+/// # Errors
+/// Backend failures.
+pub fn to_array2(t: Tensor<2>) -> Result<Array2<f32>> {
+    let a = crate::params::to_host(t)?;
+    a.into_dimensionality()
+        .map_err(|e| NnError::Backend(e.to_string()))
+}
