@@ -40,8 +40,12 @@ Examples:
   latent fit --model pca --data fashion-mnist-10k --latent-dim 50 --out runs/pca
   latent fit --model pca --data digits --latent-dim 0.95 --out runs/digits   # 95 % of the variance
   latent fit --model pca --data fashion-mnist --solver incremental --latent-dim 50 --out runs/ipca
-  latent fit --model pca --data faces/ --latent-dim 20 --whiten --solver randomized --seed 7 --out runs/faces")]
-    Fit(FitArgs),
+  latent fit --model pca --data faces/ --latent-dim 20 --whiten --solver randomized --seed 7 --out runs/faces
+  latent fit --model vae --data fashion-mnist-10k --latent-dim 20 --epochs 10 --out runs/vae
+  latent fit --model vae --data digits --latent-dim 2 --hidden 256,128 --beta 4 --kl-warmup 5 --out runs/bvae
+  latent fit --model ae --data fashion-mnist-10k --latent-dim 10 --val-fraction 0.1 --early-stopping 3 --out runs/ae
+  latent fit --resume --out runs/vae --epochs 20   # continue (or extend) an interrupted run")]
+    Fit(Box<FitArgs>),
     /// Encode data to latent codes (the deterministic code: the posterior mean for a VAE).
     #[command(after_help = "\
 Examples:
@@ -76,7 +80,7 @@ Examples:
 }
 
 /// Where the data comes from and how it is read.
-#[derive(Debug, Args, Clone)]
+#[derive(Debug, Args, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct DataArgs {
     /// A dataset name or a path (see `latent --help`).
     #[arg(long, value_name = "DATA")]
@@ -93,7 +97,8 @@ pub struct DataArgs {
 }
 
 /// `--split`.
-#[derive(Debug, Clone, Copy, ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum SplitArg {
     /// The training split.
     Train,
@@ -102,7 +107,8 @@ pub enum SplitArg {
 }
 
 /// `--csv-header`.
-#[derive(Debug, Clone, Copy, ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum HeaderArg {
     /// A header when the first row is not all numbers.
     Auto,
@@ -117,6 +123,45 @@ pub enum HeaderArg {
 pub enum ModelArg {
     /// Principal component analysis.
     Pca,
+    /// Linear autoencoder (one linear encoder and decoder, squared error).
+    LinearAe,
+    /// Deep autoencoder (MLP encoder and decoder, squared error).
+    Ae,
+    /// Variational autoencoder.
+    Vae,
+}
+
+/// `--activation`.
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum ActivationArg {
+    /// max(0, x).
+    Relu,
+    /// tanh(x).
+    Tanh,
+    /// x·σ(x).
+    Silu,
+    /// max(0.01x, x).
+    LeakyRelu,
+}
+
+/// `--posterior`.
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum PosteriorArg {
+    /// Mean and log-variance per dimension.
+    Diagonal,
+    /// Mean and a Cholesky factor (full covariance).
+    Full,
+}
+
+/// `--likelihood`.
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum LikelihoodArg {
+    /// Bernoulli with logits (data in [0, 1]; binary or binarized data).
+    Bernoulli,
+    /// Gaussian with a fixed σ (--sigma).
+    Gaussian,
+    /// Gaussian with a learned σ per feature (or shared with --shared-sigma).
+    GaussianLearned,
 }
 
 /// `--solver`.
@@ -153,50 +198,145 @@ pub enum PrecisionArg {
 }
 
 /// `latent fit`.
-#[derive(Debug, Args)]
+#[derive(Debug, Args, Clone)]
 pub struct FitArgs {
     /// The kind of model.
     #[arg(long, value_enum, default_value_t = ModelArg::Pca)]
     pub model: ModelArg,
-    /// The input data.
-    #[command(flatten)]
-    pub data: DataArgs,
+    /// A dataset name or a path (see `latent --help`).
+    #[arg(long, value_name = "DATA", required_unless_present = "resume")]
+    pub data: Option<String>,
+    /// Which split of a dataset that has them (MNIST layout, fashion-mnist).
+    #[arg(long, value_enum)]
+    pub split: Option<SplitArg>,
+    /// Whether a CSV file's first row is a header (auto: when it is not all numbers).
+    #[arg(long, value_enum, default_value_t = HeaderArg::Auto)]
+    pub csv_header: HeaderArg,
+    /// CSV column holding integer labels: a header name, a 0-based index, or `last`.
+    #[arg(long, value_name = "COLUMN")]
+    pub label_column: Option<String>,
     /// Latent dimension K; for PCA also a fraction in (0, 1): keep that share of the variance.
-    #[arg(long, value_name = "K")]
-    pub latent_dim: String,
+    #[arg(long, value_name = "K", required_unless_present = "resume")]
+    pub latent_dim: Option<String>,
     /// The run directory to create.
     #[arg(long, value_name = "RUN_DIR")]
     pub out: PathBuf,
     /// Replace an existing run directory.
     #[arg(long)]
     pub force: bool,
-    /// PCA solver.
-    #[arg(long, value_enum, default_value_t = SolverArg::Exact)]
-    pub solver: SolverArg,
-    /// Scale codes to unit variance (PCA).
-    #[arg(long)]
-    pub whiten: bool,
+    /// Continue an interrupted training run in --out from its newest valid checkpoint
+    /// (all settings come from the run; --epochs may extend it).
+    #[arg(long, conflicts_with_all = ["force", "data", "model", "latent_dim"])]
+    pub resume: bool,
     /// Seed for every random choice of the fit.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
-    /// Arithmetic precision of the fit.
-    #[arg(long, value_enum, default_value_t = PrecisionArg::F32)]
-    pub precision: PrecisionArg,
     /// How to scale the features before fitting (recorded; reapplied by every command).
     #[arg(long, value_enum, default_value_t = ScaleArg::Auto)]
     pub scale: ScaleArg,
     /// Binarize after scaling: `threshold` (at 0.5), `threshold=T`, or `bernoulli` (one seeded draw).
     #[arg(long, value_name = "MODE")]
     pub binarize: Option<String>,
-    /// Rows per batch for the incremental solver.
-    #[arg(long)]
-    pub batch_size: Option<usize>,
+
+    /// PCA solver.
+    #[arg(long, value_enum, default_value_t = SolverArg::Exact, help_heading = "PCA")]
+    pub solver: SolverArg,
+    /// Scale codes to unit variance (PCA).
+    #[arg(long, help_heading = "PCA")]
+    pub whiten: bool,
+    /// Arithmetic precision of the fit.
+    #[arg(long, value_enum, default_value_t = PrecisionArg::F32, help_heading = "PCA")]
+    pub precision: PrecisionArg,
     /// Power iterations of the randomized solver (default: 7, or 4 when K is large).
-    #[arg(long)]
+    #[arg(long, help_heading = "PCA")]
     pub power_iters: Option<usize>,
     /// Extra random directions of the randomized solver.
-    #[arg(long, default_value_t = 10)]
+    #[arg(long, default_value_t = 10, help_heading = "PCA")]
     pub oversamples: usize,
+
+    /// Rows per batch (training minibatch; incremental PCA's read batch).
+    #[arg(long)]
+    pub batch_size: Option<usize>,
+
+    /// Hidden layer widths of the encoder, comma-separated (the decoder mirrors them).
+    #[arg(
+        long,
+        default_value = "400",
+        value_name = "W[,W…]",
+        help_heading = "Autoencoders"
+    )]
+    pub hidden: String,
+    /// Hidden non-linearity.
+    #[arg(long, value_enum, default_value_t = ActivationArg::Relu, help_heading = "Autoencoders")]
+    pub activation: ActivationArg,
+    /// VAE posterior covariance.
+    #[arg(long, value_enum, default_value_t = PosteriorArg::Diagonal, help_heading = "Autoencoders")]
+    pub posterior: PosteriorArg,
+    /// VAE decoder likelihood (default: bernoulli for data in [0, 1], else gaussian-learned).
+    #[arg(long, value_enum, help_heading = "Autoencoders")]
+    pub likelihood: Option<LikelihoodArg>,
+    /// σ of the fixed Gaussian likelihood.
+    #[arg(long, default_value_t = 1.0, help_heading = "Autoencoders")]
+    pub sigma: f32,
+    /// One learned σ for all features (gaussian-learned).
+    #[arg(long, help_heading = "Autoencoders")]
+    pub shared_sigma: bool,
+    /// Passes over the training data [default: 10]; with --resume, the new total.
+    #[arg(long, help_heading = "Training")]
+    pub epochs: Option<usize>,
+    /// Adam learning rate.
+    #[arg(long, default_value_t = 1e-3, help_heading = "Training")]
+    pub lr: f64,
+    /// Adam β₁.
+    #[arg(long, default_value_t = 0.9, help_heading = "Training")]
+    pub adam_beta1: f64,
+    /// Adam β₂.
+    #[arg(long, default_value_t = 0.999, help_heading = "Training")]
+    pub adam_beta2: f64,
+    /// Adam ε (PyTorch's default).
+    #[arg(long, default_value_t = 1e-8, help_heading = "Training")]
+    pub adam_eps: f64,
+    /// L2 weight decay.
+    #[arg(long, default_value_t = 0.0, help_heading = "Training")]
+    pub weight_decay: f64,
+    /// Learning-rate schedule: constant, cosine[=FINAL_FRACTION], step=EVERY:GAMMA.
+    #[arg(long, default_value = "constant", help_heading = "Training")]
+    pub lr_schedule: String,
+    /// KL weight β of the VAE loss (β-VAE; 1 is the ELBO).
+    #[arg(long, default_value_t = 1.0, help_heading = "Training")]
+    pub beta: f64,
+    /// Epochs over which β rises linearly from 0.
+    #[arg(long, default_value_t = 0, help_heading = "Training")]
+    pub kl_warmup: usize,
+    /// Share of the rows held out (seeded) for validation.
+    #[arg(long, default_value_t = 0.0, help_heading = "Training")]
+    pub val_fraction: f64,
+    /// Stop after this many epochs without a better validation loss.
+    #[arg(long, value_name = "EPOCHS", help_heading = "Training")]
+    pub early_stopping: Option<usize>,
+    /// A fresh Bernoulli binarization of every batch (values are probabilities).
+    #[arg(long, help_heading = "Training")]
+    pub dynamic_binarize: bool,
+    /// Compute device: cpu (burn flex), or vulkan in a build with the `wgpu` feature.
+    #[arg(long, default_value = "cpu", help_heading = "Training")]
+    pub device: String,
+}
+
+impl FitArgs {
+    /// `--epochs`, when given.
+    pub fn epochs_given(&self) -> Option<usize> {
+        self.epochs
+    }
+
+    /// The data arguments (when given).
+    pub fn data_args(&self) -> Option<DataArgs> {
+        self.data.as_ref().map(|data| DataArgs {
+            data: data.clone(),
+            split: self.split,
+            csv_header: self.csv_header,
+            label_column: self.label_column.clone(),
+        })
+    }
 }
 
 /// `latent encode`.

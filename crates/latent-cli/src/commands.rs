@@ -6,6 +6,7 @@ use std::path::Path;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result, bail};
+use clap::Parser;
 use latent_core::{Dataset, Fit, ImageShape, ParamGuard, RowSource, ValueRange};
 use latent_data::csv::{CsvOptions, Header, LabelColumn};
 use latent_data::source::{DataSpec, LoadOptions, Split};
@@ -21,13 +22,13 @@ use crate::cli::{
     PrecisionArg, ReconstructArgs, ScaleArg, SolverArg, SplitArg,
 };
 use crate::progress;
-use crate::run::{self, DataInfo, Model, ModelParams, RunConfig, WeightsInfo};
+use crate::run::{self, DataInfo, Model, RunConfig, WeightsInfo};
 
-fn user(msg: impl Into<String>) -> anyhow::Error {
+pub(crate) fn user(msg: impl Into<String>) -> anyhow::Error {
     anyhow::Error::new(UserError(msg.into()))
 }
 
-fn load_options(args: &DataArgs) -> LoadOptions {
+pub(crate) fn load_options(args: &DataArgs) -> LoadOptions {
     let label = args.label_column.as_deref().map(|c| match c {
         "last" => LabelColumn::Last,
         _ => match c.parse::<usize>() {
@@ -85,7 +86,7 @@ fn parse_components(s: &str) -> Result<Components> {
     }
 }
 
-fn parse_binarize(s: Option<&str>, seed: u64) -> Result<Binarize> {
+pub(crate) fn parse_binarize(s: Option<&str>, seed: u64) -> Result<Binarize> {
     Ok(match s {
         None | Some("none") => Binarize::None,
         Some("threshold") => Binarize::Threshold { at: 0.5 },
@@ -103,11 +104,20 @@ fn parse_binarize(s: Option<&str>, seed: u64) -> Result<Binarize> {
     })
 }
 
-fn now_unix() -> u64 {
+pub(crate) fn now_unix() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0)
+}
+
+pub(crate) fn scale_choice(s: ScaleArg) -> ScaleChoice {
+    match s {
+        ScaleArg::Auto => ScaleChoice::Auto,
+        ScaleArg::None => ScaleChoice::None,
+        ScaleArg::Unit => ScaleChoice::Unit,
+        ScaleArg::Standardize => ScaleChoice::Standardize,
+    }
 }
 
 /// A [`RowSource`] that applies the run's preprocessing to each batch and tracks the raw
@@ -146,7 +156,7 @@ impl RowSource for Preprocessed<'_> {
     }
 }
 
-fn display_range(data: &Dataset) -> ValueRange {
+pub(crate) fn display_range(data: &Dataset) -> ValueRange {
     data.range().unwrap_or_else(|| {
         let (lo, hi) = data
             .x()
@@ -160,9 +170,14 @@ fn display_range(data: &Dataset) -> ValueRange {
 
 /// `latent fit`.
 pub fn fit(args: &FitArgs, command_line: Vec<String>) -> Result<()> {
+    if args.resume || args.model != ModelArg::Pca {
+        return crate::train_cmd::fit_nn(args, command_line);
+    }
     run::check_writable(&args.out, args.force)?;
-    let ModelArg::Pca = args.model;
-    let components = parse_components(&args.latent_dim)?;
+    let (Some(data_args), Some(latent_dim)) = (args.data_args(), args.latent_dim.as_deref()) else {
+        return Err(user("--data and --latent-dim are required"));
+    };
+    let components = parse_components(latent_dim)?;
     let solver = match args.solver {
         SolverArg::Exact => Solver::Exact,
         SolverArg::Randomized => Solver::Randomized,
@@ -180,15 +195,10 @@ pub fn fit(args: &FitArgs, command_line: Vec<String>) -> Result<()> {
             PrecisionArg::F64 => Precision::F64,
         });
     let checked = params.clone().check()?;
-    let scale = match args.scale {
-        ScaleArg::Auto => ScaleChoice::Auto,
-        ScaleArg::None => ScaleChoice::None,
-        ScaleArg::Unit => ScaleChoice::Unit,
-        ScaleArg::Standardize => ScaleChoice::Standardize,
-    };
+    let scale = scale_choice(args.scale);
     let binarize = parse_binarize(args.binarize.as_deref(), args.seed)?;
-    let spec = DataSpec::parse(&args.data.data)?;
-    let opts = load_options(&args.data);
+    let spec = DataSpec::parse(&data_args.data)?;
+    let opts = load_options(&data_args);
 
     // The incremental solver streams sequential files (IDX, NPY) without loading them, when
     // the preprocessing needs no statistics of the whole data set.
@@ -232,13 +242,14 @@ pub fn fit(args: &FitArgs, command_line: Vec<String>) -> Result<()> {
             max: src.hi,
         });
         let info = DataInfo {
-            spec: args.data.data.clone(),
+            spec: data_args.data.clone(),
             split: opts.split,
             n: pca.n_samples(),
             dim,
             image_shape,
             class_names: None,
             range,
+            args: Some(data_args.clone()),
         };
         (pca, info, preprocess, display)
     } else {
@@ -247,13 +258,14 @@ pub fn fit(args: &FitArgs, command_line: Vec<String>) -> Result<()> {
         bar.set_message(format!("fitting PCA to {} × {}", raw.n(), raw.dim()));
         let preprocess = Preprocess::fit(&raw, scale, binarize)?;
         let info = DataInfo {
-            spec: args.data.data.clone(),
+            spec: data_args.data.clone(),
             split: opts.split,
             n: raw.n(),
             dim: raw.dim(),
             image_shape: raw.image_shape(),
             class_names: raw.class_names().map(<[String]>::to_vec),
             range: raw.range(),
+            args: Some(data_args.clone()),
         };
         let display = display_range(&raw);
         let data = preprocess.apply(raw)?;
@@ -278,6 +290,7 @@ pub fn fit(args: &FitArgs, command_line: Vec<String>) -> Result<()> {
     summary.insert("explained_variance_ratio_sum".to_string(), json!(ratio_sum));
     summary.insert("train_recon_sse_per_example".to_string(), json!(recon));
 
+    let model_config = Model::pca_config(&pca, &params);
     let model = Model::Pca(pca);
     let latent_dim = model.reduction().latent_dim();
     let config = RunConfig {
@@ -287,7 +300,7 @@ pub fn fit(args: &FitArgs, command_line: Vec<String>) -> Result<()> {
         created_unix: now_unix(),
         command: command_line,
         seed: args.seed,
-        model: model.config(&ModelParams::Pca(params)),
+        model: model_config,
         input_dim: data_info.dim,
         latent_dim,
         data: data_info,
@@ -518,33 +531,83 @@ fn describe_preprocess(p: &Preprocess) -> String {
 pub fn info(args: &InfoArgs) -> Result<()> {
     let (config, model) = run::load(&args.run)?;
     let r = model.reduction();
-    let ratios: Vec<f32> = match &model {
-        Model::Pca(p) => p.explained_variance_ratio().to_vec(),
+    let ratios: Option<Vec<f32>> = match &model {
+        Model::Pca(p) => Some(p.explained_variance_ratio().to_vec()),
+        Model::Nn(_) => None,
     };
     if args.json {
-        let value = json!({
+        let mut value = json!({
             "run": args.run,
             "method": r.method(),
             "input_dim": r.input_dim(),
             "latent_dim": r.latent_dim(),
-            "explained_variance_ratio": ratios,
             "config": config,
         });
+        if let Some(ratios) = &ratios {
+            value["explained_variance_ratio"] = json!(ratios);
+        }
         let mut out = std::io::stdout().lock();
         serde_json::to_writer_pretty(&mut out, &value).map_err(std::io::Error::from)?;
         writeln!(out)?;
         return Ok(());
     }
-    let run::ModelConfig::Pca { params, whiten, .. } = &config.model;
-    let params = params.check_ref()?;
     outln!("run          {}", args.run.display());
-    outln!(
-        "model        pca ({} solver, {} precision, {}, seed {})",
-        format!("{:?}", params.solver()).to_lowercase(),
-        format!("{:?}", params.precision()).to_lowercase(),
-        if *whiten { "whitened" } else { "not whitened" },
-        config.seed
-    );
+    match &config.model {
+        run::ModelConfig::Pca { params, whiten, .. } => {
+            let params = params.check_ref()?;
+            outln!(
+                "model        pca ({} solver, {} precision, {}, seed {})",
+                format!("{:?}", params.solver()).to_lowercase(),
+                format!("{:?}", params.precision()).to_lowercase(),
+                if *whiten { "whitened" } else { "not whitened" },
+                config.seed
+            );
+        }
+        run::ModelConfig::Nn {
+            net,
+            train,
+            device,
+            epochs_run,
+            stopped_early,
+        } => {
+            let arch = if net.kind == latent_nn::ModelKind::LinearAe {
+                "linear".to_string()
+            } else {
+                format!(
+                    "mlp {}-{}-{}, {:?}",
+                    net.input_dim,
+                    net.hidden
+                        .iter()
+                        .map(usize::to_string)
+                        .collect::<Vec<_>>()
+                        .join("-"),
+                    net.latent_dim,
+                    net.activation
+                )
+                .to_lowercase()
+            };
+            let vae = if net.is_vae() {
+                format!(
+                    ", {:?} posterior, {:?} likelihood, β {}",
+                    net.posterior, net.likelihood, train.beta
+                )
+            } else {
+                ", squared error".to_string()
+            };
+            outln!("model        {} ({arch}{vae})", net.kind.name());
+            outln!(
+                "training     {epochs_run} epochs{}, Adam lr {} batch {}, seed {}, device {device}",
+                if *stopped_early {
+                    " (stopped early)"
+                } else {
+                    ""
+                },
+                train.lr,
+                train.batch_size,
+                config.seed
+            );
+        }
+    }
     let split = config
         .data
         .split
@@ -563,25 +626,43 @@ pub fn info(args: &InfoArgs) -> Result<()> {
     );
     outln!("preprocess   {}", describe_preprocess(&config.preprocess));
     outln!("latent dim   {}", r.latent_dim());
-    let total: f32 = ratios.iter().sum();
-    let first: Vec<String> = ratios
-        .iter()
-        .take(5)
-        .map(|v| format!("{:.1} %", 100.0 * v))
-        .collect();
-    outln!(
-        "explained    {:.1} % of the total variance (first components: {})",
-        100.0 * total,
-        first.join(", ")
-    );
+    if let Some(ratios) = &ratios {
+        let total: f32 = ratios.iter().sum();
+        let first: Vec<String> = ratios
+            .iter()
+            .take(5)
+            .map(|v| format!("{:.1} %", 100.0 * v))
+            .collect();
+        outln!(
+            "explained    {:.1} % of the total variance (first components: {})",
+            100.0 * total,
+            first.join(", ")
+        );
+    }
     if let Some(v) = config.summary.get("train_recon_sse_per_example") {
         outln!(
             "recon error  {:.4} on the training data (squared error per example, summed over features)",
             v.as_f64().unwrap_or(f64::NAN)
         );
     }
-    if let Some(v) = config.summary.get("fit_seconds") {
-        outln!("fit time     {:.2} s", v.as_f64().unwrap_or(f64::NAN));
+    let get = |k: &str| config.summary.get(k).and_then(serde_json::Value::as_f64);
+    if let Some(loss) = get("train_loss") {
+        let units = config
+            .summary
+            .get("loss_units")
+            .and_then(serde_json::Value::as_str)
+            .unwrap_or("");
+        let val = get("val_loss")
+            .map(|v| format!(", validation {v:.4}"))
+            .unwrap_or_default();
+        outln!(
+            "final loss   {loss:.4} (recon {:.4} + kl {:.4}){val}, {units}",
+            get("train_recon").unwrap_or(f64::NAN),
+            get("train_kl").unwrap_or(f64::NAN)
+        );
+    }
+    if let Some(v) = get("fit_seconds") {
+        outln!("fit time     {v:.2} s");
     }
     outln!(
         "written by   latent {} (run format {})",
@@ -589,6 +670,18 @@ pub fn info(args: &InfoArgs) -> Result<()> {
         config.format_version
     );
     Ok(())
+}
+
+/// `FitArgs` from `latent fit` arguments, as the command line would give them.
+pub(crate) fn parse_fit(args: &[&str]) -> Result<FitArgs> {
+    let argv = ["latent", "fit"].iter().chain(args.iter());
+    match crate::cli::Cli::try_parse_from(argv) {
+        Ok(crate::cli::Cli {
+            command: crate::cli::Command::Fit(a),
+        }) => Ok(*a),
+        Ok(_) => Err(anyhow::anyhow!("internal: not a fit command")),
+        Err(e) => Err(anyhow::anyhow!("internal: demo arguments rejected: {e}")),
+    }
 }
 
 /// `latent demo`: fit PCA to the embedded Fashion-MNIST-10k and draw what it learned.
@@ -608,25 +701,18 @@ pub fn demo(args: &DemoArgs) -> Result<()> {
         label_column: None,
     };
     outln!("== fitting PCA (K = 50) to the embedded Fashion-MNIST-10k");
-    fit(
-        &FitArgs {
-            model: ModelArg::Pca,
-            data: data.clone(),
-            latent_dim: "50".to_string(),
-            out: run_dir.clone(),
-            force: true,
-            solver: SolverArg::Exact,
-            whiten: false,
-            seed: 0,
-            precision: PrecisionArg::F32,
-            scale: ScaleArg::Auto,
-            binarize: None,
-            batch_size: None,
-            power_iters: None,
-            oversamples: 10,
-        },
-        vec!["latent".into(), "demo".into()],
-    )?;
+    let fit_args = parse_fit(&[
+        "--model",
+        "pca",
+        "--data",
+        "fashion-mnist-10k",
+        "--latent-dim",
+        "50",
+        "--force",
+        "--out",
+        &run_dir.to_string_lossy(),
+    ])?;
+    fit(&fit_args, vec!["latent".into(), "demo".into()])?;
     outln!("\n== reconstructions");
     let recon = args.out.join("reconstructions.png");
     reconstruct(&ReconstructArgs {
@@ -639,7 +725,9 @@ pub fn demo(args: &DemoArgs) -> Result<()> {
     })?;
     // The decoder's basis: each principal axis drawn as an image (rescaled to its extent).
     let (config, model) = run::load(&run_dir)?;
-    let Model::Pca(pca) = &model;
+    let Model::Pca(pca) = &model else {
+        bail!("internal: the demo's run is not PCA");
+    };
     let comps = pca.components().slice(ndarray::s![..16, ..]).to_owned();
     let extent = comps.iter().fold(0.0f32, |m, v| m.max(v.abs()));
     let shape = image_shape_of(&config, &run_dir)?;

@@ -17,6 +17,7 @@ pub mod cli;
 pub mod commands;
 pub mod progress;
 pub mod run;
+pub mod train_cmd;
 
 use std::process::ExitCode;
 
@@ -34,6 +35,9 @@ pub fn exit_code(err: &anyhow::Error) -> u8 {
             return 1;
         }
         if let Some(e) = cause.downcast_ref::<latent_data::DataError>() {
+            return if e.is_user_error() { 1 } else { 2 };
+        }
+        if let Some(e) = cause.downcast_ref::<latent_nn::NnError>() {
             return if e.is_user_error() { 1 } else { 2 };
         }
         if let Some(e) = cause.downcast_ref::<run::RunError>() {

@@ -27,6 +27,12 @@ use latent_core::tensors::{Tensors, sha256_hex};
 pub const CONFIG_FILE: &str = "config.json";
 /// The name of the weights file in a run directory.
 pub const WEIGHTS_FILE: &str = "model.safetensors";
+/// The settings of a training run, written when it starts (for `--resume`).
+pub const TRAINING_FILE: &str = "training.json";
+/// One JSON line per epoch.
+pub const METRICS_FILE: &str = "metrics.jsonl";
+/// Checkpoints of a training run.
+pub const CHECKPOINT_DIR: &str = "checkpoints";
 /// The run-directory format version written by this build.
 pub const FORMAT_VERSION: u32 = 1;
 
@@ -104,6 +110,19 @@ pub enum ModelConfig {
         /// Whether codes are whitened.
         whiten: bool,
     },
+    /// A neural encoder/decoder pair (linear AE, AE, VAE).
+    Nn {
+        /// The network.
+        net: latent_nn::NetConfig,
+        /// How it was trained.
+        train: latent_nn::TrainConfig,
+        /// The device it was trained on.
+        device: String,
+        /// Epochs completed.
+        epochs_run: usize,
+        /// Whether early stopping ended training.
+        stopped_early: bool,
+    },
 }
 
 /// What the model was fitted on.
@@ -123,6 +142,9 @@ pub struct DataInfo {
     pub class_names: Option<Vec<String>>,
     /// The interval the raw values live in, when known.
     pub range: Option<ValueRange>,
+    /// How the data was read (to reload it on resume).
+    #[serde(default)]
+    pub args: Option<crate::cli::DataArgs>,
 }
 
 /// Everything about a run except its weights (`config.json`).
@@ -169,11 +191,14 @@ pub struct WeightsInfo {
     pub layout: BTreeMap<String, String>,
 }
 
-/// A fitted model of any kind.
+/// A fitted model of any kind (one per process: the variants' sizes do not matter).
 #[derive(Debug)]
+#[allow(clippy::large_enum_variant)]
 pub enum Model {
     /// PCA.
     Pca(Pca),
+    /// An autoencoder or VAE.
+    Nn(Box<latent_nn::NnModel>),
 }
 
 impl Model {
@@ -181,13 +206,36 @@ impl Model {
     pub fn reduction(&self) -> &dyn Reduction {
         match self {
             Model::Pca(p) => p,
+            Model::Nn(m) => m.as_ref(),
         }
     }
 
-    fn tensors(&self) -> (Tensors, BTreeMap<String, String>) {
+    /// The model with its posterior and prior, for VAEs.
+    pub fn probabilistic(&self) -> Option<&dyn latent_core::Probabilistic> {
+        match self {
+            Model::Pca(_) => None,
+            Model::Nn(m) => m.as_probabilistic(),
+        }
+    }
+
+    fn tensors(&self) -> Result<(Tensors, BTreeMap<String, String>), RunError> {
         let mut t = Tensors::new();
         let mut layout = BTreeMap::new();
         match self {
+            Model::Nn(m) => {
+                t = m
+                    .tensors()
+                    .map_err(|e| RunError::Internal(format!("reading weights: {e}")))?;
+                layout.insert(
+                    "*.weight".to_string(),
+                    "[d_in, d_out] (burn's layout: the transpose of PyTorch's nn.Linear [out, in]); y = x · weight + bias".to_string(),
+                );
+                layout.insert("*.bias".to_string(), "[d_out]".to_string());
+                layout.insert(
+                    "layers".to_string(),
+                    "encoder.N (hidden, activation after each), mean (code / posterior mean), log_var (VAE: log-variance, or log of the Cholesky diagonal for a full posterior), off_diag (full posterior: strictly-lower Cholesky entries, row-major), decoder.N (mirrored hidden, then output: logits for Bernoulli, mean otherwise), log_sigma (learned Gaussian log σ)".to_string(),
+                );
+            }
             Model::Pca(p) => {
                 let parts = p.to_parts();
                 t.insert("mean", parts.mean.into_dyn());
@@ -221,28 +269,19 @@ impl Model {
                 }
             }
         }
-        (t, layout)
+        Ok((t, layout))
     }
 
     /// The [`ModelConfig`] describing this model.
-    pub fn config(&self, params: &ModelParams) -> ModelConfig {
-        match (self, params) {
-            (Model::Pca(p), ModelParams::Pca(params)) => ModelConfig::Pca {
-                params: params.clone(),
-                total_variance: p.total_variance(),
-                noise_variance: p.noise_variance(),
-                n_samples: p.n_samples(),
-                whiten: p.whiten(),
-            },
+    pub fn pca_config(p: &Pca, params: &PcaParams) -> ModelConfig {
+        ModelConfig::Pca {
+            params: params.clone(),
+            total_variance: p.total_variance(),
+            noise_variance: p.noise_variance(),
+            n_samples: p.n_samples(),
+            whiten: p.whiten(),
         }
     }
-}
-
-/// The settings a model was fitted with.
-#[derive(Debug, Clone)]
-pub enum ModelParams {
-    /// PCA settings.
-    Pca(PcaParams),
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> RunError + '_ {
@@ -270,7 +309,7 @@ pub fn check_writable(path: &Path, force: bool) -> Result<(), RunError> {
 ///
 /// # Errors
 /// [`RunError::Exists`] when `dir` exists and not `force`; I/O errors naming the path.
-pub fn save(dir: &Path, model: &Model, mut config: RunConfig, force: bool) -> Result<(), RunError> {
+pub fn save(dir: &Path, model: &Model, config: RunConfig, force: bool) -> Result<(), RunError> {
     check_writable(dir, force)?;
     let parent = match dir.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
@@ -288,20 +327,7 @@ pub fn save(dir: &Path, model: &Model, mut config: RunConfig, force: bool) -> Re
     }
     fs::create_dir(&staging).map_err(io(&staging))?;
 
-    let (tensors, layout) = model.tensors();
-    let mut meta = BTreeMap::new();
-    meta.insert("format".to_string(), "latent".to_string());
-    meta.insert("model".to_string(), model.reduction().method().to_string());
-    let bytes = tensors.to_bytes(meta)?;
-    fsutil::atomic_write_bytes(&staging.join(WEIGHTS_FILE), &bytes)?;
-    config.weights = WeightsInfo {
-        file: WEIGHTS_FILE.to_string(),
-        sha256: sha256_hex(&bytes),
-        layout,
-    };
-    let json = serde_json::to_vec_pretty(&config)
-        .map_err(|e| RunError::Internal(format!("serializing config: {e}")))?;
-    fsutil::atomic_write_bytes(&staging.join(CONFIG_FILE), &json)?;
+    write_files(&staging, model, config)?;
 
     if dir.exists() {
         // --force: move the old run aside, put the new one in place, then delete the old.
@@ -319,6 +345,29 @@ pub fn save(dir: &Path, model: &Model, mut config: RunConfig, force: bool) -> Re
     Ok(())
 }
 
+/// Write the weights and then `config.json` (the commit point) into an existing directory,
+/// each atomically. `config.weights` is filled in here.
+///
+/// # Errors
+/// I/O errors naming the file.
+pub fn write_files(dir: &Path, model: &Model, mut config: RunConfig) -> Result<(), RunError> {
+    let (tensors, layout) = model.tensors()?;
+    let mut meta = BTreeMap::new();
+    meta.insert("format".to_string(), "latent".to_string());
+    meta.insert("model".to_string(), model.reduction().method().to_string());
+    let bytes = tensors.to_bytes(meta)?;
+    fsutil::atomic_write_bytes(&dir.join(WEIGHTS_FILE), &bytes)?;
+    config.weights = WeightsInfo {
+        file: WEIGHTS_FILE.to_string(),
+        sha256: sha256_hex(&bytes),
+        layout,
+    };
+    let json = serde_json::to_vec_pretty(&config)
+        .map_err(|e| RunError::Internal(format!("serializing config: {e}")))?;
+    fsutil::atomic_write_bytes(&dir.join(CONFIG_FILE), &json)?;
+    Ok(())
+}
+
 /// Read a run directory: parse and check `config.json`, verify the weights' checksum and
 /// rebuild the model.
 ///
@@ -327,6 +376,15 @@ pub fn save(dir: &Path, model: &Model, mut config: RunConfig, force: bool) -> Re
 pub fn load(dir: &Path) -> Result<(RunConfig, Model), RunError> {
     let config_path = dir.join(CONFIG_FILE);
     if !config_path.is_file() {
+        if dir.join(TRAINING_FILE).is_file() {
+            return Err(RunError::Corrupt {
+                path: dir.to_path_buf(),
+                reason: format!(
+                    "training has not finished (no {CONFIG_FILE}); continue it with `latent fit --resume --out {}`",
+                    dir.display()
+                ),
+            });
+        }
         return Err(RunError::NotARun {
             path: dir.to_path_buf(),
         });
@@ -391,6 +449,13 @@ pub fn load(dir: &Path) -> Result<(RunConfig, Model), RunError> {
                 whiten: *whiten,
             };
             Model::Pca(Pca::from_parts(parts).map_err(|e| corrupt(p, e.to_string()))?)
+        }
+        ModelConfig::Nn { net, .. } => {
+            let device = latent_nn::cpu_device();
+            Model::Nn(Box::new(
+                latent_nn::NnModel::from_safetensors(net, &weights_path, &bytes, &device)
+                    .map_err(|e| corrupt(&weights_path, e.to_string()))?,
+            ))
         }
     };
     let r = model.reduction();
