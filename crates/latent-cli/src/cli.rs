@@ -64,6 +64,32 @@ Examples:
   latent reconstruct --run runs/pca --data fashion-mnist-10k --out recon.png
   latent reconstruct --run runs/pca --data fashion-mnist-10k --n 16 --out recon.png")]
     Reconstruct(ReconstructArgs),
+    /// Draw new data: decode samples of the prior (VAE), or of a Gaussian fitted to the
+    /// training codes (PCA, autoencoders: they have no prior).
+    #[command(after_help = "\
+Examples:
+  latent sample --run runs/vae --n 64 --out samples.png
+  latent sample --run runs/vae --n 64 --temperature 0.7 --seed 3 --out samples.png
+  latent sample --run runs/pca --n 1000 --out samples.npy")]
+    Sample(SampleArgs),
+    /// Decode the straight (or spherical) path between the codes of two inputs.
+    #[command(after_help = "\
+Examples:
+  latent interpolate --run runs/vae --data fashion-mnist-10k --from 0 --to 1 --steps 10 --out strip.png
+  latent interpolate --run runs/vae --data fashion-mnist-10k --from 0,2,4 --to 1,3,5 --slerp --out strips.png")]
+    Interpolate(InterpolateArgs),
+    /// Vary one latent dimension at a time around the origin and decode.
+    #[command(after_help = "\
+Examples:
+  latent traverse --run runs/vae --dims 0..10 --range 3 --steps 9 --out traverse.png
+  latent traverse --run runs/vae --dims 0,4,7 --out traverse.png")]
+    Traverse(TraverseArgs),
+    /// Plot the codes in 2-D coloured by label; for a 2-D latent, also the decoded manifold.
+    #[command(after_help = "\
+Examples:
+  latent map --run runs/vae2d --data fashion-mnist-10k --out map.png
+  latent map --run runs/pca --data digits --out map.png")]
+    Map(MapArgs),
     /// Describe a run: model, data, latent dimension, explained variance.
     #[command(after_help = "\
 Examples:
@@ -394,6 +420,111 @@ pub struct ReconstructArgs {
     /// Images per row.
     #[arg(long, default_value_t = 16)]
     pub columns: usize,
+    /// Overwrite the output file.
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// `latent sample`.
+#[derive(Debug, Args)]
+pub struct SampleArgs {
+    /// A run directory written by `latent fit`.
+    #[arg(long, value_name = "RUN_DIR")]
+    pub run: PathBuf,
+    /// How many samples.
+    #[arg(long, default_value_t = 64)]
+    pub n: usize,
+    /// Output: .png (a grid) or .npy (decoded rows in the data's units).
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+    /// Seed of the draw.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Scale of the prior's standard deviation (1: the prior itself).
+    #[arg(long, default_value_t = 1.0)]
+    pub temperature: f32,
+    /// Images per row.
+    #[arg(long, default_value_t = 8)]
+    pub columns: usize,
+    /// For models without a prior: the data whose codes the Gaussian is fitted to
+    /// (default: the run's training data).
+    #[arg(long, value_name = "DATA")]
+    pub data: Option<String>,
+    /// Split of --data.
+    #[arg(long, value_enum)]
+    pub split: Option<SplitArg>,
+    /// Overwrite the output file.
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// `latent interpolate`.
+#[derive(Debug, Args)]
+pub struct InterpolateArgs {
+    /// A run directory written by `latent fit`.
+    #[arg(long, value_name = "RUN_DIR")]
+    pub run: PathBuf,
+    /// The data holding the endpoints.
+    #[command(flatten)]
+    pub data: DataArgs,
+    /// Row index of each start (comma-separated for several strips).
+    #[arg(long, value_name = "I[,I…]")]
+    pub from: String,
+    /// Row index of each end.
+    #[arg(long, value_name = "J[,J…]")]
+    pub to: String,
+    /// Points per strip, endpoints included.
+    #[arg(long, default_value_t = 10)]
+    pub steps: usize,
+    /// Spherical interpolation instead of a straight line.
+    #[arg(long)]
+    pub slerp: bool,
+    /// Output: .png (one strip per pair) or .npy.
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+    /// Overwrite the output file.
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// `latent traverse`.
+#[derive(Debug, Args)]
+pub struct TraverseArgs {
+    /// A run directory written by `latent fit`.
+    #[arg(long, value_name = "RUN_DIR")]
+    pub run: PathBuf,
+    /// Latent dimensions: `0..10` (end excluded), `0,3,5`, or `all`.
+    #[arg(long, default_value = "0..10")]
+    pub dims: String,
+    /// Each dimension goes from −RANGE to +RANGE (absolute values; the others stay 0).
+    #[arg(long, default_value_t = 3.0)]
+    pub range: f32,
+    /// Points per dimension.
+    #[arg(long, default_value_t = 9)]
+    pub steps: usize,
+    /// Output: .png (one strip per dimension) or .npy.
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+    /// Overwrite the output file.
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// `latent map`.
+#[derive(Debug, Args)]
+pub struct MapArgs {
+    /// A run directory written by `latent fit`.
+    #[arg(long, value_name = "RUN_DIR")]
+    pub run: PathBuf,
+    /// The data to map (labels colour the points).
+    #[command(flatten)]
+    pub data: DataArgs,
+    /// Output PNG.
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+    /// Images per side of the decoded manifold (2-D latents).
+    #[arg(long, default_value_t = 20)]
+    pub grid: usize,
     /// Overwrite the output file.
     #[arg(long)]
     pub force: bool,

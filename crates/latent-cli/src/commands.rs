@@ -60,7 +60,7 @@ fn load_data(args: &DataArgs) -> Result<(DataSpec, Dataset)> {
 }
 
 /// Read data for an existing run: same width as the training data, run's preprocessing.
-fn load_for_run(config: &RunConfig, args: &DataArgs) -> Result<Dataset> {
+pub(crate) fn load_data_for_run(config: &RunConfig, args: &DataArgs) -> Result<Dataset> {
     let (_, data) = load_data(args)?;
     if data.dim() != config.input_dim {
         return Err(user(format!(
@@ -365,7 +365,7 @@ fn out_kind(path: &Path, allowed: &[OutKind]) -> Result<OutKind> {
     }
 }
 
-fn prepare_out(path: &Path, force: bool) -> Result<()> {
+pub(crate) fn prepare_out(path: &Path, force: bool) -> Result<()> {
     run::check_writable(path, force)?;
     if let Some(parent) = path.parent()
         && !parent.as_os_str().is_empty()
@@ -381,7 +381,7 @@ pub fn encode(args: &EncodeArgs) -> Result<()> {
     let kind = out_kind(&args.out, &[OutKind::Npy, OutKind::Csv])?;
     prepare_out(&args.out, args.force)?;
     let (config, model) = run::load(&args.run)?;
-    let data = load_for_run(&config, &args.data)?;
+    let data = load_data_for_run(&config, &args.data)?;
     let codes = model.reduction().encode(data.x())?;
     match kind {
         OutKind::Csv => {
@@ -443,10 +443,11 @@ pub fn decode(args: &DecodeArgs) -> Result<()> {
     match kind {
         OutKind::Png => {
             let shape = image_shape_of(&config, &args.run)?;
+            let (big, big_shape) = crate::explore_cmd::zoom(decoded.view(), shape);
             image::write_grid(
                 &args.out,
-                decoded.view(),
-                shape,
+                big.view(),
+                big_shape,
                 args.columns.max(1),
                 config.display_range,
             )?;
@@ -483,7 +484,7 @@ pub fn reconstruct(args: &ReconstructArgs) -> Result<()> {
     prepare_out(&args.out, args.force)?;
     let (config, model) = run::load(&args.run)?;
     let shape = image_shape_of(&config, &args.run)?;
-    let data = load_for_run(&config, &args.data)?;
+    let data = load_data_for_run(&config, &args.data)?;
     let recon = model.reduction().reconstruct(data.x())?;
     let err = sse_per_example(data.x(), recon.view());
     let n = args.n.min(data.n());
@@ -491,11 +492,13 @@ pub fn reconstruct(args: &ReconstructArgs) -> Result<()> {
         .preprocess
         .invert(data.x().slice(ndarray::s![..n, ..]));
     let recons = config.preprocess.invert(recon.slice(ndarray::s![..n, ..]));
+    let (originals, big_shape) = crate::explore_cmd::zoom(originals.view(), shape);
+    let (recons, _) = crate::explore_cmd::zoom(recons.view(), shape);
     image::write_comparison(
         &args.out,
         originals.view(),
         recons.view(),
-        shape,
+        big_shape,
         args.columns.max(1),
         config.display_range,
     )?;

@@ -15,6 +15,7 @@ macro_rules! outln {
 
 pub mod cli;
 pub mod commands;
+pub mod explore_cmd;
 pub mod progress;
 pub mod run;
 pub mod train_cmd;
@@ -38,6 +39,9 @@ pub fn exit_code(err: &anyhow::Error) -> u8 {
             return if e.is_user_error() { 1 } else { 2 };
         }
         if let Some(e) = cause.downcast_ref::<latent_nn::NnError>() {
+            return if e.is_user_error() { 1 } else { 2 };
+        }
+        if let Some(e) = cause.downcast_ref::<latent_report::ReportError>() {
             return if e.is_user_error() { 1 } else { 2 };
         }
         if let Some(e) = cause.downcast_ref::<run::RunError>() {
@@ -101,6 +105,10 @@ where
         cli::Command::Decode(a) => commands::decode(a),
         cli::Command::Reconstruct(a) => commands::reconstruct(a),
         cli::Command::Info(a) => commands::info(a),
+        cli::Command::Sample(a) => explore_cmd::sample(a),
+        cli::Command::Interpolate(a) => explore_cmd::interpolate(a),
+        cli::Command::Traverse(a) => explore_cmd::traverse(a),
+        cli::Command::Map(a) => explore_cmd::map(a),
         cli::Command::Demo(a) => commands::demo(a),
     };
     match result {

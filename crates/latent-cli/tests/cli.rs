@@ -501,3 +501,276 @@ fn help_has_examples_for_every_command() {
     }
     assert!(d.ok(&["--help"]).contains("fashion-mnist-10k"));
 }
+
+fn metrics(path: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(path)
+        .expect("metrics.jsonl")
+        .lines()
+        .map(|l| {
+            let mut v: serde_json::Value = serde_json::from_str(l).expect("json line");
+            v.as_object_mut().expect("object").remove("seconds");
+            v
+        })
+        .collect()
+}
+
+#[test]
+fn vae_fit_explore_and_resume_end_to_end() {
+    let d = Dir::new();
+    let fit = |out: &str, epochs: &str| {
+        d.ok(&[
+            "fit",
+            "--model",
+            "vae",
+            "--data",
+            "digits",
+            "--latent-dim",
+            "2",
+            "--hidden",
+            "32",
+            "--epochs",
+            epochs,
+            "--batch-size",
+            "64",
+            "--seed",
+            "5",
+            "--out",
+            out,
+        ])
+    };
+    let out = fit("vae", "3");
+    assert!(
+        out.contains("epoch 3/3") && out.contains("Bernoulli"),
+        "{out}"
+    );
+    let m = metrics(&d.path("vae/metrics.jsonl"));
+    assert_eq!(m.len(), 3);
+    for key in [
+        "epoch",
+        "train_loss",
+        "train_recon",
+        "train_kl",
+        "val_loss",
+        "val_recon",
+        "val_kl",
+    ] {
+        assert!(m[0].get(key).is_some(), "{key} missing from {:?}", m[0]);
+    }
+    let info = d.ok(&["info", "--run", "vae"]);
+    assert!(
+        info.contains("vae (mlp 64-32-2") && info.contains("nats per example"),
+        "{info}"
+    );
+
+    // interrupted after 2 epochs, resumed to 3: the same metrics as the straight run
+    fit("resumed", "2");
+    let out = d.ok(&["fit", "--resume", "--out", "resumed", "--epochs", "3"]);
+    assert!(
+        out.contains("epoch 3/3") && !out.contains("epoch 1/3"),
+        "{out}"
+    );
+    assert_eq!(metrics(&d.path("resumed/metrics.jsonl")), m);
+    let err = d.fails(&["fit", "--resume", "--out", "nowhere"], 1);
+    assert!(err.contains("training.json"), "{err}");
+
+    // interpolation endpoints are the decoded posterior means
+    d.ok(&[
+        "encode",
+        "--run",
+        "vae",
+        "--data",
+        "digits",
+        "--out",
+        "codes.npy",
+    ]);
+    d.ok(&[
+        "decode",
+        "--run",
+        "vae",
+        "--codes",
+        "codes.npy",
+        "--out",
+        "dec.npy",
+    ]);
+    d.ok(&[
+        "interpolate",
+        "--run",
+        "vae",
+        "--data",
+        "digits",
+        "--from",
+        "0,5",
+        "--to",
+        "1,6",
+        "--steps",
+        "7",
+        "--out",
+        "strip.npy",
+    ]);
+    let dec = npy::read(&d.path("dec.npy")).expect("dec").into_x();
+    let strip = npy::read(&d.path("strip.npy")).expect("strip").into_x();
+    assert_eq!(strip.nrows(), 14);
+    for (strip_row, data_row) in [(0, 0), (6, 1), (7, 5), (13, 6)] {
+        let diff = (&strip.row(strip_row) - &dec.row(data_row))
+            .mapv(f32::abs)
+            .fold(0.0f32, |a, &b| a.max(b));
+        assert!(
+            diff < 1e-4,
+            "strip row {strip_row} vs decoded row {data_row}: {diff}"
+        );
+    }
+    d.ok(&[
+        "interpolate",
+        "--run",
+        "vae",
+        "--data",
+        "digits",
+        "--from",
+        "0",
+        "--to",
+        "1",
+        "--slerp",
+        "--out",
+        "strip.png",
+    ]);
+
+    // prior samples, traversal, map with the decoded manifold
+    let out = d.ok(&["sample", "--run", "vae", "--n", "12", "--out", "s.png"]);
+    assert!(out.contains("the model's prior"), "{out}");
+    d.ok(&["sample", "--run", "vae", "--n", "12", "--out", "s.npy"]);
+    assert_eq!(npy::read(&d.path("s.npy")).expect("samples").n(), 12);
+    d.ok(&[
+        "traverse", "--run", "vae", "--dims", "all", "--steps", "5", "--out", "t.npy",
+    ]);
+    assert_eq!(npy::read(&d.path("t.npy")).expect("traversal").n(), 10);
+    let err = d.fails(
+        &[
+            "traverse", "--run", "vae", "--dims", "0..5,9", "--out", "t2.png",
+        ],
+        1,
+    );
+    assert!(err.contains('9'), "{err}");
+    d.ok(&[
+        "map", "--run", "vae", "--data", "digits", "--out", "map.png",
+    ]);
+    let (w, h) = png_size(&d.path("map.png"));
+    assert!(
+        w > 800 && h >= 700,
+        "scatter and manifold side by side: {w}×{h}"
+    );
+}
+
+#[test]
+fn autoencoders_sample_from_a_gaussian_fitted_to_their_codes() {
+    let d = Dir::new();
+    for model in ["ae", "linear-ae"] {
+        let out = format!("{model}-run");
+        d.ok(&[
+            "fit",
+            "--model",
+            model,
+            "--data",
+            "digits",
+            "--latent-dim",
+            "3",
+            "--hidden",
+            "32",
+            "--epochs",
+            "2",
+            "--val-fraction",
+            "0.1",
+            "--out",
+            &out,
+        ]);
+        let m = metrics(&d.path(&format!("{out}/metrics.jsonl")));
+        assert!(m[1]["val_loss"].as_f64().is_some(), "{m:?}");
+        assert_eq!(m[1]["train_kl"].as_f64(), Some(0.0));
+        let s = d.ok(&[
+            "sample",
+            "--run",
+            &out,
+            "--n",
+            "8",
+            "--out",
+            &format!("{model}.png"),
+        ]);
+        assert!(
+            s.contains("Gaussian fitted to the training codes") && s.contains("has no prior"),
+            "{s}"
+        );
+        d.ok(&[
+            "map",
+            "--run",
+            &out,
+            "--data",
+            "digits",
+            "--out",
+            &format!("{model}-map.png"),
+        ]);
+    }
+    // PCA too: every exploration command works on every model
+    d.ok(&[
+        "fit",
+        "--data",
+        "digits",
+        "--latent-dim",
+        "2",
+        "--out",
+        "pca",
+    ]);
+    d.ok(&["sample", "--run", "pca", "--n", "8", "--out", "pca.png"]);
+    d.ok(&[
+        "traverse",
+        "--run",
+        "pca",
+        "--dims",
+        "0,1",
+        "--range",
+        "1",
+        "--out",
+        "pca-t.png",
+    ]);
+    d.ok(&[
+        "map",
+        "--run",
+        "pca",
+        "--data",
+        "digits",
+        "--out",
+        "pca-map.png",
+    ]);
+    // bad settings are user errors
+    let err = d.fails(
+        &[
+            "fit",
+            "--model",
+            "vae",
+            "--data",
+            "digits",
+            "--latent-dim",
+            "2",
+            "--lr=-1",
+            "--out",
+            "x",
+        ],
+        1,
+    );
+    assert!(err.contains("lr"), "{err}");
+    let err = d.fails(
+        &[
+            "fit",
+            "--model",
+            "vae",
+            "--data",
+            "digits",
+            "--latent-dim",
+            "2",
+            "--device",
+            "tpu",
+            "--out",
+            "x",
+        ],
+        1,
+    );
+    assert!(err.contains("tpu"), "{err}");
+}
