@@ -44,6 +44,7 @@ Examples:
   latent fit --model vae --data fashion-mnist-10k --latent-dim 20 --epochs 10 --out runs/vae
   latent fit --model vae --data digits --latent-dim 2 --hidden 256,128 --beta 4 --kl-warmup 5 --out runs/bvae
   latent fit --model ae --data fashion-mnist-10k --latent-dim 10 --val-fraction 0.1 --early-stopping 3 --out runs/ae
+  latent fit --model vae --arch conv --data fashion-mnist-10k --latent-dim 16 --hidden 256 --out runs/cvae
   latent fit --resume --out runs/vae --epochs 20   # continue (or extend) an interrupted run")]
     Fit(Box<FitArgs>),
     /// Encode data to latent codes (the deterministic code: the posterior mean for a VAE).
@@ -155,6 +156,15 @@ pub enum ModelArg {
     Ae,
     /// Variational autoencoder.
     Vae,
+}
+
+/// `--arch`.
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum ArchArg {
+    /// Fully connected layers.
+    Mlp,
+    /// Strided convolutions, then fully connected layers (images only).
+    Conv,
 }
 
 /// `--activation`.
@@ -292,6 +302,17 @@ pub struct FitArgs {
         help_heading = "Autoencoders"
     )]
     pub hidden: String,
+    /// Network architecture: fully connected, or strided convolutions for images.
+    #[arg(long, value_enum, default_value_t = ArchArg::Mlp, help_heading = "Autoencoders")]
+    pub arch: ArchArg,
+    /// Output channels of each stride-2 convolution (`--arch conv`).
+    #[arg(
+        long,
+        default_value = "32,64",
+        value_name = "C[,C…]",
+        help_heading = "Autoencoders"
+    )]
+    pub conv_channels: String,
     /// Hidden non-linearity.
     #[arg(long, value_enum, default_value_t = ActivationArg::Relu, help_heading = "Autoencoders")]
     pub activation: ActivationArg,

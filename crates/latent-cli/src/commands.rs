@@ -575,6 +575,12 @@ pub fn info(args: &InfoArgs) -> Result<()> {
         } => {
             let arch = if net.kind == latent_nn::ModelKind::LinearAe {
                 "linear".to_string()
+            } else if net.arch == latent_nn::Arch::Conv {
+                format!(
+                    "conv {:?} then dense {:?}, {:?}",
+                    net.conv_channels, net.hidden, net.activation
+                )
+                .to_lowercase()
             } else {
                 format!(
                     "mlp {}-{}-{}, {:?}",

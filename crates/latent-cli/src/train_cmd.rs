@@ -25,7 +25,7 @@ use latent_nn::{
 };
 use serde_json::json;
 
-use crate::cli::{ActivationArg, FitArgs, LikelihoodArg, ModelArg, PosteriorArg};
+use crate::cli::{ActivationArg, ArchArg, FitArgs, LikelihoodArg, ModelArg, PosteriorArg};
 use crate::commands::{display_range, load_options, now_unix, parse_binarize, scale_choice, user};
 use crate::progress;
 use crate::run::{self, DataInfo, Model, ModelConfig, RunConfig, WeightsInfo};
@@ -185,7 +185,12 @@ fn net_config(
     };
     let cfg = NetConfig {
         kind,
-        arch: latent_nn::Arch::Mlp,
+        arch: match args.arch {
+            ArchArg::Mlp => latent_nn::Arch::Mlp,
+            ArchArg::Conv => latent_nn::Arch::Conv,
+        },
+        image: data.image_shape().map(|s| [s.height, s.width, s.channels]),
+        conv_channels: parse_hidden(&args.conv_channels)?,
         input_dim,
         latent_dim,
         hidden: parse_hidden(&args.hidden)?,
@@ -358,6 +363,8 @@ pub fn fit_nn(args: &FitArgs, command_line: Vec<String>) -> Result<()> {
         net.latent_dim,
         if net.hidden.is_empty() || net.kind == ModelKind::LinearAe {
             "linear".to_string()
+        } else if net.arch == latent_nn::Arch::Conv {
+            format!("conv {:?}, hidden {:?}", net.conv_channels, net.hidden)
         } else {
             format!("hidden {:?}", net.hidden)
         },

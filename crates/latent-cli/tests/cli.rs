@@ -774,3 +774,56 @@ fn autoencoders_sample_from_a_gaussian_fitted_to_their_codes() {
     );
     assert!(err.contains("tpu"), "{err}");
 }
+
+#[test]
+fn conv_vae_on_images_and_a_clear_error_on_non_images() {
+    let d = Dir::new();
+    let out = d.ok(&[
+        "fit",
+        "--model",
+        "vae",
+        "--arch",
+        "conv",
+        "--conv-channels",
+        "8,16",
+        "--hidden",
+        "32",
+        "--data",
+        "digits",
+        "--latent-dim",
+        "2",
+        "--epochs",
+        "1",
+        "--out",
+        "cvae",
+    ]);
+    assert!(out.contains("conv [8, 16]"), "{out}");
+    d.ok(&[
+        "reconstruct",
+        "--run",
+        "cvae",
+        "--data",
+        "digits",
+        "--out",
+        "r.png",
+    ]);
+    let csv = d.path("plain.csv");
+    std::fs::write(&csv, "a,b,c,d\n1,2,3,4\n5,6,7,8\n9,1,2,3\n").expect("csv");
+    let err = d.fails(
+        &[
+            "fit",
+            "--model",
+            "vae",
+            "--arch",
+            "conv",
+            "--data",
+            "plain.csv",
+            "--latent-dim",
+            "1",
+            "--out",
+            "x",
+        ],
+        1,
+    );
+    assert!(err.contains("conv needs image data"), "{err}");
+}

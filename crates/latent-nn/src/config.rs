@@ -82,6 +82,10 @@ pub enum Arch {
     /// Fully connected layers.
     #[default]
     Mlp,
+    /// For images: strided convolutions (kernel 4, stride 2, padding 1; each halves the
+    /// sides) then the dense layers in the encoder; the mirror image with transposed
+    /// convolutions in the decoder.
+    Conv,
 }
 
 /// Everything needed to build the network (and rebuild it from saved weights).
@@ -106,6 +110,16 @@ pub struct NetConfig {
     pub posterior: PosteriorKind,
     /// VAE decoder likelihood (autoencoders use squared error).
     pub likelihood: Likelihood,
+    /// Image layout `[height, width, channels]` of a row (rows are HWC); needed by `conv`.
+    #[serde(default)]
+    pub image: Option<[usize; 3]>,
+    /// Output channels of each strided convolution (`conv`).
+    #[serde(default = "default_conv_channels")]
+    pub conv_channels: Vec<usize>,
+}
+
+fn default_conv_channels() -> Vec<usize> {
+    vec![32, 64]
 }
 
 impl NetConfig {
@@ -120,7 +134,17 @@ impl NetConfig {
             activation: Activation::Relu,
             posterior: PosteriorKind::Diagonal,
             likelihood: Likelihood::Bernoulli,
+            image: None,
+            conv_channels: default_conv_channels(),
         }
+    }
+
+    /// For `conv`: the feature map after the convolutions, `[channels, height, width]`.
+    pub fn conv_features(&self) -> Option<[usize; 3]> {
+        let [h, w, _] = self.image?;
+        let f = 1usize.checked_shl(self.conv_channels.len() as u32)?;
+        let c = *self.conv_channels.last()?;
+        (self.arch == Arch::Conv).then_some([c, h / f, w / f])
     }
 
     /// Validate.
@@ -154,6 +178,45 @@ impl NetConfig {
                 "posterior",
                 "a full covariance needs latent-dim ≤ 256",
             ));
+        }
+        if self.arch == Arch::Conv {
+            let Some([h, w, c]) = self.image else {
+                return Err(NnError::param(
+                    "arch",
+                    "conv needs image data (rows with an image shape)",
+                ));
+            };
+            if self.kind == ModelKind::LinearAe {
+                return Err(NnError::param(
+                    "arch",
+                    "a linear autoencoder has no convolutions",
+                ));
+            }
+            let layers = self.conv_channels.len();
+            if layers == 0
+                || layers > 5
+                || self.conv_channels.iter().any(|&ch| ch == 0 || ch > 1024)
+            {
+                return Err(NnError::param(
+                    "conv-channels",
+                    "1 to 5 layers of 1..=1024 channels",
+                ));
+            }
+            let f = 1usize << layers;
+            if h % f != 0 || w % f != 0 || h < f || w < f {
+                return Err(NnError::param(
+                    "arch",
+                    format!(
+                        "conv with {layers} stride-2 layers needs image sides divisible by {f}, got {h}×{w} (use --arch mlp)"
+                    ),
+                ));
+            }
+            if h * w * c != self.input_dim {
+                return Err(NnError::param(
+                    "image",
+                    format!("{h}×{w}×{c} is not {} features", self.input_dim),
+                ));
+            }
         }
         if let Likelihood::Gaussian { sigma } = self.likelihood
             && !(sigma.is_finite() && sigma > 0.0)

@@ -2,7 +2,8 @@
 //! [`NetConfig`]. The module holds only layers; behaviour follows the config.
 
 use burn::module::{Module, Param};
-use burn::nn::Linear;
+use burn::nn::conv::{Conv2d, ConvTranspose2d};
+use burn::nn::{Linear, PaddingConfig2d};
 use burn::tensor::activation::{leaky_relu, relu, sigmoid, silu, tanh};
 use burn::tensor::{Device, Tensor, TensorData};
 use rand::Rng;
@@ -19,11 +20,13 @@ use crate::loss;
 /// `decoder` (mirrored hidden layers, then the output layer), `log_sigma` (learned Gaussian σ).
 #[derive(Module, Debug)]
 pub struct Net {
+    conv_encoder: Vec<Conv2d>,
     encoder: Vec<Linear>,
     mean: Linear,
     log_var: Option<Linear>,
     off_diag: Option<Linear>,
     decoder: Vec<Linear>,
+    conv_decoder: Vec<ConvTranspose2d>,
     log_sigma: Option<Param<Tensor<1>>>,
     #[module(skip)]
     config: NetConfig,
@@ -46,6 +49,67 @@ fn linear(d_in: usize, d_out: usize, rng: &mut impl Rng, device: &Device) -> Lin
             TensorData::new(b, [d_out]),
             device,
         ))),
+    }
+}
+
+fn uniform(n: usize, fan_in: usize, rng: &mut impl Rng) -> Vec<f32> {
+    let bound = 1.0 / (fan_in.max(1) as f32).sqrt();
+    match Uniform::new_inclusive(-bound, bound) {
+        Ok(u) => (0..n).map(|_| u.sample(rng)).collect(),
+        Err(_) => vec![0.0; n],
+    }
+}
+
+/// A 4×4 convolution with stride 2 and padding 1 (halves the sides), PyTorch's default
+/// initialisation (fan-in = `c_in · 16`).
+fn conv(c_in: usize, c_out: usize, rng: &mut impl Rng, device: &Device) -> Conv2d {
+    let fan_in = c_in * 16;
+    let w = uniform(c_out * c_in * 16, fan_in, rng);
+    let b = uniform(c_out, fan_in, rng);
+    Conv2d {
+        weight: Param::from_tensor(Tensor::from_data(
+            TensorData::new(w, [c_out, c_in, 4, 4]),
+            device,
+        )),
+        bias: Some(Param::from_tensor(Tensor::from_data(
+            TensorData::new(b, [c_out]),
+            device,
+        ))),
+        stride: [2, 2],
+        kernel_size: [4, 4],
+        dilation: [1, 1],
+        groups: 1,
+        padding: PaddingConfig2d::Explicit(1, 1, 1, 1),
+    }
+}
+
+/// The transposed twin of [`conv`] (doubles the sides); PyTorch computes its fan-in from
+/// the weight's second axis, `c_out · 16`.
+fn conv_transpose(
+    c_in: usize,
+    c_out: usize,
+    rng: &mut impl Rng,
+    device: &Device,
+) -> ConvTranspose2d {
+    let fan_in = c_out * 16;
+    let w = uniform(c_in * c_out * 16, fan_in, rng);
+    let b = uniform(c_out, fan_in, rng);
+    ConvTranspose2d {
+        weight: Param::from_tensor(Tensor::from_data(
+            TensorData::new(w, [c_in, c_out, 4, 4]),
+            device,
+        )),
+        bias: Some(Param::from_tensor(Tensor::from_data(
+            TensorData::new(b, [c_out]),
+            device,
+        ))),
+        stride: [2, 2],
+        kernel_size: [4, 4],
+        dilation: [1, 1],
+        groups: 1,
+        padding: [1, 1],
+        padding_out: [0, 0],
+        channels: [c_in, c_out],
     }
 }
 
@@ -90,8 +154,20 @@ impl Net {
         } else {
             &config.hidden
         };
+        let mut conv_encoder = Vec::new();
+        let mut conv_decoder = Vec::new();
+        let features = config.conv_features();
+        if let (Some([_, _, c]), Some(_)) = (config.image, features) {
+            let mut c_in = c;
+            for &ch in &config.conv_channels {
+                conv_encoder.push(conv(c_in, ch, rng, device));
+                c_in = ch;
+            }
+        }
+        // the dense layers see the flattened feature map (conv) or the input row (mlp)
+        let dense_in = features.map_or(d, |[c, h, w]| c * h * w);
         let mut encoder = Vec::new();
-        let mut width = d;
+        let mut width = dense_in;
         for &h in hidden {
             encoder.push(linear(width, h, rng, device));
             width = h;
@@ -111,7 +187,16 @@ impl Net {
             decoder.push(linear(width, h, rng, device));
             width = h;
         }
-        decoder.push(linear(width, d, rng, device));
+        decoder.push(linear(width, dense_in, rng, device));
+        if let (Some([_, _, c]), Some(_)) = (config.image, features) {
+            let mut outs: Vec<usize> = config.conv_channels.iter().rev().skip(1).copied().collect();
+            outs.push(c);
+            let mut c_in = *config.conv_channels.last().unwrap_or(&c);
+            for c_out in outs {
+                conv_decoder.push(conv_transpose(c_in, c_out, rng, device));
+                c_in = c_out;
+            }
+        }
         let log_sigma = match (config.kind, config.likelihood) {
             (ModelKind::Vae, Likelihood::GaussianLearned { shared }) => {
                 let n = if shared { 1 } else { d };
@@ -120,11 +205,13 @@ impl Net {
             _ => None,
         };
         Net {
+            conv_encoder,
             encoder,
             mean,
             log_var,
             off_diag,
             decoder,
+            conv_decoder,
             log_sigma,
             config: config.clone(),
         }
@@ -142,6 +229,16 @@ impl Net {
     /// - output: `[B, K]` (and `[B, K(K−1)/2]` for the full posterior's off-diagonal)
     pub fn encode(&self, x: Tensor<2>) -> EncoderOutput {
         let mut h = x;
+        if let (Some([ih, iw, ic]), false) = (self.config.image, self.conv_encoder.is_empty()) {
+            let [b, _] = h.dims();
+            // rows are HWC; convolutions want NCHW
+            let mut m = h.reshape([b, ih, iw, ic]).permute([0, 3, 1, 2]);
+            for layer in &self.conv_encoder {
+                m = activate(self.config.activation, layer.forward(m));
+            }
+            let [_, c, fh, fw] = m.dims();
+            h = m.reshape([b, c * fh * fw]);
+        }
         for layer in &self.encoder {
             h = activate(self.config.activation, layer.forward(h));
         }
@@ -160,12 +257,27 @@ impl Net {
     /// - output: `[B, D]`
     pub fn decode_raw(&self, z: Tensor<2>) -> Tensor<2> {
         let mut h = z;
+        let conv = !self.conv_decoder.is_empty();
         let last = self.decoder.len().saturating_sub(1);
         for (i, layer) in self.decoder.iter().enumerate() {
             h = layer.forward(h);
-            if i < last {
+            if i < last || conv {
                 h = activate(self.config.activation, h);
             }
+        }
+        if let (true, Some([c, fh, fw]), Some([ih, iw, ic])) =
+            (conv, self.config.conv_features(), self.config.image)
+        {
+            let [b, _] = h.dims();
+            let mut m = h.reshape([b, c, fh, fw]);
+            let last = self.conv_decoder.len().saturating_sub(1);
+            for (i, layer) in self.conv_decoder.iter().enumerate() {
+                m = layer.forward(m);
+                if i < last {
+                    m = activate(self.config.activation, m);
+                }
+            }
+            h = m.permute([0, 2, 3, 1]).reshape([b, ih * iw * ic]);
         }
         h
     }

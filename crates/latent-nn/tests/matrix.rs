@@ -22,6 +22,7 @@ fn configs() -> Vec<NetConfig> {
         activation: latent_nn::Activation::Relu,
         posterior: PosteriorKind::Diagonal,
         likelihood: Likelihood::Bernoulli,
+        ..NetConfig::reference_vae()
     };
     vec![
         NetConfig {
@@ -249,4 +250,97 @@ fn kl_closed_form_matches_monte_carlo_for_both_posteriors() {
             );
         }
     }
+}
+
+fn conv_configs() -> Vec<NetConfig> {
+    let base = NetConfig {
+        kind: ModelKind::Vae,
+        arch: latent_nn::Arch::Conv,
+        input_dim: 8 * 8 * 3,
+        latent_dim: 2,
+        hidden: vec![16],
+        image: Some([8, 8, 3]),
+        conv_channels: vec![4, 8],
+        ..NetConfig::reference_vae()
+    };
+    vec![
+        NetConfig {
+            kind: ModelKind::Ae,
+            ..base.clone()
+        },
+        base.clone(),
+        NetConfig {
+            input_dim: 64,
+            image: Some([8, 8, 1]),
+            posterior: PosteriorKind::Full,
+            likelihood: Likelihood::GaussianLearned { shared: true },
+            ..base
+        },
+    ]
+}
+
+#[test]
+fn conv_models_pass_the_same_matrix() {
+    let device = cpu_device();
+    for cfg in conv_configs() {
+        cfg.check().unwrap();
+        let d = cfg.input_dim;
+        let net = Net::new(&cfg, &mut seed::rng(1), &device);
+        let names: Vec<String> = named_params(&net).unwrap().into_keys().collect();
+        assert!(
+            names.contains(&"conv_encoder.1.weight".to_string()),
+            "{names:?}"
+        );
+        assert!(
+            names.contains(&"conv_decoder.1.bias".to_string()),
+            "{names:?}"
+        );
+        let model = NnModel::new(net, &device);
+        let x = data(5, d, 2);
+        let z = model.encode(x.view()).unwrap();
+        assert_eq!(z.dim(), (5, 2));
+        assert_eq!(model.decode(z.view()).unwrap().dim(), (5, d));
+        // save → load
+        let bytes = model
+            .tensors()
+            .unwrap()
+            .to_bytes(Default::default())
+            .unwrap();
+        let back =
+            NnModel::from_safetensors(&cfg, std::path::Path::new("c.safetensors"), &bytes, &device)
+                .unwrap();
+        assert_eq!(
+            model.reconstruct(x.view()).unwrap(),
+            back.reconstruct(x.view()).unwrap()
+        );
+        // one step lowers the loss
+        let ad = cpu_device().autodiff();
+        let mut net = Net::new(&cfg, &mut seed::rng(7), &ad);
+        let xb = tensor(&data(16, d, 8), &ad);
+        let eps = tensor(&data(16, 2, 9).mapv(|v| v - 0.5), &ad);
+        let before = net.step_loss(xb.clone(), eps.clone(), 1.0);
+        let l0: f32 = before.loss.clone().into_scalar();
+        let named = named_grads(&net, &before.loss.backward());
+        let mut adam = Adam::new(AdamSettings {
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-8,
+            weight_decay: 0.0,
+        });
+        net = adam.step(net, named, 1e-3);
+        let l1: f32 = net.step_loss(xb, eps, 1.0).loss.into_scalar();
+        assert!(l1 < l0, "{:?}: {l0} → {l1}", cfg.kind);
+    }
+    // sides not divisible by 2^layers are refused
+    let bad = NetConfig {
+        image: Some([6, 6, 3]),
+        input_dim: 108,
+        ..conv_configs()[1].clone()
+    };
+    assert!(
+        bad.check()
+            .unwrap_err()
+            .to_string()
+            .contains("divisible by 4")
+    );
 }
