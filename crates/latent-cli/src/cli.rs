@@ -91,6 +91,12 @@ Examples:
   latent map --run runs/vae2d --data fashion-mnist-10k --out map.png
   latent map --run runs/pca --data digits --out map.png")]
     Map(MapArgs),
+    /// Measure a model on data: reconstruction error; for a VAE the ELBO and its terms.
+    #[command(after_help = "\
+Examples:
+  latent eval --run runs/vae --data fashion-mnist --split test
+  latent eval --run runs/pca --data fashion-mnist-10k --json")]
+    Eval(EvalArgs),
     /// Describe a run: model, data, latent dimension, explained variance.
     #[command(after_help = "\
 Examples:
@@ -549,6 +555,23 @@ pub struct MapArgs {
     /// Overwrite the output file.
     #[arg(long)]
     pub force: bool,
+}
+
+/// `latent eval`.
+#[derive(Debug, Args)]
+pub struct EvalArgs {
+    /// A run directory written by `latent fit`.
+    #[arg(long, value_name = "RUN_DIR")]
+    pub run: PathBuf,
+    /// The data to evaluate on.
+    #[command(flatten)]
+    pub data: DataArgs,
+    /// Seed of the posterior samples (VAE).
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Print the figures as one JSON object.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `latent info`.

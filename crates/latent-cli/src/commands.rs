@@ -681,6 +681,44 @@ pub fn info(args: &InfoArgs) -> Result<()> {
     Ok(())
 }
 
+/// `latent eval`: per-example figures on a data set. Metrics that do not apply to the model
+/// are absent, not zero.
+pub fn eval(args: &crate::cli::EvalArgs) -> Result<()> {
+    let (config, model) = run::load(&args.run)?;
+    let data = load_data_for_run(&config, &args.data)?;
+    let recon = model.reduction().reconstruct(data.x())?;
+    let mut out = serde_json::Map::new();
+    out.insert("n".into(), json!(data.n()));
+    out.insert("recon_mse".into(), json!(sse_per_example(data.x(), recon.view())));
+    if let Model::Nn(m) = &model
+        && m.config().is_vae()
+    {
+        let [loss, rec, kl] = m.losses(data.x(), latent_core::seed::derive(args.seed, "eval"))?;
+        let key = match m.config().likelihood {
+            latent_nn::Likelihood::Bernoulli => "recon_bce",
+            _ => "recon_nll",
+        };
+        out.insert(key.into(), json!(rec));
+        out.insert("kl".into(), json!(kl));
+        out.insert("elbo".into(), json!(-loss));
+        out.insert("loss".into(), json!(loss));
+    }
+    if args.json {
+        let mut o = std::io::stdout().lock();
+        serde_json::to_writer(&mut o, &serde_json::Value::Object(out)).map_err(std::io::Error::from)?;
+        writeln!(o)?;
+        return Ok(());
+    }
+    outln!("{} on {} ({} rows), per example:", model.reduction().method(), data.name(), data.n());
+    for (k, v) in &out {
+        if k != "n" {
+            outln!("  {k:<10} {}", v.as_f64().map_or_else(|| v.to_string(), |f| format!("{f:.4}")));
+        }
+    }
+    outln!("  (recon_mse: squared error summed over features; likelihoods in nats; elbo from one posterior sample per row)");
+    Ok(())
+}
+
 /// `FitArgs` from `latent fit` arguments, as the command line would give them.
 pub(crate) fn parse_fit(args: &[&str]) -> Result<FitArgs> {
     let argv = ["latent", "fit"].iter().chain(args.iter());

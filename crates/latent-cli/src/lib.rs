@@ -105,6 +105,7 @@ where
         cli::Command::Decode(a) => commands::decode(a),
         cli::Command::Reconstruct(a) => commands::reconstruct(a),
         cli::Command::Info(a) => commands::info(a),
+        cli::Command::Eval(a) => commands::eval(a),
         cli::Command::Sample(a) => explore_cmd::sample(a),
         cli::Command::Interpolate(a) => explore_cmd::interpolate(a),
         cli::Command::Traverse(a) => explore_cmd::traverse(a),

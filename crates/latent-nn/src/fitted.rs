@@ -63,6 +63,18 @@ impl NnModel {
         self.config().is_vae().then_some(self as &dyn Probabilistic)
     }
 
+    /// The model's own losses on `x`, per example (one posterior sample per row for a VAE,
+    /// drawn with `seed`): `[loss, reconstruction, kl]` with β = 1, i.e. the negative ELBO
+    /// and its two terms in nats (squared error for autoencoders).
+    ///
+    /// # Errors
+    /// Shape or backend failures.
+    pub fn losses(&self, x: ArrayView2<'_, f32>, seed: u64) -> Result<[f64; 3]> {
+        self.check_input("evaluation data", x)?;
+        let beta = if self.config().is_vae() { 1.0 } else { 0.0 };
+        crate::train::evaluate(&self.net, x, beta, seed, 1024)
+    }
+
     /// The network's settings.
     pub fn config(&self) -> &NetConfig {
         self.net.config()
