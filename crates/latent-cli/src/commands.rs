@@ -689,7 +689,10 @@ pub fn eval(args: &crate::cli::EvalArgs) -> Result<()> {
     let recon = model.reduction().reconstruct(data.x())?;
     let mut out = serde_json::Map::new();
     out.insert("n".into(), json!(data.n()));
-    out.insert("recon_mse".into(), json!(sse_per_example(data.x(), recon.view())));
+    out.insert(
+        "recon_mse".into(),
+        json!(sse_per_example(data.x(), recon.view())),
+    );
     if let Model::Nn(m) = &model
         && m.config().is_vae()
     {
@@ -705,17 +708,29 @@ pub fn eval(args: &crate::cli::EvalArgs) -> Result<()> {
     }
     if args.json {
         let mut o = std::io::stdout().lock();
-        serde_json::to_writer(&mut o, &serde_json::Value::Object(out)).map_err(std::io::Error::from)?;
+        serde_json::to_writer(&mut o, &serde_json::Value::Object(out))
+            .map_err(std::io::Error::from)?;
         writeln!(o)?;
         return Ok(());
     }
-    outln!("{} on {} ({} rows), per example:", model.reduction().method(), data.name(), data.n());
+    outln!(
+        "{} on {} ({} rows), per example:",
+        model.reduction().method(),
+        data.name(),
+        data.n()
+    );
     for (k, v) in &out {
         if k != "n" {
-            outln!("  {k:<10} {}", v.as_f64().map_or_else(|| v.to_string(), |f| format!("{f:.4}")));
+            outln!(
+                "  {k:<10} {}",
+                v.as_f64()
+                    .map_or_else(|| v.to_string(), |f| format!("{f:.4}"))
+            );
         }
     }
-    outln!("  (recon_mse: squared error summed over features; likelihoods in nats; elbo from one posterior sample per row)");
+    outln!(
+        "  (recon_mse: squared error summed over features; likelihoods in nats; elbo from one posterior sample per row)"
+    );
     Ok(())
 }
 

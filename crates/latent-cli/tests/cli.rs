@@ -492,7 +492,19 @@ fn demo_writes_its_files() {
 #[test]
 fn help_has_examples_for_every_command() {
     let d = Dir::new();
-    for cmd in ["fit", "encode", "decode", "reconstruct", "info", "demo"] {
+    for cmd in [
+        "fit",
+        "encode",
+        "decode",
+        "reconstruct",
+        "info",
+        "demo",
+        "sample",
+        "interpolate",
+        "traverse",
+        "map",
+        "eval",
+    ] {
         let out = d.ok(&[cmd, "--help"]);
         assert!(
             out.contains("Examples:") && out.contains(&format!("latent {cmd}")),
