@@ -569,6 +569,9 @@ pub struct EvalArgs {
     /// Seed of the posterior samples (VAE).
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+    /// Importance samples per row for the VAE's −log p(x) (`nll_is`; 0 skips it).
+    #[arg(long, default_value_t = 100)]
+    pub iw_samples: usize,
     /// Print the figures as one JSON object.
     #[arg(long)]
     pub json: bool,

@@ -705,6 +705,29 @@ pub fn eval(args: &crate::cli::EvalArgs) -> Result<()> {
         out.insert("kl".into(), json!(kl));
         out.insert("elbo".into(), json!(-loss));
         out.insert("loss".into(), json!(loss));
+        let post = latent_core::Probabilistic::encode_distribution(m.as_ref(), data.x())?;
+        out.insert(
+            "kl_per_dim".into(),
+            json!(latent_explore::kl_per_dim(&post).to_vec()),
+        );
+        out.insert(
+            "active_units".into(),
+            json!(latent_explore::active_units(post.mean().view(), 0.01)),
+        );
+        if args.iw_samples > 0 {
+            let bar = progress::spinner(&format!(
+                "importance sampling ({} samples per row)",
+                args.iw_samples
+            ));
+            let lp = m.log_likelihood_is(
+                data.x(),
+                args.iw_samples,
+                latent_core::seed::derive(args.seed, "nll"),
+            )?;
+            bar.finish_and_clear();
+            out.insert("nll_is".into(), json!(-lp.mean().unwrap_or(f64::NAN)));
+            out.insert("iw_samples".into(), json!(args.iw_samples));
+        }
     }
     if args.json {
         let mut o = std::io::stdout().lock();

@@ -36,6 +36,7 @@
 mod dims;
 mod gaussian;
 mod interpolate;
+mod metrics;
 mod normal;
 mod project;
 mod sample;
@@ -44,6 +45,7 @@ mod traverse;
 pub use dims::parse_dims;
 pub use gaussian::CodeGaussian;
 pub use interpolate::{Interpolation, interpolate, interpolate_codes};
+pub use metrics::{active_units, activity, kl_per_dim};
 pub use normal::normal_quantile;
 pub use project::{Projection, project_2d};
 pub use sample::{PriorSource, Sampler, Samples, sample};

@@ -80,6 +80,11 @@ impl NnModel {
         self.net.config()
     }
 
+    /// The device the network runs on.
+    pub fn device(&self) -> &Device {
+        &self.device
+    }
+
     /// The network.
     pub fn net(&self) -> &Net {
         &self.net

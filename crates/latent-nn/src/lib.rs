@@ -15,6 +15,7 @@ pub mod checkpoint;
 pub mod config;
 mod error;
 pub mod fitted;
+pub mod likelihood;
 pub mod loss;
 pub mod model;
 pub mod optim;
@@ -34,7 +35,8 @@ pub fn cpu_device() -> Device {
     Device::flex()
 }
 
-/// A device by name: `cpu` (flex), or `vulkan` / `gpu` with the `wgpu` feature.
+/// A device by name: `cpu` (flex), or `wgpu` / `gpu` / `vulkan` (burn's wgpu backend on
+/// the best GPU it finds; Vulkan on Linux) with the `wgpu` feature.
 ///
 /// # Errors
 /// [`NnError::InvalidParam`] for an unknown name or one this build lacks.
@@ -42,7 +44,7 @@ pub fn device_by_name(name: &str) -> Result<Device> {
     match name {
         "cpu" | "flex" => Ok(cpu_device()),
         #[cfg(feature = "wgpu")]
-        "vulkan" | "gpu" | "wgpu" => Ok(Device::vulkan(Default::default())),
+        "vulkan" | "gpu" | "wgpu" => Ok(Device::wgpu(burn::tensor::DeviceKind::DefaultDevice)),
         other => Err(NnError::param(
             "device",
             format!(
