@@ -103,8 +103,9 @@ Examples:
   latent info --run runs/pca
   latent info --run runs/pca --json")]
     Info(InfoArgs),
-    /// The main job on the embedded default data: fit PCA to Fashion-MNIST-10k, write
-    /// reconstructions and a summary.
+    /// The main job on the embedded default data: PCA (K = 50) on Fashion-MNIST-10k, then
+    /// PCA, an autoencoder and a VAE with a 2-D latent space side by side (maps, samples,
+    /// interpolations, reconstruction error).
     #[command(after_help = "\
 Examples:
   latent demo

@@ -478,7 +478,15 @@ fn variance_fraction_and_incremental_streaming_from_idx() {
 fn demo_writes_its_files() {
     let d = Dir::new();
     let out = d.ok(&["demo", "--out", "demo"]);
-    assert!(out.contains("demo written to"), "{out}");
+    assert!(
+        out.contains("demo written to") && out.contains("autoencoder"),
+        "{out}"
+    );
+    assert!(
+        out.contains("a Gaussian fitted to the training codes")
+            && out.contains("the model's prior"),
+        "{out}"
+    );
     for f in [
         "pca/config.json",
         "reconstructions.png",
