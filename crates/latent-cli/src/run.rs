@@ -352,10 +352,9 @@ pub fn save(dir: &Path, model: &Model, config: RunConfig, force: bool) -> Result
 /// I/O errors naming the file.
 pub fn write_files(dir: &Path, model: &Model, mut config: RunConfig) -> Result<(), RunError> {
     let (tensors, layout) = model.tensors()?;
-    let mut meta = BTreeMap::new();
-    meta.insert("format".to_string(), "latent".to_string());
-    meta.insert("model".to_string(), model.reduction().method().to_string());
-    let bytes = tensors.to_bytes(meta)?;
+    // No safetensors metadata (its order is not stable): config.json describes the tensors,
+    // and identical weights give byte-identical files.
+    let bytes = tensors.to_bytes(BTreeMap::new())?;
     fsutil::atomic_write_bytes(&dir.join(WEIGHTS_FILE), &bytes)?;
     config.weights = WeightsInfo {
         file: WEIGHTS_FILE.to_string(),

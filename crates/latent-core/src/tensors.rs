@@ -78,7 +78,12 @@ impl Tensors {
                 path: "<memory>".into(),
                 reason: format!("safetensors: {e}"),
             })?;
-        safetensors::serialize(views, Some(metadata.into_iter().collect())).map_err(|e| {
+        safetensors::serialize(
+            views,
+            // safetensors keeps metadata in a HashMap, whose order varies between runs: only
+            // write it when asked, so that identical tensors give identical files.
+            (!metadata.is_empty()).then(|| metadata.into_iter().collect()),
+        ).map_err(|e| {
             Error::Corrupt {
                 path: "<memory>".into(),
                 reason: format!("safetensors: {e}"),

@@ -93,35 +93,49 @@ pub fn epoch_dir(dir: &Path, epoch: usize) -> PathBuf {
     dir.join(format!("epoch-{epoch:04}"))
 }
 
+/// Hidden directories under a checkpoint directory: a checkpoint being written, or an old one
+/// being deleted. Never read as checkpoints ([`list`] sees only `epoch-NNNN`).
+const STAGING_PREFIX: &str = ".staging-";
+
 /// Write `ckpt` under `dir` (created if needed) and delete all but the newest [`KEEP`].
 ///
+/// The files go to a hidden staging directory that is renamed to `epoch-NNNN` when complete;
+/// old checkpoints are renamed to a hidden name before they are deleted. So a visible
+/// `epoch-NNNN` is always whole, and a crash leaves at most hidden directories: those of
+/// dead writers are removed here, before the new checkpoint is written (a run directory has
+/// one writer).
+///
 /// # Errors
-/// I/O errors naming the path; the previous checkpoints are intact.
+/// I/O errors naming the path; the previous checkpoints are intact and the staging
+/// directory is removed.
 pub fn save(dir: &Path, mut ckpt: Checkpoint) -> Result<PathBuf> {
     fs::create_dir_all(dir).map_err(io(dir))?;
+    remove_staging(dir);
     let target = epoch_dir(dir, ckpt.state.epoch);
-    let staging = dir.join(format!(
-        ".staging-{}-{}",
-        ckpt.state.epoch,
-        std::process::id()
-    ));
-    if staging.exists() {
-        fs::remove_dir_all(&staging).map_err(io(&staging))?;
-    }
+    let pid = std::process::id();
+    let staging = dir.join(format!("{STAGING_PREFIX}{}-{pid}", ckpt.state.epoch));
     fs::create_dir(&staging).map_err(io(&staging))?;
-    let model = to_tensors(&ckpt.params).to_bytes(Default::default())?;
-    let optim = to_tensors(&ckpt.optimizer).to_bytes(Default::default())?;
-    fsutil::atomic_write_bytes(&staging.join(MODEL), &model)?;
-    fsutil::atomic_write_bytes(&staging.join(OPTIMIZER), &optim)?;
-    ckpt.state.model_sha256 = sha256_hex(&model);
-    ckpt.state.optimizer_sha256 = sha256_hex(&optim);
-    let json = serde_json::to_vec_pretty(&ckpt.state)
-        .map_err(|e| NnError::Backend(format!("serializing checkpoint state: {e}")))?;
-    fsutil::atomic_write_bytes(&staging.join(STATE), &json)?;
-    if target.exists() {
-        fs::remove_dir_all(&target).map_err(io(&target))?;
+    let written = (|| {
+        let model = to_tensors(&ckpt.params).to_bytes(Default::default())?;
+        let optim = to_tensors(&ckpt.optimizer).to_bytes(Default::default())?;
+        fsutil::atomic_write_bytes(&staging.join(MODEL), &model)?;
+        fsutil::atomic_write_bytes(&staging.join(OPTIMIZER), &optim)?;
+        ckpt.state.model_sha256 = sha256_hex(&model);
+        ckpt.state.optimizer_sha256 = sha256_hex(&optim);
+        let json = serde_json::to_vec_pretty(&ckpt.state)
+            .map_err(|e| NnError::Backend(format!("serializing checkpoint state: {e}")))?;
+        fsutil::atomic_write_bytes(&staging.join(STATE), &json)?;
+        if target.exists() {
+            let old = dir.join(format!("{STAGING_PREFIX}old-{}-{pid}", ckpt.state.epoch));
+            fs::rename(&target, &old).map_err(io(&target))?;
+            let _ = fs::remove_dir_all(&old);
+        }
+        fs::rename(&staging, &target).map_err(io(&target))
+    })();
+    if let Err(e) = written {
+        let _ = fs::remove_dir_all(&staging);
+        return Err(e);
     }
-    fs::rename(&staging, &target).map_err(io(&target))?;
     if let Ok(d) = fs::File::open(dir) {
         let _ = d.sync_all();
     }
@@ -129,10 +143,30 @@ pub fn save(dir: &Path, mut ckpt: Checkpoint) -> Result<PathBuf> {
     epochs.sort_unstable();
     if epochs.len() > KEEP {
         for &e in &epochs[..epochs.len() - KEEP] {
-            let _ = fs::remove_dir_all(epoch_dir(dir, e));
+            let old = dir.join(format!("{STAGING_PREFIX}old-{e}-{pid}"));
+            if fs::rename(epoch_dir(dir, e), &old).is_ok() {
+                let _ = fs::remove_dir_all(&old);
+            }
         }
     }
     Ok(target)
+}
+
+/// Remove the hidden staging directories under `dir` (best effort): what a killed writer
+/// left behind.
+fn remove_staging(dir: &Path) {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        if entry
+            .file_name()
+            .to_str()
+            .is_some_and(|n| n.starts_with(STAGING_PREFIX))
+        {
+            let _ = fs::remove_dir_all(entry.path());
+        }
+    }
 }
 
 /// Epoch numbers of the checkpoint directories under `dir` (valid or not).

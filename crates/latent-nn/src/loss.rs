@@ -1,18 +1,22 @@
 //! Likelihoods and KL divergences, per example (summed over features or latent dimensions).
 //! All are written in numerically stable forms.
 
+use burn::tensor::activation::log_sigmoid;
 use burn::tensor::{Device, Tensor, TensorData};
 
 const HALF_LOG_2PI: f32 = 0.918_938_5;
 
-/// Bernoulli negative log-likelihood from logits `l` and targets `x ∈ [0, 1]`, the stable
-/// with-logits form `max(l, 0) − l·x + log(1 + e^−|l|)`, summed over features.
+/// Bernoulli negative log-likelihood from logits `l` and targets `x ∈ [0, 1]`, summed over
+/// features: `−x log σ(l) − (1 − x) log σ(−l) = l·(1 − x) − log σ(l)`, with burn's stable
+/// `log_sigmoid` (finite at any logit). Its gradient is `σ(l) − x` everywhere, also at
+/// `l = 0`, where the form `max(l, 0) − l·x + log(1 + e^−|l|)` got `1 − x` from autodiff
+/// (the subgradients of `max` and `|·|` at the kink).
 ///
 /// # Shapes
 /// - logits, x: `[B, D]`
 /// - output: `[B]`
 pub fn bernoulli_nll_logits(logits: Tensor<2>, x: Tensor<2>) -> Tensor<1> {
-    let per = logits.clone().clamp_min(0.0) - logits.clone() * x + logits.abs().neg().exp().log1p();
+    let per = logits.clone() * (x.neg() + 1.0) - log_sigmoid(logits);
     per.sum_dim(1).squeeze_dim(1)
 }
 
