@@ -743,13 +743,14 @@ pub fn eval(args: &crate::cli::EvalArgs) -> Result<()> {
         data.n()
     );
     for (k, v) in &out {
-        if k != "n" {
-            outln!(
-                "  {k:<10} {}",
-                v.as_f64()
-                    .map_or_else(|| v.to_string(), |f| format!("{f:.4}"))
-            );
+        if k == "n" || k == "kl_per_dim" {
+            continue;
         }
+        let shown = match v.as_u64() {
+            Some(i) => i.to_string(),
+            None => v.as_f64().map_or_else(|| v.to_string(), |f| format!("{f:.4}")),
+        };
+        outln!("  {k:<12} {shown}");
     }
     outln!(
         "  (recon_mse: squared error summed over features; likelihoods in nats; elbo from one posterior sample per row)"
