@@ -748,7 +748,9 @@ pub fn eval(args: &crate::cli::EvalArgs) -> Result<()> {
         }
         let shown = match v.as_u64() {
             Some(i) => i.to_string(),
-            None => v.as_f64().map_or_else(|| v.to_string(), |f| format!("{f:.4}")),
+            None => v
+                .as_f64()
+                .map_or_else(|| v.to_string(), |f| format!("{f:.4}")),
         };
         outln!("  {k:<12} {shown}");
     }

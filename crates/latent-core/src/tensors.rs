@@ -83,11 +83,10 @@ impl Tensors {
             // safetensors keeps metadata in a HashMap, whose order varies between runs: only
             // write it when asked, so that identical tensors give identical files.
             (!metadata.is_empty()).then(|| metadata.into_iter().collect()),
-        ).map_err(|e| {
-            Error::Corrupt {
-                path: "<memory>".into(),
-                reason: format!("safetensors: {e}"),
-            }
+        )
+        .map_err(|e| Error::Corrupt {
+            path: "<memory>".into(),
+            reason: format!("safetensors: {e}"),
         })
     }
 
