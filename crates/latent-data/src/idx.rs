@@ -507,10 +507,21 @@ impl RowSource for IdxRowSource {
             .min(self.n - self.pos)
             .min((MAX_BATCH_BYTES / dim).max(1));
         let bytes = rows * dim;
-        self.buf.resize(bytes, 0);
-        let got = read_up_to(&mut self.reader, &mut self.buf).map_err(|e| {
-            latent_core::Error::Source(Box::new(read_err(&self.name, self.gzip, e)))
-        })?;
+        // The buffer grows with the data actually read: a gzip stream's declared size has not
+        // been checked against anything, so it must not size an allocation (one image may
+        // claim up to 16 GiB). A raw file's size was checked when it was opened.
+        self.buf.clear();
+        if !self.gzip {
+            self.buf.reserve(bytes);
+        }
+        self.reader
+            .by_ref()
+            .take(bytes as u64)
+            .read_to_end(&mut self.buf)
+            .map_err(|e| {
+                latent_core::Error::Source(Box::new(read_err(&self.name, self.gzip, e)))
+            })?;
+        let got = self.buf.len();
         if got < bytes {
             let done = self.pos + got / dim;
             return Err(self.fail(format!(
