@@ -8,8 +8,12 @@ use latent_data::csv::{self, CsvOptions, Header, LabelColumn};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&opt, rest)) = data.split_first() else { return };
-    let Ok(text) = std::str::from_utf8(rest) else { return };
+    let Some((&opt, rest)) = data.split_first() else {
+        return;
+    };
+    let Ok(text) = std::str::from_utf8(rest) else {
+        return;
+    };
     let header = match opt % 3 {
         0 => Header::Auto,
         1 => Header::Present,
@@ -19,7 +23,9 @@ fuzz_target!(|data: &[u8]| {
         0 => None,
         1 => Some(LabelColumn::Last),
         2 => Some(LabelColumn::Index(usize::from(opt >> 4))),
-        _ => Some(LabelColumn::Name(if opt & 0x80 == 0 { "label" } else { "" }.into())),
+        _ => Some(LabelColumn::Name(
+            if opt & 0x80 == 0 { "label" } else { "" }.into(),
+        )),
     };
     let opts = CsvOptions { header, label };
     if let Ok(ds) = csv::parse(Path::new("fuzz.csv"), text, &opts) {

@@ -19,7 +19,9 @@ fuzz_target!(|data: &[u8]| {
         assert!(ds.n() > 0 && ds.dim() > 0);
     }
     // The same bytes as a file: the reader and the streaming source (raw or gzip).
-    let Ok(mut f) = tempfile::NamedTempFile::new() else { return };
+    let Ok(mut f) = tempfile::NamedTempFile::new() else {
+        return;
+    };
     if f.write_all(data).and_then(|()| f.flush()).is_err() {
         return;
     }

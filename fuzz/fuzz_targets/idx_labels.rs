@@ -11,7 +11,9 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(labels) = idx::parse_labels(Path::new("fuzz-labels-idx1-ubyte"), data) {
         assert_eq!(data.len(), 8 + labels.len());
     }
-    let Ok(mut f) = tempfile::NamedTempFile::new() else { return };
+    let Ok(mut f) = tempfile::NamedTempFile::new() else {
+        return;
+    };
     if f.write_all(data).and_then(|()| f.flush()).is_err() {
         return;
     }

@@ -18,13 +18,19 @@ fuzz_target!(|data: &[u8]| {
             assert_eq!(s.numel(), Some(ds.dim()));
         }
     }
-    let Ok(mut f) = tempfile::NamedTempFile::new() else { return };
+    let Ok(mut f) = tempfile::NamedTempFile::new() else {
+        return;
+    };
     if f.write_all(data).and_then(|()| f.flush()).is_err() {
         return;
     }
     // The file reader agrees with the in-memory parser.
     let read = npy::read(f.path());
-    assert_eq!(parsed.is_ok(), read.is_ok(), "parse: {parsed:?}\nread: {read:?}");
+    assert_eq!(
+        parsed.is_ok(),
+        read.is_ok(),
+        "parse: {parsed:?}\nread: {read:?}"
+    );
     let _ = npy::read_matrix(f.path());
     if let Ok(mut src) = npy::NpyRowSource::open(f.path()) {
         let dim = src.dim();

@@ -19,14 +19,20 @@ fn write(dir: &Path, sub: &str, name: &str, bytes: &[u8]) -> std::io::Result<()>
 }
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&mode, rest)) = data.split_first() else { return };
+    let Some((&mode, rest)) = data.split_first() else {
+        return;
+    };
     let Ok(dir) = tempfile::tempdir() else { return };
     let two = mode & 1 == 1;
     let classes = mode & 2 == 2;
     let files: Vec<&[u8]> = if two && rest.len() >= 2 {
         let at = usize::from(u16::from_le_bytes([rest[0], rest[1]]));
         let body = &rest[2..];
-        let at = if body.is_empty() { 0 } else { at % (body.len() + 1) };
+        let at = if body.is_empty() {
+            0
+        } else {
+            at % (body.len() + 1)
+        };
         vec![&body[..at], &body[at..]]
     } else {
         vec![rest]

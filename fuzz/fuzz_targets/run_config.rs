@@ -17,9 +17,18 @@ use latent_core::tensors::sha256_hex;
 use libfuzzer_sys::fuzz_target;
 
 const WEIGHTS: [(&str, &[u8]); 3] = [
-    ("model.safetensors", include_bytes!("../fixtures/pca.safetensors")),
-    ("vae.safetensors", include_bytes!("../fixtures/vae.safetensors")),
-    ("ae.safetensors", include_bytes!("../fixtures/ae.safetensors")),
+    (
+        "model.safetensors",
+        include_bytes!("../fixtures/pca.safetensors"),
+    ),
+    (
+        "vae.safetensors",
+        include_bytes!("../fixtures/vae.safetensors"),
+    ),
+    (
+        "ae.safetensors",
+        include_bytes!("../fixtures/ae.safetensors"),
+    ),
 ];
 
 fn run_dir() -> &'static Path {
@@ -45,19 +54,27 @@ fuzz_target!(|data: &[u8]| {
         return;
     }
     let loaded = run::load(dir);
-    assert!(loaded.is_err() || parsed.is_ok(), "load accepted what serde rejects");
+    assert!(
+        loaded.is_err() || parsed.is_ok(),
+        "load accepted what serde rejects"
+    );
     let Ok(mut config) = parsed else { return };
     let Some((_, bytes)) = WEIGHTS.iter().find(|(n, _)| *n == config.weights.file) else {
         return;
     };
     config.weights.sha256 = sha256_hex(bytes);
-    let Ok(json) = serde_json::to_vec(&config) else { return };
+    let Ok(json) = serde_json::to_vec(&config) else {
+        return;
+    };
     if fs::write(&config_path, &json).is_err() {
         return;
     }
     if let Ok((back, model)) = run::load(dir) {
         assert_eq!(back, config);
         let r = model.reduction();
-        assert_eq!((r.input_dim(), r.latent_dim()), (config.input_dim, config.latent_dim));
+        assert_eq!(
+            (r.input_dim(), r.latent_dim()),
+            (config.input_dim, config.latent_dim)
+        );
     }
 });

@@ -211,7 +211,7 @@ impl NetConfig {
                     ),
                 ));
             }
-            if h * w * c != self.input_dim {
+            if h.checked_mul(w).and_then(|hw| hw.checked_mul(c)) != Some(self.input_dim) {
                 return Err(NnError::param(
                     "image",
                     format!("{h}×{w}×{c} is not {} features", self.input_dim),

@@ -52,6 +52,22 @@ impl NnModel {
         device: &Device,
     ) -> Result<Self> {
         config.check()?;
+        // The network is built (and initialised) before the tensors replace its parameters:
+        // refuse a configuration that needs more values than `params` holds before building
+        // it, so that a config file cannot make it allocate without bound.
+        let have: usize = params.values().map(|a| a.len()).sum();
+        match Net::param_count(config) {
+            Some(want) if want <= have => {}
+            want => {
+                return Err(NnError::Checkpoint {
+                    path: source.to_path_buf(),
+                    reason: format!(
+                        "holds {have} values, the network of this configuration has {}",
+                        want.map_or_else(|| "more than usize::MAX".to_string(), |w| w.to_string())
+                    ),
+                });
+            }
+        }
         let device = device.clone().without_autodiff();
         let net = Net::new(config, &mut latent_core::seed::rng(0), &device);
         let net = load_params(net, params, source)?;

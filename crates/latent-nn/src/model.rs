@@ -217,6 +217,66 @@ impl Net {
         }
     }
 
+    /// The number of `f32` parameters [`Net::new`] allocates for `config`, computed without
+    /// allocating (layer by layer as there); `None` when it overflows `usize`. Lets a caller
+    /// refuse a configuration read from a file before building it.
+    pub(crate) fn param_count(config: &NetConfig) -> Option<usize> {
+        fn linear(d_in: usize, d_out: usize) -> Option<usize> {
+            d_in.checked_mul(d_out)?.checked_add(d_out)
+        }
+        fn conv(c_in: usize, c_out: usize) -> Option<usize> {
+            c_in.checked_mul(c_out)?.checked_mul(16)?.checked_add(c_out)
+        }
+        let (d, k) = (config.input_dim, config.latent_dim);
+        let hidden: &[usize] = if config.kind == ModelKind::LinearAe {
+            &[]
+        } else {
+            &config.hidden
+        };
+        let features = config.conv_features();
+        let mut layers = Vec::new();
+        if let (Some([_, _, c]), Some(_)) = (config.image, features) {
+            let mut c_in = c;
+            for &ch in &config.conv_channels {
+                layers.push(conv(c_in, ch));
+                c_in = ch;
+            }
+            let outs = config.conv_channels.iter().rev().skip(1).copied();
+            for c_out in outs.chain([c]) {
+                layers.push(conv(c_in, c_out));
+                c_in = c_out;
+            }
+        }
+        let dense_in = match features {
+            Some([c, h, w]) => c.checked_mul(h)?.checked_mul(w)?,
+            None => d,
+        };
+        let mut width = dense_in;
+        for &h in hidden {
+            layers.push(linear(width, h));
+            width = h;
+        }
+        layers.push(linear(width, k));
+        if config.kind == ModelKind::Vae {
+            layers.push(linear(width, k));
+            if config.posterior == PosteriorKind::Full && k > 1 {
+                layers.push(linear(width, k.checked_mul(k - 1)? / 2));
+            }
+            if let Likelihood::GaussianLearned { shared } = config.likelihood {
+                layers.push(Some(if shared { 1 } else { d }));
+            }
+        }
+        let mut width = k;
+        for &h in hidden.iter().rev() {
+            layers.push(linear(width, h));
+            width = h;
+        }
+        layers.push(linear(width, dense_in));
+        layers
+            .into_iter()
+            .try_fold(0usize, |n, l| n.checked_add(l?))
+    }
+
     /// The configuration the network was built from.
     pub fn config(&self) -> &NetConfig {
         &self.config
@@ -368,5 +428,62 @@ impl Net {
             recon.clone()
         };
         StepLoss { loss, recon, kl }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::config::Arch;
+
+    /// `param_count` follows `Net::new` layer by layer.
+    #[test]
+    fn param_count_matches_the_built_network() {
+        let device = crate::cpu_device();
+        let mlp = NetConfig {
+            input_dim: 12,
+            latent_dim: 3,
+            hidden: vec![7, 5],
+            ..NetConfig::reference_vae()
+        };
+        let conv = NetConfig {
+            arch: Arch::Conv,
+            input_dim: 8 * 8 * 3,
+            image: Some([8, 8, 3]),
+            conv_channels: vec![4, 6],
+            ..mlp.clone()
+        };
+        for base in [mlp, conv] {
+            for cfg in [
+                NetConfig {
+                    kind: ModelKind::LinearAe,
+                    arch: Arch::Mlp,
+                    ..base.clone()
+                },
+                NetConfig {
+                    kind: ModelKind::Ae,
+                    ..base.clone()
+                },
+                base.clone(),
+                NetConfig {
+                    posterior: PosteriorKind::Full,
+                    likelihood: Likelihood::GaussianLearned { shared: false },
+                    ..base.clone()
+                },
+                NetConfig {
+                    likelihood: Likelihood::GaussianLearned { shared: true },
+                    ..base.clone()
+                },
+            ] {
+                let net = Net::new(&cfg, &mut latent_core::seed::rng(0), &device);
+                let built: usize = crate::params::named_params(&net)
+                    .unwrap()
+                    .values()
+                    .map(|a| a.len())
+                    .sum();
+                assert_eq!(Net::param_count(&cfg), Some(built), "{cfg:?}");
+            }
+        }
     }
 }
