@@ -14,6 +14,8 @@
 //! - the **manifold grid** ([`manifold_grid`]) of a 2-D latent space (Kingma & Welling 2014,
 //!   Fig. 4), at the quantiles [`normal_quantile`] of the prior;
 //! - a **2-D projection** of codes for a scatter plot ([`project_2d`]);
+//! - **regularity** ([`continuity`], and for completeness [`nearest_distances`] and
+//!   [`frechet_distance`]): the chapter's two properties of a regular latent space, measured;
 //! - [`parse_dims`], the `--dims` syntax of the command line.
 //!
 //! Every function returns codes or decodings as arrays, rows being examples; drawing them is
@@ -39,6 +41,7 @@ mod interpolate;
 mod metrics;
 mod normal;
 mod project;
+mod regularity;
 mod sample;
 mod traverse;
 
@@ -48,5 +51,9 @@ pub use interpolate::{Interpolation, interpolate, interpolate_codes};
 pub use metrics::{active_units, activity, kl_per_dim};
 pub use normal::normal_quantile;
 pub use project::{Projection, project_2d};
+pub use regularity::{
+    Continuity, continuity, frechet_distance, nearest_distances, pick_rows, quantile_sorted,
+    rms_pairwise_distance,
+};
 pub use sample::{PriorSource, Sampler, Samples, sample};
 pub use traverse::{manifold_codes, manifold_grid, traversal_codes, traverse};

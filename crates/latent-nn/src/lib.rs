@@ -12,6 +12,7 @@
 //! batch — nats for VAEs, squared error for autoencoders.
 
 pub mod checkpoint;
+pub mod classifier;
 pub mod config;
 mod error;
 pub mod fitted;
@@ -23,6 +24,7 @@ pub mod params;
 pub mod train;
 
 pub use burn::tensor::Device;
+pub use classifier::{Classifier, ClassifierConfig};
 pub use config::{
     Activation, Arch, Likelihood, LrSchedule, ModelKind, NetConfig, PosteriorKind, TrainConfig,
 };

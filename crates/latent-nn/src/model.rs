@@ -35,7 +35,7 @@ pub struct Net {
 /// PyTorch's default `nn.Linear` initialisation, U(−1/√fan_in, 1/√fan_in) for weights and
 /// biases, drawn from our seeded generator so that initialisation is reproducible and
 /// identical on every backend. burn stores the weight as `[d_in, d_out]`.
-fn linear(d_in: usize, d_out: usize, rng: &mut impl Rng, device: &Device) -> Linear {
+pub(crate) fn linear(d_in: usize, d_out: usize, rng: &mut impl Rng, device: &Device) -> Linear {
     let bound = 1.0 / (d_in as f32).sqrt();
     let u = Uniform::new_inclusive(-bound, bound).unwrap_or_else(|_| {
         // d_in ≥ 1 makes the bound finite and positive; keep a valid fallback anyway.
