@@ -103,9 +103,16 @@ Examples:
   latent info --run runs/pca
   latent info --run runs/pca --json")]
     Info(InfoArgs),
-    /// The main job on the embedded default data: PCA (K = 50) on Fashion-MNIST-10k, then
-    /// PCA, an autoencoder and a VAE with a 2-D latent space side by side (maps, samples,
-    /// interpolations, reconstruction error).
+    /// Fit PCA, a linear AE, a deep AE and VAEs (over β) at several latent dimensions, measure
+    /// each on the test split, and write summary.json and a self-contained report.html.
+    #[command(after_help = "\
+Examples:
+  latent compare --data fashion-mnist-10k --latent-dims 2,10 --epochs 10 --out cmp
+  latent compare --data fashion-mnist --latent-dims 2,10,20 --betas 0.5,1,4 --out cmp-all")]
+    Compare(CompareArgs),
+    /// The main job on the embedded default data: `latent compare` on Fashion-MNIST-10k
+    /// (PCA, linear AE, deep AE, VAEs over β at K = 2, 10, 20; about three minutes), writing
+    /// a report.
     #[command(after_help = "\
 Examples:
   latent demo
@@ -128,6 +135,16 @@ pub struct DataArgs {
     /// CSV column holding integer labels: a header name, a 0-based index, or `last`.
     #[arg(long, value_name = "COLUMN")]
     pub label_column: Option<String>,
+    /// For data without train/test splits: hold out this percentage of the rows (a seeded
+    /// shuffle, `--holdout-seed`) as the test split; `--split test` selects it, the rest is
+    /// the training split (the default).
+    #[arg(long, value_name = "PERCENT", value_parser = clap::value_parser!(u8).range(1..=99))]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub holdout: Option<u8>,
+    /// Seed of the `--holdout` shuffle.
+    #[arg(long, default_value_t = 0, requires = "holdout")]
+    #[serde(default)]
+    pub holdout_seed: u64,
 }
 
 /// `--split`.
@@ -258,6 +275,13 @@ pub struct FitArgs {
     /// CSV column holding integer labels: a header name, a 0-based index, or `last`.
     #[arg(long, value_name = "COLUMN")]
     pub label_column: Option<String>,
+    /// For data without train/test splits: hold out this percentage of the rows as the
+    /// test split (see `latent eval --help`); fitting uses the rest.
+    #[arg(long, value_name = "PERCENT", value_parser = clap::value_parser!(u8).range(1..=99))]
+    pub holdout: Option<u8>,
+    /// Seed of the `--holdout` shuffle.
+    #[arg(long, default_value_t = 0, requires = "holdout")]
+    pub holdout_seed: u64,
     /// Latent dimension K; for PCA also a fraction in (0, 1): keep that share of the variance.
     #[arg(long, value_name = "K", required_unless_present = "resume")]
     pub latent_dim: Option<String>,
@@ -389,6 +413,8 @@ impl FitArgs {
             split: self.split,
             csv_header: self.csv_header,
             label_column: self.label_column.clone(),
+            holdout: self.holdout,
+            holdout_seed: self.holdout_seed,
         })
     }
 }
@@ -573,6 +599,15 @@ pub struct EvalArgs {
     /// Importance samples per row for the VAE's −log p(x) (`nll_is`; 0 skips it).
     #[arg(long, default_value_t = 100)]
     pub iw_samples: usize,
+    /// Decoded latent samples for completeness and the Fréchet distance (0 skips them).
+    #[arg(long, default_value_t = 2000)]
+    pub samples: usize,
+    /// Encoded test points probed for continuity (0 skips it).
+    #[arg(long, default_value_t = 1000)]
+    pub continuity_points: usize,
+    /// Do not train the feature classifier (no Fréchet distance, no sample confidence).
+    #[arg(long)]
+    pub no_classifier: bool,
     /// Print the figures as one JSON object.
     #[arg(long)]
     pub json: bool,
@@ -589,6 +624,61 @@ pub struct InfoArgs {
     pub json: bool,
 }
 
+/// `latent compare`.
+#[derive(Debug, Args)]
+pub struct CompareArgs {
+    /// A dataset name or a path (see `latent --help`).
+    #[arg(long, value_name = "DATA")]
+    pub data: String,
+    /// Whether a CSV file's first row is a header (auto: when it is not all numbers).
+    #[arg(long, value_enum, default_value_t = HeaderArg::Auto)]
+    pub csv_header: HeaderArg,
+    /// CSV column holding integer labels: a header name, a 0-based index, or `last`.
+    #[arg(long, value_name = "COLUMN")]
+    pub label_column: Option<String>,
+    /// For data without train/test splits: the percentage of rows held out (seeded by
+    /// `--seed`) as the test split.
+    #[arg(long, value_name = "PERCENT", default_value_t = 20, value_parser = clap::value_parser!(u8).range(1..=99))]
+    pub holdout: u8,
+    /// Latent dimensions, comma-separated.
+    #[arg(long, default_value = "2,10,20")]
+    pub latent_dims: String,
+    /// KL weights of the VAEs, comma-separated (β = 1 is always included).
+    #[arg(long, default_value = "0.5,1,4")]
+    pub betas: String,
+    /// Training epochs of the deep autoencoder and the VAEs.
+    #[arg(long, default_value_t = 20)]
+    pub epochs: usize,
+    /// Training epochs of the linear autoencoder (default: about 8,000 steps, 10 to 400
+    /// epochs; it converges late).
+    #[arg(long)]
+    pub linear_epochs: Option<usize>,
+    /// Hidden layer widths of the deep models, comma-separated.
+    #[arg(long, default_value = "400")]
+    pub hidden: String,
+    /// Rows per training step.
+    #[arg(long, default_value_t = 128)]
+    pub batch_size: usize,
+    /// Importance samples per test row for the VAEs' nll_is (0 skips it).
+    #[arg(long, default_value_t = 100)]
+    pub iw_samples: usize,
+    /// Decoded latent samples per model for completeness and the Fréchet distance.
+    #[arg(long, default_value_t = 2000)]
+    pub samples: usize,
+    /// Seed of everything (initialisation, hold-out, samples).
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Compute device of the fits: cpu, or vulkan in a build with the `wgpu` feature.
+    #[arg(long, default_value = "cpu")]
+    pub device: String,
+    /// The output directory (runs/, images/, summary.json, report.html).
+    #[arg(long, value_name = "DIR")]
+    pub out: std::path::PathBuf,
+    /// Replace an existing output directory.
+    #[arg(long)]
+    pub force: bool,
+}
+
 /// `latent demo`.
 #[derive(Debug, Args)]
 pub struct DemoArgs {
@@ -598,4 +688,7 @@ pub struct DemoArgs {
     /// Replace an existing demo directory.
     #[arg(long)]
     pub force: bool,
+    /// A much smaller run (2 epochs, K = 2 and 5, fewer samples): a smoke test, not a result.
+    #[arg(long)]
+    pub quick: bool,
 }

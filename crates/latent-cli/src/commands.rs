@@ -37,10 +37,14 @@ pub(crate) fn load_options(args: &DataArgs) -> LoadOptions {
         },
     });
     LoadOptions {
-        split: args.split.map(|s| match s {
-            SplitArg::Train => Split::Train,
-            SplitArg::Test => Split::Test,
-        }),
+        // with --holdout the split is made here, after loading the whole set
+        split: args
+            .split
+            .filter(|_| args.holdout.is_none())
+            .map(|s| match s {
+                SplitArg::Train => Split::Train,
+                SplitArg::Test => Split::Test,
+            }),
         csv: CsvOptions {
             header: match args.csv_header {
                 HeaderArg::Auto => Header::Auto,
@@ -52,10 +56,35 @@ pub(crate) fn load_options(args: &DataArgs) -> LoadOptions {
     }
 }
 
-/// Read the `--data` argument into a dataset (raw values, no preprocessing).
-fn load_data(args: &DataArgs) -> Result<(DataSpec, Dataset)> {
+/// Read the `--data` argument into a dataset (raw values, no preprocessing), applying
+/// `--holdout` and `--split`.
+pub(crate) fn load_raw(args: &DataArgs) -> Result<Dataset> {
     let spec = DataSpec::parse(&args.data)?;
     let data = spec.load(&load_options(args))?;
+    let Some(percent) = args.holdout else {
+        return Ok(data);
+    };
+    if matches!(&spec, DataSpec::Named(n) if n == "fashion-mnist")
+        || matches!(spec, DataSpec::MnistDir(_))
+    {
+        return Err(user(format!(
+            "{}: has its own train/test splits; use --split instead of --holdout",
+            args.data
+        )));
+    }
+    let (train, test) = data.split(
+        f64::from(percent) / 100.0,
+        latent_core::seed::derive(args.holdout_seed, "holdout"),
+    )?;
+    Ok(match args.split {
+        Some(SplitArg::Test) => test,
+        _ => train,
+    })
+}
+
+fn load_data(args: &DataArgs) -> Result<(DataSpec, Dataset)> {
+    let spec = DataSpec::parse(&args.data)?;
+    let data = load_raw(args)?;
     Ok((spec, data))
 }
 
@@ -203,6 +232,7 @@ pub fn fit(args: &FitArgs, command_line: Vec<String>) -> Result<()> {
     // The incremental solver streams sequential files (IDX, NPY) without loading them, when
     // the preprocessing needs no statistics of the whole data set.
     let streamable = solver == Solver::Incremental
+        && data_args.holdout.is_none()
         && matches!(scale, ScaleChoice::Auto | ScaleChoice::None)
         && binarize == Binarize::None;
     let stream = if streamable {
@@ -254,7 +284,7 @@ pub fn fit(args: &FitArgs, command_line: Vec<String>) -> Result<()> {
         (pca, info, preprocess, display)
     } else {
         let bar = progress::spinner("loading data");
-        let raw = spec.load(&opts)?;
+        let raw = load_raw(&data_args)?;
         bar.set_message(format!("fitting PCA to {} × {}", raw.n(), raw.dim()));
         let preprocess = Preprocess::fit(&raw, scale, binarize)?;
         let info = DataInfo {
@@ -686,47 +716,50 @@ pub fn info(args: &InfoArgs) -> Result<()> {
 pub fn eval(args: &crate::cli::EvalArgs) -> Result<()> {
     let (config, model) = run::load(&args.run)?;
     let data = load_data_for_run(&config, &args.data)?;
-    let recon = model.reduction().reconstruct(data.x())?;
-    let mut out = serde_json::Map::new();
-    out.insert("n".into(), json!(data.n()));
-    out.insert(
-        "recon_mse".into(),
-        json!(sse_per_example(data.x(), recon.view())),
-    );
-    if let Model::Nn(m) = &model
-        && m.config().is_vae()
-    {
-        let [loss, rec, kl] = m.losses(data.x(), latent_core::seed::derive(args.seed, "eval"))?;
-        let key = match m.config().likelihood {
-            latent_nn::Likelihood::Bernoulli => "recon_bce",
-            _ => "recon_nll",
-        };
-        out.insert(key.into(), json!(rec));
-        out.insert("kl".into(), json!(kl));
-        out.insert("elbo".into(), json!(-loss));
-        out.insert("loss".into(), json!(loss));
-        let post = latent_core::Probabilistic::encode_distribution(m.as_ref(), data.x())?;
-        out.insert(
-            "kl_per_dim".into(),
-            json!(latent_explore::kl_per_dim(&post).to_vec()),
-        );
-        out.insert(
-            "active_units".into(),
-            json!(latent_explore::active_units(post.mean().view(), 0.01)),
-        );
-        if args.iw_samples > 0 {
-            let bar = progress::spinner(&format!(
-                "importance sampling ({} samples per row)",
-                args.iw_samples
-            ));
-            let lp = m.log_likelihood_is(
-                data.x(),
-                args.iw_samples,
-                latent_core::seed::derive(args.seed, "nll"),
-            )?;
-            bar.finish_and_clear();
-            out.insert("nll_is".into(), json!(-lp.mean().unwrap_or(f64::NAN)));
-            out.insert("iw_samples".into(), json!(args.iw_samples));
+    // The reference rows (nearest neighbours, the classifier, the code Gaussian) are the run's
+    // training data; when the evaluation data is that same data, a seeded half of it is.
+    let recorded = config.data.args.clone();
+    let (train, test) = match &recorded {
+        Some(a) if *a == args.data => {
+            let (r, t) = data.split(0.5, latent_core::seed::derive(args.seed, "eval-halves"))?;
+            outln_err(
+                "the evaluation data is the training data: half of it serves as the reference set",
+                args.json,
+            );
+            (r, t)
+        }
+        Some(a) => (config.preprocess.apply(load_raw(a)?)?, data),
+        None => {
+            let (r, t) = data.split(0.5, latent_core::seed::derive(args.seed, "eval-halves"))?;
+            outln_err(
+                "the run does not record its training data: half of the evaluation data serves as the reference set",
+                args.json,
+            );
+            (r, t)
+        }
+    };
+    let settings = crate::evaluate::EvalSettings {
+        seed: args.seed,
+        iw_samples: args.iw_samples,
+        samples: args.samples,
+        continuity_points: args.continuity_points,
+        classifier: !args.no_classifier,
+        ..Default::default()
+    };
+    let quiet = args.json;
+    let mut log = |m: &str| outln_err(m, quiet);
+    let bench =
+        crate::evaluate::Bench::new(train, test, settings, &latent_nn::cpu_device(), &mut log)?;
+    for n in bench.notes() {
+        log(n);
+    }
+    let mut out = crate::evaluate::evaluate(&model, &bench, &mut log)?;
+    for (k, v) in bench.summary() {
+        if matches!(
+            k.as_str(),
+            "frechet_data" | "data_confidence" | "test_nn_distance"
+        ) {
+            out.insert(k, v);
         }
     }
     if args.json {
@@ -739,8 +772,8 @@ pub fn eval(args: &crate::cli::EvalArgs) -> Result<()> {
     outln!(
         "{} on {} ({} rows), per example:",
         model.reduction().method(),
-        data.name(),
-        data.n()
+        bench.test().name(),
+        bench.test().n()
     );
     for (k, v) in &out {
         if k == "n" || k == "kl_per_dim" {
@@ -752,12 +785,20 @@ pub fn eval(args: &crate::cli::EvalArgs) -> Result<()> {
                 .as_f64()
                 .map_or_else(|| v.to_string(), |f| format!("{f:.4}")),
         };
-        outln!("  {k:<12} {shown}");
+        outln!("  {k:<20} {shown}");
     }
     outln!(
-        "  (recon_mse: squared error summed over features; likelihoods in nats; elbo from one posterior sample per row)"
+        "  (recon_mse: squared error summed over features; likelihoods in nats; elbo from one posterior sample per row;\n   \
+         continuity, completeness, frechet: see README, \"Metrics\")"
     );
     Ok(())
+}
+
+/// A progress remark on stderr (not with `--json`, which keeps stdout clean anyway).
+fn outln_err(msg: &str, quiet: bool) {
+    if !quiet {
+        eprintln!("{msg}");
+    }
 }
 
 /// `FitArgs` from `latent fit` arguments, as the command line would give them.
@@ -772,140 +813,68 @@ pub(crate) fn parse_fit(args: &[&str]) -> Result<FitArgs> {
     }
 }
 
-/// `latent demo`: fit PCA to the embedded Fashion-MNIST-10k and draw what it learned.
+/// `latent demo`: `latent compare` on the embedded Fashion-MNIST-10k with settings that
+/// finish in about three minutes on two cores; prints the reading and where the report is.
 pub fn demo(args: &DemoArgs) -> Result<()> {
-    run::check_writable(&args.out, args.force)?;
-    if args.out.exists() {
-        std::fs::remove_dir_all(&args.out)
-            .with_context(|| format!("{}: cannot replace", args.out.display()))?;
-    }
-    std::fs::create_dir_all(&args.out)
-        .with_context(|| format!("{}: cannot create", args.out.display()))?;
-    let run_dir = args.out.join("pca");
-    let data = DataArgs {
-        data: "fashion-mnist-10k".to_string(),
-        split: None,
-        csv_header: HeaderArg::Auto,
-        label_column: None,
+    let out = args.out.to_string_lossy().into_owned();
+    // (latent dims, epochs, hidden, importance samples, decoded samples)
+    let (dims, epochs, hidden, iw, samples) = if args.quick {
+        ("2,5", "2", "128", "10", "500")
+    } else {
+        ("2,10,20", "20", "256", "100", "2000")
     };
-    outln!("== fitting PCA (K = 50) to the embedded Fashion-MNIST-10k");
-    let fit_args = parse_fit(&[
-        "--model",
-        "pca",
+    let mut argv = vec![
+        "latent",
+        "compare",
         "--data",
         "fashion-mnist-10k",
-        "--latent-dim",
-        "50",
-        "--force",
+        "--latent-dims",
+        dims,
+        "--betas",
+        "0.5,1,4",
+        "--epochs",
+        epochs,
+        "--hidden",
+        hidden,
+        "--iw-samples",
+        iw,
+        "--samples",
+        samples,
         "--out",
-        &run_dir.to_string_lossy(),
-    ])?;
-    fit(&fit_args, vec!["latent".into(), "demo".into()])?;
-    outln!("\n== reconstructions");
-    let recon = args.out.join("reconstructions.png");
-    reconstruct(&ReconstructArgs {
-        run: run_dir.clone(),
-        data: data.clone(),
-        out: recon,
-        n: 32,
-        columns: 16,
-        force: true,
-    })?;
-    // The decoder's basis: each principal axis drawn as an image (rescaled to its extent).
-    let (config, model) = run::load(&run_dir)?;
-    let Model::Pca(pca) = &model else {
-        bail!("internal: the demo's run is not PCA");
+        &out,
+    ];
+    if args.force {
+        argv.push("--force");
+    }
+    outln!(
+        "latent demo: PCA, a linear autoencoder, a deep autoencoder and VAEs (β = 0.5, 1, 4) at \
+         latent dimensions {dims} on the embedded Fashion-MNIST-10k (80 % train, 20 % test).\n\
+         Same as: {}\n",
+        argv.join(" ")
+    );
+    let cmd = match crate::cli::Cli::try_parse_from(&argv) {
+        Ok(crate::cli::Cli {
+            command: crate::cli::Command::Compare(a),
+        }) => a,
+        Ok(_) => bail!("internal: not a compare command"),
+        Err(e) => bail!("internal: demo arguments rejected: {e}"),
     };
-    let comps = pca.components().slice(ndarray::s![..16, ..]).to_owned();
-    let extent = comps.iter().fold(0.0f32, |m, v| m.max(v.abs()));
-    let shape = image_shape_of(&config, &run_dir)?;
-    let axes = args.out.join("principal-axes.png");
-    image::write_grid(
-        &axes,
-        comps.view(),
-        shape,
-        8,
-        ValueRange {
-            min: -extent,
-            max: extent,
-        },
-    )?;
-    outln!("wrote the first 16 principal axes to {}", axes.display());
-
-    // The chapter's contrast: with a 2-D latent space, a deterministic autoencoder leaves
-    // holes (decoded random points are nonsense), a VAE's space is regular.
-    let path = |name: &str| args.out.join(name).to_string_lossy().into_owned();
-    let mut rows = Vec::new();
-    for (model, label) in [("pca", "PCA"), ("ae", "autoencoder"), ("vae", "VAE")] {
-        outln!("\n== {label} with a 2-D latent space");
-        let dir = path(&format!("{model}-2d"));
-        let mut fit_argv = vec![
-            "--model",
-            model,
-            "--data",
-            "fashion-mnist-10k",
-            "--latent-dim",
-            "2",
-            "--force",
-            "--out",
-            &dir,
-        ];
-        if model != "pca" {
-            fit_argv.extend(["--epochs", "8", "--hidden", "256"]);
+    crate::compare::compare(&cmd)?;
+    let summary: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(args.out.join("summary.json"))
+            .with_context(|| format!("{}: cannot read", args.out.display()))?,
+    )
+    .context("summary.json")?;
+    outln!("\n== what the numbers show (details in the report)");
+    if let Some(lines) = summary["reading"].as_array() {
+        for l in lines.iter().filter_map(serde_json::Value::as_str) {
+            outln!("- {l}");
         }
-        fit(&parse_fit(&fit_argv)?, vec!["latent".into(), "demo".into()])?;
-        let run = std::path::PathBuf::from(&dir);
-        crate::explore_cmd::map(&crate::cli::MapArgs {
-            run: run.clone(),
-            data: data.clone(),
-            out: path(&format!("{model}-map.png")).into(),
-            grid: 15,
-            force: true,
-        })?;
-        crate::explore_cmd::sample(&crate::cli::SampleArgs {
-            run: run.clone(),
-            n: 32,
-            out: path(&format!("{model}-samples.png")).into(),
-            seed: 0,
-            temperature: 1.0,
-            columns: 8,
-            data: None,
-            split: None,
-            force: true,
-        })?;
-        crate::explore_cmd::interpolate(&crate::cli::InterpolateArgs {
-            run: run.clone(),
-            data: data.clone(),
-            from: "0,2,4".into(),
-            to: "1,3,5".into(),
-            steps: 10,
-            slerp: false,
-            out: path(&format!("{model}-interpolation.png")).into(),
-            force: true,
-        })?;
-        let (config, m) = run::load(&run)?;
-        let d = config
-            .preprocess
-            .apply(DataSpec::parse("fashion-mnist-10k")?.load(&LoadOptions::default())?)?;
-        let r = m.reduction().reconstruct(d.x())?;
-        rows.push((label, sse_per_example(d.x(), r.view())));
     }
     outln!(
-        "\n== reconstruction error with K = 2 (squared error per image, summed over 784 pixels)"
+        "\ndemo written to {}: open {} in a browser",
+        args.out.display(),
+        args.out.join("report.html").display()
     );
-    for (label, err) in &rows {
-        outln!("  {label:<12} {err:.3}");
-    }
-    outln!(
-        "\nLook at *-map.png (codes by class, and the decoded grid of the latent plane), *-samples.png\n\
-         (decoded random latent points: the VAE samples its prior N(0, I); PCA and the autoencoder\n\
-         have none, so a Gaussian fitted to their codes is sampled) and *-interpolation.png."
-    );
-    outln!("\n== the PCA (K = 50) run");
-    info(&InfoArgs {
-        run: run_dir,
-        json: false,
-    })?;
-    outln!("\ndemo written to {}", args.out.display());
     Ok(())
 }

@@ -10,7 +10,7 @@ use latent_explore::{CodeGaussian, Interpolation, Sampler};
 use ndarray::{Array2, ArrayView2};
 
 use crate::cli::{InterpolateArgs, MapArgs, SampleArgs, TraverseArgs};
-use crate::commands::{load_data_for_run, load_options, prepare_out, user};
+use crate::commands::{load_data_for_run, prepare_out, user};
 use crate::run::{self, Model, RunConfig};
 
 /// Tiles drawn at least this many pixels across (small images are enlarged, nearest
@@ -103,7 +103,7 @@ fn training_data(config: &RunConfig) -> Result<Dataset> {
     let args = config.data.args.clone().ok_or_else(|| {
         user("the run does not record how its training data was read; pass --data")
     })?;
-    let raw = latent_data::source::DataSpec::parse(&args.data)?.load(&load_options(&args))?;
+    let raw = crate::commands::load_raw(&args)?;
     Ok(config.preprocess.apply(raw)?)
 }
 
@@ -127,6 +127,8 @@ pub fn sample(args: &SampleArgs) -> Result<()> {
                         split: args.split,
                         csv_header: crate::cli::HeaderArg::Auto,
                         label_column: None,
+                        holdout: None,
+                        holdout_seed: 0,
                     },
                 )?,
                 None => training_data(&config)?,

@@ -15,8 +15,11 @@ macro_rules! outln {
 
 pub mod cli;
 pub mod commands;
+pub mod compare;
+pub mod evaluate;
 pub mod explore_cmd;
 pub mod progress;
+pub mod report;
 pub mod run;
 pub mod train_cmd;
 
@@ -110,6 +113,7 @@ where
         cli::Command::Interpolate(a) => explore_cmd::interpolate(a),
         cli::Command::Traverse(a) => explore_cmd::traverse(a),
         cli::Command::Map(a) => explore_cmd::map(a),
+        cli::Command::Compare(a) => compare::compare(a),
         cli::Command::Demo(a) => commands::demo(a),
     };
     match result {

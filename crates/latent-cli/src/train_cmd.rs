@@ -17,7 +17,6 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 use latent_core::{Dataset, fsutil};
-use latent_data::source::DataSpec;
 use latent_data::transform::{Binarize, Preprocess};
 use latent_nn::{
     Activation, Checkpointing, EpochMetrics, Likelihood, LrSchedule, ModelKind, NetConfig, NnModel,
@@ -247,7 +246,7 @@ pub fn fit_nn(args: &FitArgs, command_line: Vec<String>) -> Result<()> {
                 training_path.display()
             ))
         })?;
-        let raw = DataSpec::parse(&data_args.data)?.load(&load_options(&data_args))?;
+        let raw = crate::commands::load_raw(&data_args)?;
         let data = config.preprocess.apply(raw)?;
         if let (ModelConfig::Nn { train, .. }, Some(e)) = (&mut config.model, args.epochs_given()) {
             train.epochs = e;
@@ -264,8 +263,7 @@ pub fn fit_nn(args: &FitArgs, command_line: Vec<String>) -> Result<()> {
                 "--latent-dim {latent_dim}: expected a positive integer (a variance fraction is for PCA only)"
             ))
         })?;
-        let spec = DataSpec::parse(&data_args.data)?;
-        let raw = spec.load(&load_options(&data_args))?;
+        let raw = crate::commands::load_raw(&data_args)?;
         let binarize = parse_binarize(args.binarize.as_deref(), args.seed)?;
         let preprocess = Preprocess::fit(&raw, scale_choice(args.scale), binarize)?;
         let info = DataInfo {

@@ -475,26 +475,236 @@ fn variance_fraction_and_incremental_streaming_from_idx() {
 }
 
 #[test]
-fn demo_writes_its_files() {
+fn demo_quick_writes_a_report() {
     let d = Dir::new();
-    let out = d.ok(&["demo", "--out", "demo"]);
+    let out = d.ok(&["demo", "--quick", "--out", "demo"]);
     assert!(
-        out.contains("demo written to") && out.contains("autoencoder"),
+        out.contains("demo written to") && out.contains("report.html"),
         "{out}"
     );
     assert!(
-        out.contains("a Gaussian fitted to the training codes")
-            && out.contains("the model's prior"),
+        out.contains("The linear autoencoder finds PCA's subspace"),
         "{out}"
     );
     for f in [
-        "pca/config.json",
-        "reconstructions.png",
-        "principal-axes.png",
+        "summary.json",
+        "report.html",
+        "runs/pca-k2/config.json",
+        "runs/vae-k5-beta4/metrics.jsonl",
+        "images/samples-vae-k2.png",
+        "images/map-ae-k2.png",
+        "images/rate-distortion.png",
     ] {
         assert!(d.path(&format!("demo/{f}")).is_file(), "{f}");
     }
-    d.fails(&["demo", "--out", "demo"], 1);
+    d.fails(&["demo", "--quick", "--out", "demo"], 1);
+}
+
+fn json_file(path: &Path) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(path).expect("read")).expect("json")
+}
+
+#[test]
+fn compare_writes_one_record_per_model_and_a_self_contained_report() {
+    let d = Dir::new();
+    let args = [
+        "compare",
+        "--data",
+        "digits",
+        "--latent-dims",
+        "2,3",
+        "--betas",
+        "4",
+        "--epochs",
+        "3",
+        "--hidden",
+        "32",
+        "--iw-samples",
+        "5",
+        "--samples",
+        "200",
+        "--out",
+        "cmp",
+    ];
+    d.ok(&args);
+    let s = json_file(&d.path("cmp/summary.json"));
+    assert_eq!(s["format"], "latent-compare");
+    // β = 1 is always added: per K, pca + linear-ae + ae + vae(1) + vae(4)
+    let records = s["records"].as_array().expect("records");
+    assert_eq!(records.len(), 10);
+    assert_eq!(s["betas"], serde_json::json!([1.0, 4.0]));
+    for r in records {
+        let model = r["model"].as_str().unwrap();
+        for key in [
+            "recon_mse",
+            "continuity",
+            "continuity_q95",
+            "completeness",
+            "frechet",
+            "sample_confidence",
+        ] {
+            let v = r[key]
+                .as_f64()
+                .unwrap_or_else(|| panic!("{model}: {key} missing"));
+            assert!(v.is_finite() && v >= 0.0, "{model} {key} = {v}");
+        }
+        assert_eq!(r["frechet_samples"], 200);
+        let vae = model == "vae";
+        // metrics that do not apply are absent, not zero
+        for key in ["kl", "elbo", "nll_is", "kl_per_dim", "active_units"] {
+            assert_eq!(r.get(key).is_some(), vae, "{model}: {key}");
+        }
+        assert_eq!(r.get("pca_angle_deg").is_some(), model == "linear-ae");
+        assert_eq!(
+            r["sample_source"],
+            if vae {
+                "prior"
+            } else {
+                "gaussian fitted to the training codes"
+            }
+        );
+        assert!(
+            d.path(&format!("cmp/{}/config.json", r["run"].as_str().unwrap()))
+                .is_file()
+        );
+    }
+    // the two PCA records: K = 3 reconstructs better than K = 2
+    let mse = |m: &str, k: u64| {
+        records
+            .iter()
+            .find(|r| r["model"] == m && r["latent_dim"] == k)
+            .and_then(|r| r["recon_mse"].as_f64())
+            .unwrap()
+    };
+    assert!(mse("pca", 3) < mse("pca", 2));
+    assert!(s["bench"]["classifier_accuracy"].as_f64().unwrap() > 0.5);
+    assert!(!s["reading"].as_array().unwrap().is_empty());
+
+    let html = std::fs::read_to_string(d.path("cmp/report.html")).unwrap();
+    assert!(html.starts_with("<!DOCTYPE html>"));
+    assert!(html.matches("src=\"data:image/png;base64,").count() >= 10);
+    assert!(!html.contains("http://") && !html.contains("https://") && !html.contains("<script"));
+    for heading in [
+        "What the numbers show",
+        "Rate–distortion over β",
+        "The 2-D latent spaces",
+        "Loss curves",
+    ] {
+        assert!(html.contains(heading), "{heading}");
+    }
+    // an existing output is not replaced without --force
+    d.fails(&args, 1);
+    d.fails(
+        &[
+            "compare",
+            "--data",
+            "digits",
+            "--latent-dims",
+            "0",
+            "--out",
+            "c2",
+        ],
+        1,
+    );
+    d.fails(
+        &[
+            "compare", "--data", "digits", "--betas", "-1", "--out", "c2",
+        ],
+        1,
+    );
+    assert!(!d.path("c2").exists(), "a refused compare writes nothing");
+}
+
+#[test]
+fn eval_measures_every_family_on_a_holdout() {
+    let d = Dir::new();
+    for (model, extra) in [
+        ("pca", vec![]),
+        ("vae", vec!["--epochs", "3", "--hidden", "32"]),
+    ] {
+        let mut a = vec![
+            "fit",
+            "--model",
+            model,
+            "--data",
+            "digits",
+            "--holdout",
+            "25",
+            "--latent-dim",
+            "2",
+            "--out",
+            model,
+        ];
+        a.extend(extra);
+        d.ok(&a);
+    }
+    let eval = |run: &str| -> serde_json::Value {
+        let out = d.ok(&[
+            "eval",
+            "--run",
+            run,
+            "--data",
+            "digits",
+            "--holdout",
+            "25",
+            "--split",
+            "test",
+            "--iw-samples",
+            "5",
+            "--samples",
+            "150",
+            "--continuity-points",
+            "100",
+            "--json",
+        ]);
+        serde_json::from_str(out.trim()).expect("one JSON object")
+    };
+    let (p, v) = (eval("pca"), eval("vae"));
+    // a quarter of digits' 1,797 rows
+    assert_eq!(p["n"], 449);
+    assert_eq!(v["n"], 449);
+    for key in [
+        "recon_mse",
+        "continuity",
+        "completeness",
+        "frechet",
+        "classifier_accuracy",
+    ] {
+        assert!(p[key].as_f64().is_some(), "pca {key}");
+        assert!(v[key].as_f64().is_some(), "vae {key}");
+    }
+    assert_eq!(p["continuity_points"], 100);
+    for key in ["kl", "elbo", "nll_is", "recon_bce", "active_units"] {
+        assert!(p.get(key).is_none(), "pca has no {key}");
+        assert!(v.get(key).is_some(), "vae {key}");
+    }
+    // nll_is is a tighter bound than the ELBO (in expectation; by a margin here)
+    assert!(v["nll_is"].as_f64().unwrap() <= -v["elbo"].as_f64().unwrap() + 1.0);
+    // the same seed gives the same figures
+    assert_eq!(eval("vae"), v);
+    // evaluating on the training data itself says so and still works
+    let out = d.latent(&[
+        "eval",
+        "--run",
+        "pca",
+        "--data",
+        "digits",
+        "--holdout",
+        "25",
+        "--samples",
+        "100",
+        "--continuity-points",
+        "50",
+    ]);
+    assert!(out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("half of it serves as the reference set")
+    );
+    // --holdout needs data without splits of its own, and a percentage in 1..=99
+    d.fails(
+        &["eval", "--run", "pca", "--data", "digits", "--holdout", "0"],
+        1,
+    );
 }
 
 #[test]
@@ -512,6 +722,7 @@ fn help_has_examples_for_every_command() {
         "traverse",
         "map",
         "eval",
+        "compare",
     ] {
         let out = d.ok(&[cmd, "--help"]);
         assert!(

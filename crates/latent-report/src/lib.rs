@@ -30,10 +30,12 @@
 mod canvas;
 mod error;
 mod font;
+pub mod html;
 mod image;
 mod plot;
 
 pub use error::{ReportError, Result};
+pub use html::{Block, Report, Section};
 pub use image::{RgbImage, caption, hstack, write_png};
 pub use plot::{
     LINE_SIZE, SCATTER_SIZE, Series, TAB10, line_plot, line_plot_png, scatter_plot, scatter_png,
