@@ -232,6 +232,10 @@ pub fn fit_nn(args: &FitArgs, command_line: Vec<String>) -> Result<()> {
     let dir = &args.out;
     let training_path = dir.join(run::TRAINING_FILE);
     let (mut config, data) = if args.resume {
+        // what an atomic write killed half-way leaves in the run directory
+        for name in latent_core::fsutil::remove_stale_temps(dir) {
+            eprintln!("removed {name}, left by an interrupted write");
+        }
         let text = fs::read(&training_path).map_err(|e| {
             user(format!(
                 "{}: cannot resume: {e} (is this a run started by `latent fit` with a neural model?)",

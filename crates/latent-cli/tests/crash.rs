@@ -311,6 +311,9 @@ fn killed_mid_epoch_resumes_exactly() {
     let junk = ckpt_dir(&run).join(".staging-3-4000000");
     std::fs::create_dir_all(&junk).unwrap();
     std::fs::write(junk.join("state.json"), "{\"epoch\": 3, ").unwrap();
+    // and what an atomic write killed before its rename leaves: a hidden temporary file
+    let half = run.join(".metrics.jsonl.4000000000.tmp");
+    std::fs::write(&half, "{\"epoch\": 1, \"tr").unwrap();
 
     let resumed = ok(d.path(), &resume_args("run"));
     assert_eq!(
@@ -323,6 +326,11 @@ fn killed_mid_epoch_resumes_exactly() {
         !junk.exists(),
         "the dead writer's staging directory is removed"
     );
+    assert!(
+        !half.exists(),
+        "the dead writer's temporary file is removed"
+    );
+    assert!(String::from_utf8_lossy(&resumed.stderr).contains("left by an interrupted write"));
 }
 
 /// Wait until `child` has a staging directory that was not there `before` (or until the run

@@ -53,6 +53,48 @@ where
     result.map_err(io_err)
 }
 
+/// Whether `pid` is a running process. On Linux, from `/proc`; elsewhere only our own
+/// process is known to be alive.
+fn process_alive(pid: u32) -> bool {
+    if pid == std::process::id() {
+        return true;
+    }
+    if cfg!(target_os = "linux") {
+        Path::new("/proc").join(pid.to_string()).exists()
+    } else {
+        true
+    }
+}
+
+/// Remove the temporary files that [`atomic_write`] calls killed in the middle left in
+/// `dir` (`.NAME.PID.tmp` whose process is no longer running); returns their names. Files
+/// of a live writer and everything else are left alone; errors are ignored (a file that
+/// cannot be removed is only clutter).
+pub fn remove_stale_temps(dir: &Path) -> Vec<String> {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut removed = Vec::new();
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(stem) = name.strip_prefix('.').and_then(|n| n.strip_suffix(".tmp")) else {
+            continue;
+        };
+        let Some(pid) = stem
+            .rsplit_once('.')
+            .and_then(|(_, pid)| pid.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let is_file = entry.file_type().is_ok_and(|t| t.is_file());
+        if is_file && !process_alive(pid) && fs::remove_file(entry.path()).is_ok() {
+            removed.push(name);
+        }
+    }
+    removed.sort();
+    removed
+}
+
 /// [`atomic_write`] of a byte slice.
 ///
 /// # Errors
@@ -88,5 +130,25 @@ mod tests {
     fn missing_directory_is_an_error() {
         let err = atomic_write_bytes(Path::new("/nonexistent-dir/x.bin"), b"x").unwrap_err();
         assert!(err.to_string().contains("/nonexistent-dir/x.bin"));
+    }
+
+    #[test]
+    fn stale_temporaries_of_dead_writers_are_removed() {
+        let d = tempfile::tempdir().unwrap();
+        let dead = d.path().join(".model.safetensors.4000000000.tmp");
+        let live = d
+            .path()
+            .join(format!(".config.json.{}.tmp", std::process::id()));
+        let other = d.path().join(".notes.tmp");
+        let keep = d.path().join("metrics.jsonl");
+        for p in [&dead, &live, &other, &keep] {
+            fs::write(p, b"x").unwrap();
+        }
+        assert_eq!(
+            remove_stale_temps(d.path()),
+            vec![".model.safetensors.4000000000.tmp".to_string()]
+        );
+        assert!(!dead.exists() && live.exists() && other.exists() && keep.exists());
+        assert!(remove_stale_temps(&d.path().join("missing")).is_empty());
     }
 }

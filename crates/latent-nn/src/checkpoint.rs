@@ -111,6 +111,7 @@ const STAGING_PREFIX: &str = ".staging-";
 pub fn save(dir: &Path, mut ckpt: Checkpoint) -> Result<PathBuf> {
     fs::create_dir_all(dir).map_err(io(dir))?;
     remove_staging(dir);
+    latent_core::fsutil::remove_stale_temps(dir);
     let target = epoch_dir(dir, ckpt.state.epoch);
     let pid = std::process::id();
     let staging = dir.join(format!("{STAGING_PREFIX}{}-{pid}", ckpt.state.epoch));
