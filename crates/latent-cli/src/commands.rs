@@ -412,7 +412,9 @@ pub fn encode(args: &EncodeArgs) -> Result<()> {
     prepare_out(&args.out, args.force)?;
     let (config, model) = run::load(&args.run)?;
     let data = load_data_for_run(&config, &args.data)?;
+    let started = Instant::now();
     let codes = model.reduction().encode(data.x())?;
+    let seconds = started.elapsed().as_secs_f64();
     match kind {
         OutKind::Csv => {
             let header: Vec<String> = (0..codes.ncols()).map(|j| format!("z{j}")).collect();
@@ -421,10 +423,11 @@ pub fn encode(args: &EncodeArgs) -> Result<()> {
         _ => npy::write_f32(&args.out, codes.view())?,
     }
     outln!(
-        "wrote {} codes of dimension {} to {}",
+        "wrote {} codes of dimension {} to {} (encoded in {seconds:.3} s, {:.0} rows/s)",
         codes.nrows(),
         codes.ncols(),
-        args.out.display()
+        args.out.display(),
+        codes.nrows() as f64 / seconds.max(1e-9)
     );
     Ok(())
 }

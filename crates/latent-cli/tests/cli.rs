@@ -1058,3 +1058,39 @@ fn conv_vae_on_images_and_a_clear_error_on_non_images() {
     );
     assert!(err.contains("conv needs image data"), "{err}");
 }
+
+#[test]
+fn training_does_not_depend_on_the_thread_count() {
+    // burn-flex multiplies large matrices on every core (gemm with rayon); each output tile
+    // is one thread's whole inner product, so one thread and many give the same bits. The
+    // hidden width puts the layers above burn-flex's threshold for going parallel.
+    let d = Dir::new();
+    for (threads, out) in [("1", "one"), ("4", "four")] {
+        let o = Command::new(env!("CARGO_BIN_EXE_latent"))
+            .args([
+                "fit",
+                "--model",
+                "vae",
+                "--data",
+                "digits",
+                "--latent-dim",
+                "4",
+                "--hidden",
+                "2048",
+                "--epochs",
+                "1",
+                "--out",
+                out,
+            ])
+            .env("RAYON_NUM_THREADS", threads)
+            .current_dir(d.path(""))
+            .output()
+            .expect("run latent");
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    }
+    let read = |p: &str| std::fs::read(d.path(p)).expect("read");
+    assert_eq!(
+        read("one/model.safetensors"),
+        read("four/model.safetensors")
+    );
+}
