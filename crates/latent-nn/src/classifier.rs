@@ -161,7 +161,7 @@ impl Classifier {
                 }
                 let grads = loss.backward();
                 let named = named_grads(&net, &grads);
-                net = adam.step(net, named, cfg.lr);
+                net = adam.step(net, named, cfg.lr)?;
             }
         }
         let device = device.clone().without_autodiff();

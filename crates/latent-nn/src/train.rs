@@ -314,7 +314,7 @@ pub fn train(
             let grads = out.loss.backward();
             let named = named_grads(&net, &grads);
             // ← a data-parallel all-reduce of `named` goes here.
-            net = adam.step(net, named, lr);
+            net = adam.step(net, named, lr)?;
             for (acc, v) in sums.iter_mut().zip(s) {
                 *acc += v * idx.len() as f64;
             }
