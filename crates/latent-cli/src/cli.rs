@@ -649,7 +649,7 @@ pub struct CompareArgs {
     /// Training epochs of the deep autoencoder and the VAEs.
     #[arg(long, default_value_t = 20)]
     pub epochs: usize,
-    /// Training epochs of the linear autoencoder (default: about 20,000 steps, 10 to 1,000
+    /// Training epochs of the linear autoencoder (default: about 40,000 steps, 10 to 1,000
     /// epochs; it converges late).
     #[arg(long)]
     pub linear_epochs: Option<usize>,
