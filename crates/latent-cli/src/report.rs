@@ -656,7 +656,10 @@ pub fn claims(entries: &[Entry], dims: &[usize], betas: &[f64]) -> Vec<String> {
                 pick("linear-ae", k)?.get_pub("recon_mse")?,
                 pick("pca", k)?.get_pub("recon_mse")?,
             );
-            Some(format!("K = {k}: {:+.3} %", 100.0 * (l - p) / p))
+            let pct = 100.0 * (l - p) / p;
+            // no "−0.000 %": below the printed precision the sign means nothing
+            let pct = if pct.abs() < 5e-4 { 0.0 } else { pct };
+            Some(format!("K = {k}: {pct:+.3} %"))
         })
         .collect::<Vec<_>>()
         .join(", ");
