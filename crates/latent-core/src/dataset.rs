@@ -1,4 +1,4 @@
-use ndarray::{Array2, ArrayView2, Axis};
+use ndarray::{Array2, ArrayView2, ArrayViewMut2, Axis};
 use rand::seq::SliceRandom;
 use serde::{Deserialize, Serialize};
 
@@ -176,6 +176,28 @@ impl Dataset {
         out.image = self.image;
         out.range = range;
         Ok(out)
+    }
+
+    /// Transform the rows in place (no second copy of the data set), keeping labels and image
+    /// layout; the new values are checked for finiteness.
+    ///
+    /// # Errors
+    /// [`Error::NonFinite`] naming the first NaN or infinite value the transform produced.
+    pub fn update_rows(
+        mut self,
+        range: Option<ValueRange>,
+        f: impl FnOnce(ArrayViewMut2<'_, f32>),
+    ) -> Result<Self> {
+        f(self.x.view_mut());
+        if let Some((i, j)) = first_non_finite(self.x.view()) {
+            return Err(Error::NonFinite(format!(
+                "{}: row {i}, column {j} is {} after transforming",
+                self.name,
+                self.x[[i, j]]
+            )));
+        }
+        self.range = range;
+        Ok(self)
     }
 
     /// Where the data came from.

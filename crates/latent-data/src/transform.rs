@@ -3,7 +3,7 @@
 //! for display.
 
 use latent_core::{Dataset, ValueRange, seed};
-use ndarray::{Array1, Array2, ArrayView2, Axis};
+use ndarray::{Array1, Array2, ArrayView2, ArrayViewMut2, Axis};
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 
@@ -136,7 +136,11 @@ impl Preprocess {
                 return Err(invalid("binarize threshold", format!("{at} is not finite")));
             }
             Binarize::Threshold { .. } | Binarize::Bernoulli { .. } => {
-                let scaled = pre.scale(data.x())?;
+                let scaled = Preprocess {
+                    scaling: pre.scaling.clone(),
+                    binarize: Binarize::None,
+                }
+                .apply_rows(data.x())?;
                 if let Some((lo, hi)) = observed_range(scaled.view())
                     && (lo < -1e-6 || hi > 1.0 + 1e-6)
                 {
@@ -169,24 +173,36 @@ impl Preprocess {
         Ok(())
     }
 
-    fn scale(&self, x: ArrayView2<'_, f32>) -> Result<Array2<f32>> {
-        self.check_dim(x.ncols())?;
-        Ok(match &self.scaling {
-            Scaling::None => x.to_owned(),
+    /// Scale, then binarize, `x` in place; row 0 of `x` is row `first_row` of the data.
+    /// The caller has checked the width ([`Preprocess::check_dim`]).
+    fn transform_in_place(&self, mut x: ArrayViewMut2<'_, f32>, first_row: usize) {
+        match &self.scaling {
+            Scaling::None => {}
             Scaling::Unit { min, max } => {
                 let (min, inv) = (*min, 1.0 / (max - min));
-                x.mapv(|v| (v - min) * inv)
+                x.mapv_inplace(|v| (v - min) * inv);
             }
             Scaling::Standardize { mean, std } => {
-                let mut out = x.to_owned();
-                for mut row in out.outer_iter_mut() {
+                for mut row in x.outer_iter_mut() {
                     for ((v, m), s) in row.iter_mut().zip(mean).zip(std) {
                         *v = (*v - m) / s;
                     }
                 }
-                out
             }
-        })
+        }
+        match self.binarize {
+            Binarize::None => {}
+            Binarize::Threshold { at } => x.mapv_inplace(|v| if v > at { 1.0 } else { 0.0 }),
+            Binarize::Bernoulli { seed } => {
+                for (i, mut row) in x.outer_iter_mut().enumerate() {
+                    let mut rng = seed::rng(seed);
+                    rng.set_stream((first_row + i) as u64);
+                    for v in row.iter_mut() {
+                        *v = bernoulli(*v, &mut rng);
+                    }
+                }
+            }
+        }
     }
 
     /// Transform a dataset; labels and image shape are kept. The range becomes `[0, 1]` after
@@ -201,10 +217,11 @@ impl Preprocess {
         if *self == Preprocess::identity() {
             return Ok(data);
         }
-        let x = self.apply_rows(data.x())?;
+        self.check_dim(data.dim())?;
         let range = self.output_range();
         let name = data.name().to_string();
-        data.map_rows(x, range)
+        // in place: a 60,000-image data set is not held twice
+        data.update_rows(range, |x| self.transform_in_place(x, 0))
             .map_err(|e| core_err(std::path::Path::new(&name), e))
     }
 
@@ -222,20 +239,9 @@ impl Preprocess {
     /// # Errors
     /// As [`Preprocess::apply_rows`].
     pub fn apply_rows_at(&self, x: ArrayView2<'_, f32>, first_row: usize) -> Result<Array2<f32>> {
-        let mut out = self.scale(x)?;
-        match self.binarize {
-            Binarize::None => {}
-            Binarize::Threshold { at } => out.mapv_inplace(|v| if v > at { 1.0 } else { 0.0 }),
-            Binarize::Bernoulli { seed } => {
-                for (i, mut row) in out.outer_iter_mut().enumerate() {
-                    let mut rng = seed::rng(seed);
-                    rng.set_stream((first_row + i) as u64);
-                    for v in row.iter_mut() {
-                        *v = bernoulli(*v, &mut rng);
-                    }
-                }
-            }
-        }
+        self.check_dim(x.ncols())?;
+        let mut out = x.to_owned();
+        self.transform_in_place(out.view_mut(), first_row);
         Ok(out)
     }
 
