@@ -56,6 +56,18 @@ pub(crate) fn load_options(args: &DataArgs) -> LoadOptions {
     }
 }
 
+/// A comma-separated list of `T` given to `flag`; `what` names one item in the error
+/// (`--hidden 400,x: `x` is not a layer width`).
+pub(crate) fn parse_list<T: std::str::FromStr>(s: &str, flag: &str, what: &str) -> Result<Vec<T>> {
+    s.split(',')
+        .map(|p| {
+            p.trim()
+                .parse::<T>()
+                .map_err(|_| user(format!("{flag} {s}: `{p}` is not {what}")))
+        })
+        .collect()
+}
+
 /// Read the `--data` argument into a dataset (raw values, no preprocessing), applying
 /// `--holdout` and `--split`.
 pub(crate) fn load_raw(args: &DataArgs) -> Result<Dataset> {
@@ -64,9 +76,7 @@ pub(crate) fn load_raw(args: &DataArgs) -> Result<Dataset> {
     let Some(percent) = args.holdout else {
         return Ok(data);
     };
-    if matches!(&spec, DataSpec::Named(n) if n == "fashion-mnist")
-        || matches!(spec, DataSpec::MnistDir(_))
-    {
+    if spec.has_own_splits() {
         return Err(user(format!(
             "{}: has its own train/test splits; use --split instead of --holdout",
             args.data
@@ -82,15 +92,9 @@ pub(crate) fn load_raw(args: &DataArgs) -> Result<Dataset> {
     })
 }
 
-fn load_data(args: &DataArgs) -> Result<(DataSpec, Dataset)> {
-    let spec = DataSpec::parse(&args.data)?;
-    let data = load_raw(args)?;
-    Ok((spec, data))
-}
-
 /// Read data for an existing run: same width as the training data, run's preprocessing.
 pub(crate) fn load_data_for_run(config: &RunConfig, args: &DataArgs) -> Result<Dataset> {
-    let (_, data) = load_data(args)?;
+    let data = load_raw(args)?;
     if data.dim() != config.input_dim {
         return Err(user(format!(
             "{}: rows have {} features, but the run was fitted on {} ({})",
@@ -720,25 +724,22 @@ pub fn eval(args: &crate::cli::EvalArgs) -> Result<()> {
     let (config, model) = run::load(&args.run)?;
     let data = load_data_for_run(&config, &args.data)?;
     // The reference rows (nearest neighbours, the classifier, the code Gaussian) are the run's
-    // training data; when the evaluation data is that same data, a seeded half of it is.
-    let recorded = config.data.args.clone();
-    let (train, test) = match &recorded {
+    // training data; when the evaluation data is that same data, a seeded half of it is
+    // (`Err` says why).
+    let reference = match &config.data.args {
         Some(a) if *a == args.data => {
-            let (r, t) = data.split(0.5, latent_core::seed::derive(args.seed, "eval-halves"))?;
-            outln_err(
-                "the evaluation data is the training data: half of it serves as the reference set",
-                args.json,
-            );
-            (r, t)
+            Err("the evaluation data is the training data: half of it serves as the reference set")
         }
-        Some(a) => (config.preprocess.apply(load_raw(a)?)?, data),
-        None => {
-            let (r, t) = data.split(0.5, latent_core::seed::derive(args.seed, "eval-halves"))?;
-            outln_err(
-                "the run does not record its training data: half of the evaluation data serves as the reference set",
-                args.json,
-            );
-            (r, t)
+        Some(a) => Ok(a),
+        None => Err(
+            "the run does not record its training data: half of the evaluation data serves as the reference set",
+        ),
+    };
+    let (train, test) = match reference {
+        Ok(a) => (config.preprocess.apply(load_raw(a)?)?, data),
+        Err(why) => {
+            outln_err(why, args.json);
+            data.split(0.5, latent_core::seed::derive(args.seed, "eval-halves"))?
         }
     };
     let settings = crate::evaluate::EvalSettings {

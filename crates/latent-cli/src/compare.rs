@@ -12,7 +12,7 @@ use latent_data::transform::{Binarize, Preprocess, ScaleChoice};
 use serde_json::{Map, Value, json};
 
 use crate::cli::{CompareArgs, DataArgs, SplitArg};
-use crate::commands::{fit, load_raw, parse_fit, user};
+use crate::commands::{fit, load_raw, parse_fit, parse_list, user};
 use crate::evaluate::{Bench, EvalSettings, evaluate};
 use crate::run::{self, Model};
 
@@ -39,6 +39,11 @@ pub struct Entry {
 }
 
 impl Entry {
+    /// The figure `key`, when it was measured.
+    pub fn metric(&self, key: &str) -> Option<f64> {
+        self.metrics.get(key).and_then(Value::as_f64)
+    }
+
     fn record(&self) -> Value {
         let mut r = Map::new();
         r.insert("model".into(), json!(self.model));
@@ -52,16 +57,6 @@ impl Entry {
     }
 }
 
-fn parse_list<T: std::str::FromStr>(s: &str, flag: &str) -> Result<Vec<T>> {
-    s.split(',')
-        .map(|p| {
-            p.trim()
-                .parse::<T>()
-                .map_err(|_| user(format!("{flag} {s}: `{p}` is not a number")))
-        })
-        .collect()
-}
-
 fn fmt_beta(b: f64) -> String {
     let s = format!("{b}");
     s.replace('.', "_")
@@ -71,8 +66,7 @@ fn fmt_beta(b: f64) -> String {
 /// has them, else a seeded hold-out.
 fn split_args(args: &CompareArgs) -> Result<(DataArgs, DataArgs, String)> {
     let spec = DataSpec::parse(&args.data)?;
-    let native = matches!(&spec, DataSpec::Named(n) if n == "fashion-mnist")
-        || matches!(spec, DataSpec::MnistDir(_));
+    let native = spec.has_own_splits();
     let base = DataArgs {
         data: args.data.clone(),
         split: None,
@@ -171,11 +165,11 @@ fn largest_angle_deg(a: &Model, b: &Model) -> Result<f64> {
 /// `latent compare`.
 pub fn compare(args: &CompareArgs) -> Result<()> {
     run::check_writable(&args.out, args.force)?;
-    let dims: Vec<usize> = parse_list(&args.latent_dims, "--latent-dims")?;
+    let dims: Vec<usize> = parse_list(&args.latent_dims, "--latent-dims", "a number")?;
     if dims.is_empty() || dims.contains(&0) {
         return Err(user("--latent-dims: each dimension must be at least 1"));
     }
-    let mut betas: Vec<f64> = parse_list(&args.betas, "--betas")?;
+    let mut betas: Vec<f64> = parse_list(&args.betas, "--betas", "a number")?;
     if betas.iter().any(|b| !(b.is_finite() && *b > 0.0)) {
         return Err(user("--betas: each β must be finite and positive"));
     }
@@ -217,18 +211,12 @@ pub fn compare(args: &CompareArgs) -> Result<()> {
     let mut log = |m: &str| {
         let _ = writeln_stdout(m);
     };
-    let device = latent_nn::device_by_name(&args.device)?;
-    let bench = Bench::new(
-        train,
-        test,
-        settings.clone(),
-        &latent_nn::cpu_device(),
-        &mut log,
-    )?;
+    // a bad --device fails here, before any fit
+    latent_nn::device_by_name(&args.device)?;
+    let bench = Bench::new(train, test, settings, &latent_nn::cpu_device(), &mut log)?;
     for n in bench.notes() {
         log(n);
     }
-    let _ = device; // checked here so that a bad --device fails before any fit
 
     let steps_per_epoch = n_train.div_ceil(args.batch_size.max(1));
     let linear_epochs = args
@@ -236,8 +224,8 @@ pub fn compare(args: &CompareArgs) -> Result<()> {
         .unwrap_or_else(|| (LINEAR_AE_STEPS.div_ceil(steps_per_epoch.max(1))).clamp(10, 1000));
 
     let mut entries: Vec<Entry> = Vec::new();
-    let mut angles: Vec<(usize, f64)> = Vec::new();
     for &k in &dims {
+        let (mut pca, mut linear): (Option<Model>, Option<Model>) = (None, None);
         let mut jobs: Vec<(&'static str, Option<f64>, Vec<String>)> = vec![
             ("pca", None, vec![]),
             (
@@ -311,6 +299,12 @@ pub fn compare(args: &CompareArgs) -> Result<()> {
             let fit_seconds = t0.elapsed().as_secs_f64();
             let (_, m) = run::load(&dir)?;
             let mut metrics = evaluate(&m, &bench, &mut log)?;
+            // the two linear models are compared below
+            match model {
+                "pca" => pca = Some(m),
+                "linear-ae" => linear = Some(m),
+                _ => {}
+            }
             metrics.insert("fit_seconds".into(), json!(fit_seconds));
             entries.push(Entry {
                 model,
@@ -320,10 +314,10 @@ pub fn compare(args: &CompareArgs) -> Result<()> {
                 metrics,
             });
         }
-        let pca = run::load(&args.out.join("runs").join(format!("pca-k{k}")))?.1;
-        let lin = run::load(&args.out.join("runs").join(format!("linear-ae-k{k}")))?.1;
+        let (Some(pca), Some(lin)) = (pca.take(), linear.take()) else {
+            anyhow::bail!("internal: K = {k} has no PCA or linear autoencoder run");
+        };
         let angle = largest_angle_deg(&lin, &pca)?;
-        angles.push((k, angle));
         if let Some(e) = entries
             .iter_mut()
             .find(|e| e.model == "linear-ae" && e.k == k)

@@ -217,19 +217,9 @@ impl Bench {
         })
     }
 
-    /// The classifier, when there is one.
-    pub fn judge(&self) -> Option<&Judge> {
-        self.judge.as_ref()
-    }
-
     /// The test rows.
     pub fn test(&self) -> &Dataset {
         &self.test
-    }
-
-    /// The training rows.
-    pub fn train(&self) -> &Dataset {
-        &self.train
     }
 
     /// Remarks on what could not be measured.

@@ -64,6 +64,15 @@ fn vae1(entries: &[Entry], k: usize) -> Option<&Entry> {
     find(entries, "vae", k, Some(1.0))
 }
 
+/// The model of family `model` at `k` that stands for its family: the VAE is the β = 1 one.
+fn main_model<'a>(entries: &'a [Entry], model: &str, k: usize) -> Option<&'a Entry> {
+    if model == "vae" {
+        vae1(entries, k)
+    } else {
+        find(entries, model, k, None)
+    }
+}
+
 /// Draw the figures into `out/images` and assemble the report.
 ///
 /// # Errors
@@ -85,12 +94,8 @@ pub fn build(out: &Path, summary: &Value, entries: &[Entry], inp: &Inputs<'_>) -
                 .dims
                 .iter()
                 .filter_map(|&k| {
-                    let e = if m == "vae" {
-                        vae1(entries, k)
-                    } else {
-                        find(entries, m, k, None)
-                    }?;
-                    Some((k as f64, e.get_pub("recon_mse")?))
+                    let e = main_model(entries, m, k)?;
+                    Some((k as f64, e.metric("recon_mse")?))
                 })
                 .collect();
             let name = match m {
@@ -125,16 +130,16 @@ pub fn build(out: &Path, summary: &Value, entries: &[Entry], inp: &Inputs<'_>) -
             rows.push(vec![
                 label(e),
                 k.to_string(),
-                f(e.get_pub("recon_mse"), 3),
-                f(e.get_pub("recon_bce"), 2),
-                f(e.get_pub("kl"), 2),
-                f(e.get_pub("elbo"), 2),
-                f(e.get_pub("nll_is"), 2),
+                f(e.metric("recon_mse"), 3),
+                f(e.metric("recon_bce"), 2),
+                f(e.metric("kl"), 2),
+                f(e.metric("elbo"), 2),
+                f(e.metric("nll_is"), 2),
                 e.metrics
                     .get("active_units")
                     .and_then(Value::as_u64)
                     .map_or("–".into(), |v| v.to_string()),
-                f(e.get_pub("fit_seconds"), 1),
+                f(e.metric("fit_seconds"), 1),
             ]);
         }
     }
@@ -171,10 +176,10 @@ pub fn build(out: &Path, summary: &Value, entries: &[Entry], inp: &Inputs<'_>) -
         ) else {
             continue;
         };
-        let (pm, lm) = (p.get_pub("recon_mse"), l.get_pub("recon_mse"));
+        let (pm, lm) = (p.metric("recon_mse"), l.metric("recon_mse"));
         rows.push(vec![
             k.to_string(),
-            f(l.get_pub("pca_angle_deg"), 2),
+            f(l.metric("pca_angle_deg"), 2),
             f(pm, 3),
             f(lm, 3),
             match (pm, lm) {
@@ -231,11 +236,11 @@ pub fn build(out: &Path, summary: &Value, entries: &[Entry], inp: &Inputs<'_>) -
             rows.push(vec![
                 label(e),
                 k.to_string(),
-                f(e.get_pub("continuity"), 3),
-                f(e.get_pub("continuity_q95"), 3),
-                f(e.get_pub("completeness"), 3),
-                f(e.get_pub("sample_confidence"), 3),
-                f(e.get_pub("frechet"), 2),
+                f(e.metric("continuity"), 3),
+                f(e.metric("continuity_q95"), 3),
+                f(e.metric("completeness"), 3),
+                f(e.metric("sample_confidence"), 3),
+                f(e.metric("frechet"), 2),
             ]);
         }
     }
@@ -274,7 +279,7 @@ pub fn build(out: &Path, summary: &Value, entries: &[Entry], inp: &Inputs<'_>) -
                 .iter()
                 .filter_map(|&b| {
                     let e = find(entries, "vae", k, Some(b))?;
-                    Some((e.get_pub("kl")?, recon_term(e)?))
+                    Some((e.metric("kl")?, recon_term(e)?))
                 })
                 .collect();
             pts.sort_by(|a, b| a.0.total_cmp(&b.0));
@@ -308,9 +313,9 @@ pub fn build(out: &Path, summary: &Value, entries: &[Entry], inp: &Inputs<'_>) -
                 rows.push(vec![
                     k.to_string(),
                     format!("{b}"),
-                    f(e.get_pub("kl"), 2),
+                    f(e.metric("kl"), 2),
                     f(recon_term(e), 2),
-                    f(e.get_pub("recon_mse"), 3),
+                    f(e.metric("recon_mse"), 3),
                     e.metrics
                         .get("active_units")
                         .and_then(Value::as_u64)
@@ -343,12 +348,9 @@ pub fn build(out: &Path, summary: &Value, entries: &[Entry], inp: &Inputs<'_>) -
     ] {
         let mut series = Vec::new();
         for &k in inp.dims {
-            let e = if model == "vae" {
-                vae1(entries, k)
-            } else {
-                find(entries, model, k, None)
+            let Some(e) = main_model(entries, model, k) else {
+                continue;
             };
-            let Some(e) = e else { continue };
             let pts = loss_curve(&run_dir(out, e))?;
             if !pts.is_empty() {
                 series.push((format!("K = {k}"), pts));
@@ -407,7 +409,7 @@ pub fn build(out: &Path, summary: &Value, entries: &[Entry], inp: &Inputs<'_>) -
 
 /// The VAE's reconstruction term, whichever likelihood it used.
 fn recon_term(e: &Entry) -> Option<f64> {
-    e.get_pub("recon_bce").or_else(|| e.get_pub("recon_nll"))
+    e.metric("recon_bce").or_else(|| e.metric("recon_nll"))
 }
 
 fn loss_curve(run: &Path) -> Result<Vec<(f64, f64)>> {
@@ -586,14 +588,7 @@ fn reading(summary: &Value, entries: &[Entry], inp: &Inputs<'_>) -> Section {
 /// Each of the chapter's claims, checked against the entries: one sentence per claim saying
 /// at which latent dimensions it holds, with the numbers.
 pub fn claims(entries: &[Entry], dims: &[usize], betas: &[f64]) -> Vec<String> {
-    // The model a short name stands for: the VAE is the β = 1 one.
-    let pick = |m: &str, k: usize| {
-        if m == "vae" {
-            vae1(entries, k)
-        } else {
-            find(entries, m, k, None)
-        }
-    };
+    let pick = |m: &str, k: usize| main_model(entries, m, k);
     let ks = |v: &[usize]| {
         v.iter()
             .map(ToString::to_string)
@@ -626,7 +621,7 @@ pub fn claims(entries: &[Entry], dims: &[usize], betas: &[f64]) -> Vec<String> {
     };
     // `a` beats `b` on `key` (lower or higher is better), with both figures per K.
     let pair = |claim: &str, a: &str, b: &str, key: &str, lower: bool, what: &str| -> String {
-        let val = |m: &str, k: usize| pick(m, k).and_then(|e| e.get_pub(key));
+        let val = |m: &str, k: usize| pick(m, k).and_then(|e| e.metric(key));
         let detail = dims
             .iter()
             .filter_map(|&k| Some(format!("K = {k}: {:.3} vs {:.3}", val(a, k)?, val(b, k)?)))
@@ -643,7 +638,7 @@ pub fn claims(entries: &[Entry], dims: &[usize], betas: &[f64]) -> Vec<String> {
     };
 
     let mut items = Vec::new();
-    let angle = |k: usize| pick("linear-ae", k).and_then(|e| e.get_pub("pca_angle_deg"));
+    let angle = |k: usize| pick("linear-ae", k).and_then(|e| e.metric("pca_angle_deg"));
     let angles = dims
         .iter()
         .filter_map(|&k| angle(k).map(|a| format!("K = {k}: {a:.2}°")))
@@ -653,8 +648,8 @@ pub fn claims(entries: &[Entry], dims: &[usize], betas: &[f64]) -> Vec<String> {
         .iter()
         .filter_map(|&k| {
             let (l, p) = (
-                pick("linear-ae", k)?.get_pub("recon_mse")?,
-                pick("pca", k)?.get_pub("recon_mse")?,
+                pick("linear-ae", k)?.metric("recon_mse")?,
+                pick("pca", k)?.metric("recon_mse")?,
             );
             let pct = 100.0 * (l - p) / p;
             // no "−0.000 %": below the printed precision the sign means nothing
@@ -705,7 +700,7 @@ pub fn claims(entries: &[Entry], dims: &[usize], betas: &[f64]) -> Vec<String> {
     ] {
         if dims
             .iter()
-            .any(|&k| pick("vae", k).and_then(|e| e.get_pub(key)).is_some())
+            .any(|&k| pick("vae", k).and_then(|e| e.metric(key)).is_some())
         {
             items.push(pair(
                 &format!("The VAE's latent space is more regular than the deep AE's by {name}"),
@@ -729,7 +724,7 @@ pub fn claims(entries: &[Entry], dims: &[usize], betas: &[f64]) -> Vec<String> {
                     .iter()
                     .filter_map(|&b| {
                         let e = find(entries, "vae", k, Some(b))?;
-                        Some((e.get_pub("kl")?, recon_term(e)?))
+                        Some((e.metric("kl")?, recon_term(e)?))
                     })
                     .collect();
                 // β ascending: the rate must fall and the distortion rise
@@ -740,10 +735,4 @@ pub fn claims(entries: &[Entry], dims: &[usize], betas: &[f64]) -> Vec<String> {
         ));
     }
     items
-}
-
-impl Entry {
-    pub(crate) fn get_pub(&self, key: &str) -> Option<f64> {
-        self.metrics.get(key).and_then(Value::as_f64)
-    }
 }

@@ -36,13 +36,7 @@ fn parse_hidden(s: &str) -> Result<Vec<usize>> {
     if s.trim().is_empty() || s == "none" {
         return Ok(Vec::new());
     }
-    s.split(',')
-        .map(|w| {
-            w.trim()
-                .parse::<usize>()
-                .map_err(|_| user(format!("--hidden {s}: `{w}` is not a layer width")))
-        })
-        .collect()
+    crate::commands::parse_list(s, "--hidden", "a layer width")
 }
 
 fn parse_schedule(s: &str) -> Result<LrSchedule> {

@@ -269,6 +269,13 @@ impl DataSpec {
         }
     }
 
+    /// Whether the data comes with train/test splits of its own (`fashion-mnist`, MNIST-layout
+    /// folders), so that `--split` picks one and a seeded hold-out is not needed.
+    pub fn has_own_splits(&self) -> bool {
+        matches!(self, DataSpec::Named(n) if n == FASHION_MNIST)
+            || matches!(self, DataSpec::MnistDir(_))
+    }
+
     /// The argument as a user would write it: the dataset name or the path.
     pub fn display(&self) -> String {
         self.to_string()

@@ -26,16 +26,10 @@ pub struct Continuity {
 /// The root-mean-square distance between two distinct rows of `a`, computed exactly from
 /// the column variances: `E‖aᵢ − aⱼ‖² = 2 · Σ_d Var(a_d)` (variances divided by `n − 1`).
 pub fn rms_pairwise_distance(a: ArrayView2<'_, f32>) -> f64 {
-    let n = a.nrows();
-    if n < 2 {
+    if a.nrows() < 2 {
         return 0.0;
     }
-    let mut total = 0.0;
-    for col in a.axis_iter(Axis(1)) {
-        let m = col.iter().map(|&v| f64::from(v)).sum::<f64>() / n as f64;
-        total += col.iter().map(|&v| (f64::from(v) - m).powi(2)).sum::<f64>() / (n - 1) as f64;
-    }
-    (2.0 * total).sqrt()
+    (2.0 * crate::activity(a).iter().sum::<f64>()).sqrt()
 }
 
 /// **Continuity**: how much the decoding changes along a short random step in latent space,

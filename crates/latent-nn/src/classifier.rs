@@ -15,7 +15,7 @@ use rand::seq::SliceRandom;
 
 use crate::model::linear;
 use crate::optim::{Adam, AdamSettings, named_grads};
-use crate::train::to_array2;
+use crate::train::{batch_tensor, to_array2};
 use crate::{NnError, Result};
 
 /// Settings of [`Classifier::train`].
@@ -70,15 +70,6 @@ pub struct Classifier {
     device: Device,
     input_dim: usize,
     classes: usize,
-}
-
-fn rows_tensor(x: ArrayView2<'_, f32>, rows: &[usize], device: &Device) -> Tensor<2> {
-    let d = x.ncols();
-    let mut v = Vec::with_capacity(rows.len() * d);
-    for &i in rows {
-        v.extend(x.row(i).iter().copied());
-    }
-    Tensor::from_data(TensorData::new(v, [rows.len(), d]), device)
 }
 
 impl Classifier {
@@ -140,7 +131,7 @@ impl Classifier {
         for epoch in 0..cfg.epochs {
             order.shuffle(&mut rng);
             for (step, rows) in order.chunks(cfg.batch_size).enumerate() {
-                let xb = rows_tensor(x, rows, &ad);
+                let xb = batch_tensor(x, rows, None, &ad);
                 let mut onehot = vec![0.0f32; rows.len() * classes];
                 for (r, &i) in rows.iter().enumerate() {
                     onehot[r * classes + labels[i] as usize] = 1.0;
@@ -212,7 +203,7 @@ impl Classifier {
         let mut out = Array2::zeros((n, width));
         let rows: Vec<usize> = (0..n).collect();
         for (c, chunk) in rows.chunks(1024).enumerate() {
-            let (h, logits) = self.net.forward(rows_tensor(x, chunk, &self.device));
+            let (h, logits) = self.net.forward(batch_tensor(x, chunk, None, &self.device));
             let a = to_array2(pick(h, logits))?;
             out.slice_mut(ndarray::s![c * 1024..c * 1024 + chunk.len(), ..])
                 .assign(&a);

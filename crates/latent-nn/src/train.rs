@@ -75,7 +75,7 @@ pub struct Trained {
 }
 
 /// Rows `idx` of `x` as a `[b, D]` tensor, optionally binarized by a Bernoulli draw.
-fn batch_tensor(
+pub(crate) fn batch_tensor(
     x: ArrayView2<'_, f32>,
     idx: &[usize],
     binarize: Option<&mut dyn rand::RngCore>,

@@ -42,6 +42,17 @@ impl ReportError {
         }
     }
 
+    /// A failed atomic write of `path` (latent-core's error) as [`ReportError::Io`].
+    pub(crate) fn write(path: &std::path::Path, e: latent_core::Error) -> Self {
+        match e {
+            latent_core::Error::Io { path, source } => ReportError::Io { path, source },
+            other => ReportError::Io {
+                path: path.to_path_buf(),
+                source: std::io::Error::other(other.to_string()),
+            },
+        }
+    }
+
     pub(crate) fn draw(what: impl Into<String>, reason: impl std::fmt::Display) -> Self {
         ReportError::Draw {
             what: what.into(),

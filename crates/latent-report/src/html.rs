@@ -183,14 +183,8 @@ impl Report {
     /// # Errors
     /// [`ReportError::Io`] naming `path`.
     pub fn write(&self, path: &Path) -> Result<()> {
-        latent_core::fsutil::atomic_write_bytes(path, self.render().as_bytes()).map_err(|e| match e
-        {
-            latent_core::Error::Io { path, source } => ReportError::Io { path, source },
-            other => ReportError::Io {
-                path: path.to_path_buf(),
-                source: std::io::Error::other(other.to_string()),
-            },
-        })
+        latent_core::fsutil::atomic_write_bytes(path, self.render().as_bytes())
+            .map_err(|e| ReportError::write(path, e))
     }
 }
 

@@ -103,13 +103,7 @@ pub fn write_png(path: &Path, image: &RgbImage) -> Result<()> {
             .map_err(std::io::Error::other)?;
         writer.finish().map_err(std::io::Error::other)
     })
-    .map_err(|e| match e {
-        latent_core::Error::Io { path, source } => ReportError::Io { path, source },
-        other => ReportError::Io {
-            path: path.to_path_buf(),
-            source: std::io::Error::other(other.to_string()),
-        },
-    })
+    .map_err(|e| ReportError::write(path, e))
 }
 
 /// The background of compositions: white.
