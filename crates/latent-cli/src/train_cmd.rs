@@ -72,6 +72,19 @@ fn in_unit_interval(data: &Dataset) -> bool {
     data.x().iter().all(|&v| (0.0..=1.0).contains(&v))
 }
 
+/// `metrics.jsonl`: one line per epoch of `history`, written atomically.
+fn write_metrics(dir: &Path, history: &[EpochMetrics]) -> latent_nn::Result<()> {
+    let mut lines = String::new();
+    for h in history {
+        let line = serde_json::to_string(h)
+            .map_err(|e| latent_nn::NnError::Backend(format!("metrics: {e}")))?;
+        lines.push_str(&line);
+        lines.push('\n');
+    }
+    fsutil::atomic_write_bytes(&dir.join(run::METRICS_FILE), lines.as_bytes())?;
+    Ok(())
+}
+
 /// Progress bar per epoch with live losses; a line per epoch; metrics.jsonl.
 struct CliObserver<'a> {
     dir: &'a Path,
@@ -109,16 +122,12 @@ impl Observer for CliObserver<'_> {
             });
         }
     }
+    fn resumed(&mut self, history: &[EpochMetrics]) -> latent_nn::Result<()> {
+        write_metrics(&self.dir, history)
+    }
     fn epoch_end(&mut self, m: &EpochMetrics, history: &[EpochMetrics]) -> latent_nn::Result<()> {
         self.bar.finish_and_clear();
-        let mut lines = String::new();
-        for h in history {
-            let line = serde_json::to_string(h)
-                .map_err(|e| latent_nn::NnError::Backend(format!("metrics: {e}")))?;
-            lines.push_str(&line);
-            lines.push('\n');
-        }
-        fsutil::atomic_write_bytes(&self.dir.join(run::METRICS_FILE), lines.as_bytes())?;
+        write_metrics(&self.dir, history)?;
         let val = m
             .val_loss
             .map(|v| format!(", val {v:.3}"))

@@ -506,3 +506,29 @@ fn assert_consistent_one_epoch(run: &Path) {
         &["info", "--run", run.to_str().unwrap()].map(String::from),
     );
 }
+
+/// A kill after the last checkpoint is on disk but before the run is finished leaves
+/// metrics.jsonl behind the checkpoint and, when pruning was under way, a hidden directory;
+/// a resume with no epoch left to train must still rebuild the metrics from the
+/// checkpoint's history and clean up (both found by the staggered-kill test, whose fifth
+/// kill can land in that window).
+#[test]
+fn resume_with_nothing_left_to_train_repairs_the_run() {
+    let d = tempfile::tempdir().unwrap();
+    let run = d.path().join("run");
+    ok(d.path(), &fit_args("run"));
+    let lines = metric_lines(&run);
+    assert_eq!(lines.len(), 4);
+    std::fs::write(
+        run.join("metrics.jsonl"),
+        format!("{}\n", lines[..2].join("\n")),
+    )
+    .unwrap();
+    std::fs::remove_file(run.join("config.json")).unwrap();
+    let old = ckpt_dir(&run).join(".staging-old-2-4000000");
+    std::fs::create_dir_all(&old).unwrap();
+    std::fs::write(old.join("state.json"), "{").unwrap();
+    ok(d.path(), &resume_args("run"));
+    assert_matches_reference(&run, 4);
+    assert_eq!(staging(&run), Vec::<String>::new());
+}

@@ -110,8 +110,7 @@ const STAGING_PREFIX: &str = ".staging-";
 /// directory is removed.
 pub fn save(dir: &Path, mut ckpt: Checkpoint) -> Result<PathBuf> {
     fs::create_dir_all(dir).map_err(io(dir))?;
-    remove_staging(dir);
-    latent_core::fsutil::remove_stale_temps(dir);
+    remove_leftovers(dir);
     let target = epoch_dir(dir, ckpt.state.epoch);
     let pid = std::process::id();
     let staging = dir.join(format!("{STAGING_PREFIX}{}-{pid}", ckpt.state.epoch));
@@ -153,8 +152,14 @@ pub fn save(dir: &Path, mut ckpt: Checkpoint) -> Result<PathBuf> {
     Ok(target)
 }
 
-/// Remove the hidden staging directories under `dir` (best effort): what a killed writer
-/// left behind.
+/// Remove what killed writers left under the checkpoint directory `dir` (best effort): the
+/// hidden staging directories and the temporary files of unfinished atomic writes. Done
+/// before each checkpoint and when a run resumes (which may have no epoch left to train).
+pub fn remove_leftovers(dir: &Path) {
+    remove_staging(dir);
+    latent_core::fsutil::remove_stale_temps(dir);
+}
+
 fn remove_staging(dir: &Path) {
     let Ok(entries) = fs::read_dir(dir) else {
         return;

@@ -57,6 +57,12 @@ pub trait Observer {
     }
     /// Something worth telling the user (resumed from…, skipped a corrupt checkpoint…).
     fn note(&mut self, _message: &str) {}
+    /// Training resumed from a checkpoint whose epochs are `history`: what was written per
+    /// epoch after that checkpoint (a run killed between the checkpoint and its metrics)
+    /// can be rewritten from it, even when no epoch is left to train.
+    fn resumed(&mut self, _history: &[EpochMetrics]) -> Result<()> {
+        Ok(())
+    }
 }
 
 /// An observer that ignores everything.
@@ -263,6 +269,8 @@ pub fn train(
             ckpt.state.epoch,
             src.display()
         ));
+        observer.resumed(&history)?;
+        checkpoint::remove_leftovers(dir);
     }
 
     let n = train.nrows();
