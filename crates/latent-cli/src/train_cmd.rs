@@ -123,11 +123,11 @@ impl Observer for CliObserver<'_> {
         }
     }
     fn resumed(&mut self, history: &[EpochMetrics]) -> latent_nn::Result<()> {
-        write_metrics(&self.dir, history)
+        write_metrics(self.dir, history)
     }
     fn epoch_end(&mut self, m: &EpochMetrics, history: &[EpochMetrics]) -> latent_nn::Result<()> {
         self.bar.finish_and_clear();
-        write_metrics(&self.dir, history)?;
+        write_metrics(self.dir, history)?;
         let val = m
             .val_loss
             .map(|v| format!(", val {v:.3}"))
