@@ -398,6 +398,20 @@ pub struct FitArgs {
     /// Compute device: cpu (burn flex), or vulkan in a build with the `wgpu` feature.
     #[arg(long, default_value = "cpu", help_heading = "Training")]
     pub device: String,
+    /// Training engine: `auto` trains MLP networks (diagonal posterior) on the CPU through
+    /// latent's fused kernels and everything else through burn; `burn` always uses burn's
+    /// autodiff graph (the same mathematics, slower; for comparisons).
+    #[arg(long, value_enum, default_value = "auto", help_heading = "Training")]
+    pub engine: EngineArg,
+}
+
+/// `--engine`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum EngineArg {
+    /// The fused CPU kernels where they apply, burn elsewhere.
+    Auto,
+    /// burn's autodiff graph, always.
+    Burn,
 }
 
 impl FitArgs {

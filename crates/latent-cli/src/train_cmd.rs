@@ -362,7 +362,7 @@ pub fn fit_nn(args: &FitArgs, command_line: Vec<String>) -> Result<()> {
         (data.clone(), None)
     };
     outln!(
-        "training {} {}→{} ({}) on {} rows{}, {} epochs, batch {}, device {device_name}",
+        "training {} {}→{} ({}) on {} rows{}, {} epochs, batch {}, device {device_name}{}",
         net.kind.name(),
         net.input_dim,
         net.latent_dim,
@@ -379,7 +379,15 @@ pub fn fit_nn(args: &FitArgs, command_line: Vec<String>) -> Result<()> {
             .map(|v| format!(" (+{} validation)", v.n()))
             .unwrap_or_default(),
         train.epochs,
-        train.batch_size
+        train.batch_size,
+        if args.engine == crate::cli::EngineArg::Auto
+            && latent_nn::fused::supports(&net)
+            && device == latent_nn::cpu_device()
+        {
+            " (fused kernels)"
+        } else {
+            " (burn)"
+        }
     );
     if net.is_vae() {
         outln!(
@@ -400,7 +408,12 @@ pub fn fit_nn(args: &FitArgs, command_line: Vec<String>) -> Result<()> {
     };
     let started = Instant::now();
     let ckpt_dir = dir.join(run::CHECKPOINT_DIR);
-    let trained = latent_nn::train(
+    let engine = match args.engine {
+        crate::cli::EngineArg::Auto => latent_nn::Engine::Auto,
+        crate::cli::EngineArg::Burn => latent_nn::Engine::Burn,
+    };
+    let trained = latent_nn::train_with(
+        engine,
         &net,
         &train,
         train_set.x(),

@@ -10,6 +10,7 @@ use latent_core::{Posterior, Probabilistic, Reduction};
 use ndarray::{Array2, Array3, ArrayView2, Axis, s};
 
 use crate::config::{NetConfig, PosteriorKind};
+use crate::fused::FusedNet;
 use crate::loss::strict_lower_indices;
 use crate::model::Net;
 use crate::params::{HostTensors, load_params, named_params};
@@ -24,6 +25,8 @@ const CHUNK: usize = 2048;
 pub struct NnModel {
     net: Net,
     device: Device,
+    /// The same network on the fused host path, for encoding on the CPU device.
+    fused: Option<FusedNet>,
 }
 
 fn core_err(e: NnError) -> latent_core::Error {
@@ -38,7 +41,18 @@ impl NnModel {
     pub fn new(net: Net, device: &Device) -> Self {
         let device = device.clone().without_autodiff();
         let net = net.valid().to_device(&device);
-        NnModel { net, device }
+        let fused = Self::fused_for(&net, &device);
+        NnModel { net, device, fused }
+    }
+
+    /// The fused host copy of `net` when it runs on the CPU and the fused path computes it.
+    fn fused_for(net: &Net, device: &Device) -> Option<FusedNet> {
+        if *device != crate::cpu_device() || !crate::fused::supports(net.config()) {
+            return None;
+        }
+        named_params(net)
+            .and_then(|p| FusedNet::new(net.config(), &p))
+            .ok()
     }
 
     /// A network of `config` with the named parameters `params` (read from `source`).
@@ -71,7 +85,8 @@ impl NnModel {
         let device = device.clone().without_autodiff();
         let net = Net::new(config, &mut latent_core::seed::rng(0), &device);
         let net = load_params(net, params, source)?;
-        Ok(NnModel { net, device })
+        let fused = Self::fused_for(&net, &device);
+        Ok(NnModel { net, device, fused })
     }
 
     /// The model as a probabilistic one (VAEs only).
@@ -164,6 +179,36 @@ impl NnModel {
     }
 }
 
+/// The codes of `x` through the fused encoder (mean head only), [`CHUNK`] rows at a time.
+fn encode_fused(f: &FusedNet, x: ArrayView2<'_, f32>) -> Array2<f32> {
+    let k = f.config().latent_dim;
+    let mut out = Array2::zeros((x.nrows(), k));
+    let mut buf = Vec::new();
+    for (rows, mut codes) in x
+        .axis_chunks_iter(Axis(0), CHUNK)
+        .zip(out.axis_chunks_iter_mut(Axis(0), CHUNK))
+    {
+        let n = rows.nrows();
+        let flat: &[f32] = match rows.as_slice() {
+            Some(s) => s,
+            None => {
+                buf.clear();
+                buf.extend(rows.iter().copied());
+                &buf
+            }
+        };
+        match codes.as_slice_mut() {
+            Some(dst) => f.encode_mean(flat, n, dst),
+            None => {
+                let mut dst = vec![0.0; n * k];
+                f.encode_mean(flat, n, &mut dst);
+                codes.iter_mut().zip(dst).for_each(|(c, v)| *c = v);
+            }
+        }
+    }
+    out
+}
+
 impl Reduction for NnModel {
     fn method(&self) -> &str {
         self.config().kind.name()
@@ -176,7 +221,10 @@ impl Reduction for NnModel {
     }
     fn encode(&self, x: ArrayView2<'_, f32>) -> latent_core::Result<Array2<f32>> {
         self.check_input("encode input", x)?;
-        self.chunked(x, self.latent_dim(), |t| self.net.encode(t).mean)
+        match &self.fused {
+            Some(f) => Ok(encode_fused(f, x)),
+            None => self.chunked(x, self.latent_dim(), |t| self.net.encode(t).mean),
+        }
     }
     fn decode(&self, z: ArrayView2<'_, f32>) -> latent_core::Result<Array2<f32>> {
         self.check_latent("decode input", z)?;

@@ -16,6 +16,7 @@ pub mod classifier;
 pub mod config;
 mod error;
 pub mod fitted;
+pub mod fused;
 pub mod likelihood;
 pub mod loss;
 pub mod model;
@@ -30,7 +31,9 @@ pub use config::{
 };
 pub use error::{NnError, Result};
 pub use fitted::NnModel;
-pub use train::{Checkpointing, EpochMetrics, Observer, Silent, Trained, train};
+pub use train::{
+    Checkpointing, Engine, EpochMetrics, Observer, Silent, Trained, train, train_with,
+};
 
 /// burn's pure-Rust CPU device.
 pub fn cpu_device() -> Device {

@@ -133,22 +133,41 @@ pub fn adam_update(
     k: &AdamScalars,
     first: bool,
 ) {
-    for (((p, &g), m), v) in p.iter_mut().zip(g).zip(m.iter_mut()).zip(v.iter_mut()) {
-        let g = if k.weight_decay > 0.0 {
-            g + *p * k.weight_decay
-        } else {
-            g
-        };
-        if first {
-            *m = g * k.one_minus_beta1;
-            *v = (g * g) * k.one_minus_beta2;
-        } else {
-            *m = *m * k.beta1 + g * k.one_minus_beta1;
-            *v = *v * k.beta2 + (g * g) * k.one_minus_beta2;
+    // One loop per case, without branches inside, so that each vectorises.
+    #[inline(always)]
+    fn run(
+        p: &mut [f32],
+        g: &[f32],
+        m: &mut [f32],
+        v: &mut [f32],
+        k: &AdamScalars,
+        first: bool,
+        decay: bool,
+    ) {
+        for (((p, &g), m), v) in p.iter_mut().zip(g).zip(m.iter_mut()).zip(v.iter_mut()) {
+            let g = if decay { g + *p * k.weight_decay } else { g };
+            if first {
+                *m = g * k.one_minus_beta1;
+                *v = (g * g) * k.one_minus_beta2;
+            } else {
+                *m = *m * k.beta1 + g * k.one_minus_beta1;
+                *v = *v * k.beta2 + (g * g) * k.one_minus_beta2;
+            }
+            let denom = (*v * k.inv_c2).sqrt() + k.eps;
+            *p -= (*m * k.step_size) / denom;
         }
-        let denom = (*v * k.inv_c2).sqrt() + k.eps;
-        *p -= (*m * k.step_size) / denom;
     }
+    // compiled for the CPU's best instruction set (AVX2 where present): square roots and
+    // divisions are correctly rounded in every width, so the bits do not change
+    pulp::Arch::new().dispatch(
+        #[inline(always)]
+        || match (first, k.weight_decay > 0.0) {
+            (false, false) => run(p, g, m, v, k, false, false),
+            (false, true) => run(p, g, m, v, k, false, true),
+            (true, false) => run(p, g, m, v, k, true, false),
+            (true, true) => run(p, g, m, v, k, true, true),
+        },
+    );
 }
 
 fn host_vec<const D: usize>(t: Tensor<D>) -> std::result::Result<Vec<f32>, String> {
@@ -196,15 +215,7 @@ impl ModuleMapper for Update<'_> {
                 );
             }
         };
-        let n = p.len();
-        let first = !self.adam.m.contains_key(&name);
-        let m = self
-            .adam
-            .m
-            .entry(name.clone())
-            .or_insert_with(|| vec![0.0; n]);
-        let v = self.adam.v.entry(name).or_insert_with(|| vec![0.0; n]);
-        adam_update(&mut p, &g, m, v, &self.scalars, first);
+        self.adam.update_one(&name, &mut p, &g, &self.scalars);
         let updated = Tensor::<D>::from_data(TensorData::new(p, dims), &device);
         Param::from_mapped_value(id, Tensor::from_inner(updated).require_grad(), mapper)
     }
@@ -244,6 +255,46 @@ impl Adam {
         match u.error {
             Some(e) => Err(e),
             None => Ok(module),
+        }
+    }
+
+    /// One update of host parameters: `(name, values, gradient)` for every parameter (the
+    /// fused CPU path, [`crate::fused`]). The same update, and state, as [`Adam::step`].
+    pub fn step_host<'a>(
+        &mut self,
+        params: impl Iterator<Item = (&'a str, &'a mut [f32], &'a [f32])>,
+        lr: f64,
+    ) {
+        self.step += 1;
+        let scalars = AdamScalars::new(&self.settings, self.step, lr);
+        for (name, p, g) in params {
+            self.update_one(name, p, g, &scalars);
+        }
+    }
+
+    /// Update parameter `name` in place, creating its moments on its first step. Large
+    /// parameters are updated in fixed chunks on rayon's pool (element-wise: the same bits
+    /// for any number of threads).
+    fn update_one(&mut self, name: &str, p: &mut [f32], g: &[f32], k: &AdamScalars) {
+        use rayon::prelude::*;
+        const CHUNK: usize = 1 << 15;
+        let n = p.len();
+        let first = !self.m.contains_key(name);
+        if first {
+            self.m.insert(name.to_string(), vec![0.0; n]);
+            self.v.insert(name.to_string(), vec![0.0; n]);
+        }
+        let (Some(m), Some(v)) = (self.m.get_mut(name), self.v.get_mut(name)) else {
+            return;
+        };
+        if n < 2 * CHUNK {
+            adam_update(p, g, m, v, k, first);
+        } else {
+            p.par_chunks_mut(CHUNK)
+                .zip(g.par_chunks(CHUNK))
+                .zip(m.par_chunks_mut(CHUNK))
+                .zip(v.par_chunks_mut(CHUNK))
+                .for_each(|(((p, g), m), v)| adam_update(p, g, m, v, k, first));
         }
     }
 

@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::checkpoint::{self, Checkpoint, CheckpointState};
 use crate::config::{NetConfig, TrainConfig};
+use crate::fused::FusedNet;
 use crate::model::Net;
 use crate::optim::{Adam, AdamSettings, named_grads};
 use crate::params::{load_params, named_params};
@@ -80,6 +81,25 @@ pub struct Trained {
     pub stopped_early: bool,
 }
 
+/// Rows `idx` of `x` into `out` (row-major `[b, D]`), optionally binarized by a Bernoulli
+/// draw per value.
+fn gather(
+    x: ArrayView2<'_, f32>,
+    idx: &[usize],
+    binarize: Option<&mut dyn rand::RngCore>,
+    out: &mut Vec<f32>,
+) {
+    out.clear();
+    for &i in idx {
+        out.extend(x.row(i).iter().copied());
+    }
+    if let Some(rng) = binarize {
+        for p in out.iter_mut() {
+            *p = if rng.random::<f32>() < *p { 1.0 } else { 0.0 };
+        }
+    }
+}
+
 /// Rows `idx` of `x` as a `[b, D]` tensor, optionally binarized by a Bernoulli draw.
 pub(crate) fn batch_tensor(
     x: ArrayView2<'_, f32>,
@@ -87,23 +107,26 @@ pub(crate) fn batch_tensor(
     binarize: Option<&mut dyn rand::RngCore>,
     device: &Device,
 ) -> Tensor<2> {
-    let d = x.ncols();
-    let mut v = Vec::with_capacity(idx.len() * d);
-    for &i in idx {
-        v.extend(x.row(i).iter().copied());
-    }
-    if let Some(rng) = binarize {
-        for p in &mut v {
-            *p = if rng.random::<f32>() < *p { 1.0 } else { 0.0 };
-        }
-    }
-    Tensor::from_data(TensorData::new(v, [idx.len(), d]), device)
+    let mut v = Vec::with_capacity(idx.len() * x.ncols());
+    gather(x, idx, binarize, &mut v);
+    Tensor::from_data(TensorData::new(v, [idx.len(), x.ncols()]), device)
 }
 
-/// `[b, k]` standard-normal noise from `rng`.
-fn noise(b: usize, k: usize, rng: &mut impl Rng, device: &Device) -> Tensor<2> {
-    let v: Vec<f32> = (0..b * k).map(|_| StandardNormal.sample(rng)).collect();
-    Tensor::from_data(TensorData::new(v, [b, k]), device)
+/// `b·k` standard-normal draws from `rng` into `out`.
+fn noise_into(b: usize, k: usize, rng: &mut impl Rng, out: &mut Vec<f32>) {
+    out.clear();
+    out.extend((0..b * k).map(|_| -> f32 { StandardNormal.sample(rng) }));
+}
+
+/// Which implementation trains a network.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Engine {
+    /// The fused host path ([`crate::fused`]) on the CPU device for the networks it
+    /// computes (MLP; diagonal posterior), burn otherwise.
+    #[default]
+    Auto,
+    /// burn's autodiff graph on the given device, always (for comparisons).
+    Burn,
 }
 
 fn scalars(loss: &crate::model::StepLoss) -> Result<[f64; 3]> {
@@ -132,21 +155,70 @@ pub fn evaluate(
     batch: usize,
 ) -> Result<[f64; 3]> {
     let device = devices_of(net)?;
-    let mut rng = latent_core::seed::rng(seed);
     let k = net.config().latent_dim;
+    evaluate_with(x, k, seed, batch, |xb, eps, rows| {
+        let xb = Tensor::from_data(TensorData::new(xb.to_vec(), [rows, x.ncols()]), &device);
+        let eps = Tensor::from_data(TensorData::new(eps.to_vec(), [rows, k]), &device);
+        scalars(&net.step_loss(xb, eps, beta))
+    })
+}
+
+/// [`evaluate`] with the fused host network.
+///
+/// # Errors
+/// None in practice (the signature matches [`evaluate`]).
+pub fn evaluate_fused(
+    net: &mut FusedNet,
+    x: ArrayView2<'_, f32>,
+    beta: f64,
+    seed: u64,
+    batch: usize,
+) -> Result<[f64; 3]> {
+    let k = net.config().latent_dim;
+    evaluate_with(x, k, seed, batch, |xb, eps, rows| {
+        Ok(net.losses(xb, eps, rows, beta))
+    })
+}
+
+/// The batches of [`evaluate`]: rows of `x` in order, `batch` at a time, with `[rows, k]`
+/// noise drawn from `seed`; `step` returns a batch's mean losses.
+fn evaluate_with(
+    x: ArrayView2<'_, f32>,
+    k: usize,
+    seed: u64,
+    batch: usize,
+    mut step: impl FnMut(&[f32], &[f32], usize) -> Result<[f64; 3]>,
+) -> Result<[f64; 3]> {
+    let mut rng = latent_core::seed::rng(seed);
     let mut sums = [0.0f64; 3];
     let n = x.nrows();
     let idx: Vec<usize> = (0..n).collect();
+    let (mut xb, mut eps) = (Vec::new(), Vec::new());
     for chunk in idx.chunks(batch.max(1)) {
-        let xb = batch_tensor(x, chunk, None, &device);
-        let eps = noise(chunk.len(), k, &mut rng, &device);
-        let l = net.step_loss(xb, eps, beta);
-        let s = scalars(&l)?;
+        gather(x, chunk, None, &mut xb);
+        noise_into(chunk.len(), k, &mut rng, &mut eps);
+        let s = step(&xb, &eps, chunk.len())?;
         for (acc, v) in sums.iter_mut().zip(s) {
             *acc += v * chunk.len() as f64;
         }
     }
     Ok(sums.map(|s| s / n.max(1) as f64))
+}
+
+/// [`NnError::Diverged`] when a loss of step `step` (1-based) of epoch `epoch` is not finite.
+fn check_finite(s: [f64; 3], epoch: usize, step: usize) -> Result<()> {
+    match ["loss", "reconstruction term", "KL term"]
+        .iter()
+        .zip(s)
+        .find(|(_, v)| !v.is_finite())
+    {
+        Some((what, _)) => Err(NnError::Diverged {
+            epoch,
+            step,
+            what: what.to_string(),
+        }),
+        None => Ok(()),
+    }
 }
 
 fn devices_of(net: &Net) -> Result<Device> {
@@ -182,6 +254,35 @@ pub struct Checkpointing<'a> {
 /// step) or non-finite parameters after an epoch, with the last good checkpoint intact;
 /// checkpoint I/O; [`NnError::Checkpoint`] when resuming with different settings.
 pub fn train(
+    net_cfg: &NetConfig,
+    cfg: &TrainConfig,
+    train: ArrayView2<'_, f32>,
+    val: Option<ArrayView2<'_, f32>>,
+    device: &Device,
+    checkpoints: Option<Checkpointing<'_>>,
+    observer: &mut dyn Observer,
+) -> Result<Trained> {
+    train_with(
+        Engine::Auto,
+        net_cfg,
+        cfg,
+        train,
+        val,
+        device,
+        checkpoints,
+        observer,
+    )
+}
+
+/// [`train`] with a choice of [`Engine`]. With [`Engine::Auto`] on the CPU device, the
+/// networks [`crate::fused`] computes train on it: the same losses and gradients as burn's
+/// graph to float rounding (tested), in a fraction of the time.
+///
+/// # Errors
+/// As [`train`].
+#[allow(clippy::too_many_arguments)]
+pub fn train_with(
+    engine: Engine,
     net_cfg: &NetConfig,
     cfg: &TrainConfig,
     train: ArrayView2<'_, f32>,
@@ -273,6 +374,16 @@ pub fn train(
         checkpoint::remove_leftovers(dir);
     }
 
+    let fused_cpu = engine == Engine::Auto
+        && crate::fused::supports(net_cfg)
+        && device.clone().without_autodiff() == crate::cpu_device();
+    let mut fused = if fused_cpu {
+        Some(FusedNet::new(net_cfg, &named_params(&net)?)?)
+    } else {
+        None
+    };
+    let (mut xbuf, mut ebuf) = (Vec::new(), Vec::new());
+
     let n = train.nrows();
     let k = net_cfg.latent_dim;
     let steps = n.div_ceil(cfg.batch_size);
@@ -293,43 +404,56 @@ pub fn train(
         observer.epoch_start(epoch + 1, steps);
         let mut sums = [0.0f64; 3];
         for (step, idx) in order.chunks(cfg.batch_size).enumerate() {
-            let x = batch_tensor(
+            // the same draws, in the same order, for both engines: binarization, then ε
+            gather(
                 train,
                 idx,
                 cfg.dynamic_binarize
                     .then_some(&mut rng as &mut dyn rand::RngCore),
-                &device,
+                &mut xbuf,
             );
-            let eps = if net_cfg.is_vae() {
-                noise(idx.len(), k, &mut rng, &device)
-            } else {
-                Tensor::zeros([idx.len(), k], &device)
-            };
-            let out = net.step_loss(x, eps, beta);
-            let s = scalars(&out)?;
-            if let Some(what) = ["loss", "reconstruction term", "KL term"]
-                .iter()
-                .zip(s)
-                .find(|(_, v)| !v.is_finite())
-                .map(|(w, _)| *w)
-            {
-                return Err(NnError::Diverged {
-                    epoch: epoch + 1,
-                    step: step + 1,
-                    what: what.to_string(),
-                });
+            ebuf.clear();
+            if net_cfg.is_vae() {
+                noise_into(idx.len(), k, &mut rng, &mut ebuf);
             }
-            let grads = out.loss.backward();
-            let named = named_grads(&net, &grads);
-            // ← a data-parallel all-reduce of `named` goes here.
-            net = adam.step(net, named, lr)?;
+            let s = if let Some(f) = fused.as_mut() {
+                let s = f.train_step(&xbuf, &ebuf, idx.len(), beta);
+                check_finite(s, epoch + 1, step + 1)?;
+                // ← a data-parallel all-reduce of `f.grads()` goes here.
+                adam.step_host(f.params_and_grads(), lr);
+                s
+            } else {
+                let x = Tensor::from_data(
+                    TensorData::new(std::mem::take(&mut xbuf), [idx.len(), train.ncols()]),
+                    &device,
+                );
+                let eps = if net_cfg.is_vae() {
+                    Tensor::from_data(
+                        TensorData::new(std::mem::take(&mut ebuf), [idx.len(), k]),
+                        &device,
+                    )
+                } else {
+                    Tensor::zeros([idx.len(), k], &device)
+                };
+                let out = net.step_loss(x, eps, beta);
+                let s = scalars(&out)?;
+                check_finite(s, epoch + 1, step + 1)?;
+                let grads = out.loss.backward();
+                let named = named_grads(&net, &grads);
+                // ← a data-parallel all-reduce of `named` goes here.
+                net = adam.step(net, named, lr)?;
+                s
+            };
             for (acc, v) in sums.iter_mut().zip(s) {
                 *acc += v * idx.len() as f64;
             }
             observer.step(step + 1, s[0], s[1], s[2]);
         }
         let [train_loss, train_recon, train_kl] = sums.map(|v| v / n as f64);
-        let params = named_params(&net)?;
+        let params = match &fused {
+            Some(f) => f.params()?,
+            None => named_params(&net)?,
+        };
         if let Some(what) = all_finite(&params) {
             return Err(NnError::Diverged {
                 epoch: epoch + 1,
@@ -341,13 +465,11 @@ pub fn train(
             Some(v) if v.nrows() > 0 => {
                 use burn::module::Module;
                 let eval_beta = if net_cfg.is_vae() { 1.0 } else { 0.0 };
-                Some(evaluate(
-                    &net.valid(),
-                    v,
-                    eval_beta,
-                    seed::derive(cfg.seed, "validation"),
-                    1024,
-                )?)
+                let seed = seed::derive(cfg.seed, "validation");
+                Some(match fused.as_mut() {
+                    Some(f) => evaluate_fused(f, v, eval_beta, seed, 1024)?,
+                    None => evaluate(&net.valid(), v, eval_beta, seed, 1024)?,
+                })
             }
             _ => None,
         };
@@ -396,6 +518,9 @@ pub fn train(
             )?;
         }
         observer.epoch_end(&metrics, &history)?;
+    }
+    if let Some(f) = fused {
+        net = load_params(net, &f.params()?, Path::new("the fused network"))?;
     }
     Ok(Trained {
         net,

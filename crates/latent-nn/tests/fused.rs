@@ -1,0 +1,289 @@
+//! The fused host path (`latent_nn::fused`) computes what burn's graph computes: the same
+//! losses and gradients for every network it supports, the same training runs, the same
+//! codes; and its results do not depend on the number of threads.
+
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
+use latent_data::transform::{Binarize, Preprocess, ScaleChoice};
+use latent_nn::fused::{FusedNet, supports};
+use latent_nn::model::Net;
+use latent_nn::optim::named_grads;
+use latent_nn::params::{named_params, to_host};
+use latent_nn::{
+    Activation, Arch, Engine, Likelihood, ModelKind, NetConfig, PosteriorKind, Silent, TrainConfig,
+    cpu_device, train_with,
+};
+use ndarray::Array2;
+use rand::Rng;
+use rand_distr::{Distribution, StandardNormal};
+
+fn digits() -> Array2<f32> {
+    let d = latent_data::embedded::digits().unwrap();
+    let p = Preprocess::fit(&d, ScaleChoice::Auto, Binarize::None).unwrap();
+    p.apply(d).unwrap().into_x()
+}
+
+fn base() -> NetConfig {
+    NetConfig {
+        input_dim: 64,
+        latent_dim: 5,
+        hidden: vec![48],
+        ..NetConfig::reference_vae()
+    }
+}
+
+/// Every network the fused path computes: each family, activation and likelihood.
+fn matrix() -> Vec<NetConfig> {
+    let b = base();
+    vec![
+        NetConfig {
+            kind: ModelKind::LinearAe,
+            ..b.clone()
+        },
+        NetConfig {
+            kind: ModelKind::Ae,
+            activation: Activation::Tanh,
+            ..b.clone()
+        },
+        b.clone(),
+        NetConfig {
+            hidden: vec![40, 24],
+            activation: Activation::Silu,
+            likelihood: Likelihood::Gaussian { sigma: 0.3 },
+            ..b.clone()
+        },
+        NetConfig {
+            activation: Activation::LeakyRelu,
+            likelihood: Likelihood::GaussianLearned { shared: false },
+            ..b.clone()
+        },
+        NetConfig {
+            likelihood: Likelihood::GaussianLearned { shared: true },
+            ..b.clone()
+        },
+        NetConfig {
+            hidden: vec![],
+            ..b.clone()
+        },
+    ]
+}
+
+fn rows(x: &Array2<f32>, n: usize) -> Vec<f32> {
+    x.rows().into_iter().take(n).flatten().copied().collect()
+}
+
+fn close(got: f64, want: f64, rel: f64) -> bool {
+    (got - want).abs() <= rel * want.abs().max(1.0)
+}
+
+/// Losses and every parameter's gradient equal burn's autodiff, to float rounding.
+#[test]
+fn losses_and_gradients_equal_burns() {
+    let x = digits();
+    let b = 37;
+    let xb = rows(&x, b);
+    let device = cpu_device().autodiff();
+    for cfg in matrix() {
+        assert!(supports(&cfg), "{cfg:?}");
+        let mut rng = latent_core::seed::rng(11);
+        let net = Net::new(&cfg, &mut latent_core::seed::rng(5), &device);
+        // move the learned σ away from 0 so that its gradient is exercised
+        let mut params = named_params(&net).unwrap();
+        if let Some(ls) = params.get_mut("log_sigma") {
+            ls.iter_mut()
+                .for_each(|v| *v = rng.random::<f32>() * 0.6 - 0.3);
+        }
+        let net = latent_nn::params::load_params(net, &params, std::path::Path::new("t")).unwrap();
+        let k = cfg.latent_dim;
+        let eps: Vec<f32> = (0..b * k)
+            .map(|_| StandardNormal.sample(&mut rng))
+            .collect();
+        let beta = 0.7;
+
+        let xt = burn::tensor::Tensor::<2>::from_data(
+            burn::tensor::TensorData::new(xb.clone(), [b, 64]),
+            &device,
+        );
+        let et = burn::tensor::Tensor::<2>::from_data(
+            burn::tensor::TensorData::new(eps.clone(), [b, k]),
+            &device,
+        );
+        let out = net.step_loss(xt, et, beta);
+        let want: Vec<f64> = [out.loss.clone(), out.recon.clone(), out.kl.clone()]
+            .into_iter()
+            .map(|t| f64::from(to_host(t).unwrap().iter().copied().next().unwrap()))
+            .collect();
+        let grads = named_grads(&net, &out.loss.backward());
+
+        let mut fused = FusedNet::new(&cfg, &named_params(&net).unwrap()).unwrap();
+        let got = fused.train_step(&xb, &eps, b, beta);
+        for (g, w) in got.iter().zip(&want) {
+            assert!(
+                close(*g, *w, 1e-5),
+                "{cfg:?}: losses {got:?} vs burn {want:?}"
+            );
+        }
+        let evaluated = fused.losses(&xb, &eps, b, beta);
+        assert_eq!(
+            evaluated, got,
+            "forward-only losses differ from the training step's"
+        );
+        let fused_grads: Vec<(String, Vec<f32>)> = fused
+            .grads()
+            .map(|(n, g)| (n.to_string(), g.to_vec()))
+            .collect();
+        assert_eq!(fused_grads.len(), grads.len(), "{cfg:?}: parameter count");
+        for (name, g) in fused_grads {
+            let w = to_host(grads[&name].clone()).unwrap();
+            let scale = w.iter().fold(0.0f32, |m, v| m.max(v.abs())).max(1e-3);
+            for (i, (a, e)) in g.iter().zip(w.iter()).enumerate() {
+                assert!(
+                    (a - e).abs() <= 2e-4 * scale,
+                    "{cfg:?}: gradient of {name}[{i}]: fused {a}, burn {e} (scale {scale})"
+                );
+            }
+        }
+    }
+}
+
+/// The fused encoder gives burn's codes (the posterior mean).
+#[test]
+fn codes_equal_burns() {
+    let x = digits();
+    let device = cpu_device();
+    for cfg in matrix() {
+        let net = Net::new(&cfg, &mut latent_core::seed::rng(2), &device);
+        let n = 100;
+        let xb = rows(&x, n);
+        let t = burn::tensor::Tensor::<2>::from_data(
+            burn::tensor::TensorData::new(xb.clone(), [n, 64]),
+            &device,
+        );
+        let want = to_host(net.encode(t).mean).unwrap();
+        let mut fused = FusedNet::new(&cfg, &named_params(&net).unwrap()).unwrap();
+        let mut got = vec![0.0; n * cfg.latent_dim];
+        fused.encode_mean(&xb, n, &mut got);
+        for (a, e) in got.iter().zip(want.iter()) {
+            assert!(
+                (a - e).abs() <= 1e-5 * e.abs().max(1.0),
+                "{cfg:?}: {a} vs {e}"
+            );
+        }
+    }
+}
+
+/// Whole training runs: the fused engine follows burn's epoch by epoch (the differences are
+/// float rounding, amplified a little by Adam over the steps).
+#[test]
+fn training_follows_burns() {
+    let x = digits();
+    let train_x = x.slice(ndarray::s![..1400, ..]);
+    let val_x = x.slice(ndarray::s![1400.., ..]);
+    let cfg = TrainConfig {
+        epochs: 3,
+        batch_size: 64,
+        seed: 9,
+        dynamic_binarize: true,
+        ..TrainConfig::default()
+    };
+    for net in [
+        base(),
+        NetConfig {
+            kind: ModelKind::Ae,
+            ..base()
+        },
+    ] {
+        let run = |engine| {
+            train_with(
+                engine,
+                &net,
+                &cfg,
+                train_x,
+                Some(val_x),
+                &cpu_device(),
+                None,
+                &mut Silent,
+            )
+            .unwrap()
+            .history
+        };
+        let (fused, burn) = (run(Engine::Auto), run(Engine::Burn));
+        for (f, b) in fused.iter().zip(&burn) {
+            for (got, want) in [
+                (f.train_loss, b.train_loss),
+                (f.train_kl, b.train_kl),
+                (f.val_loss.unwrap(), b.val_loss.unwrap()),
+            ] {
+                assert!(
+                    close(got, want, 2e-3),
+                    "{:?} epoch {}: fused {got} vs burn {want}",
+                    net.kind,
+                    f.epoch
+                );
+            }
+        }
+    }
+}
+
+/// The same bits with one thread and with three: the products' split does not depend on
+/// the pool.
+#[test]
+fn fused_training_is_independent_of_the_thread_count() {
+    let x = digits();
+    // wide enough that the products are split across threads
+    let net = NetConfig {
+        hidden: vec![512],
+        ..base()
+    };
+    let cfg = TrainConfig {
+        epochs: 1,
+        batch_size: 256,
+        seed: 4,
+        ..TrainConfig::default()
+    };
+    let run = |threads: usize| {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        pool.install(|| {
+            let t = train_with(
+                Engine::Auto,
+                &net,
+                &cfg,
+                x.view(),
+                None,
+                &cpu_device(),
+                None,
+                &mut Silent,
+            )
+            .unwrap();
+            named_params(&t.net).unwrap()
+        })
+    };
+    let bits = |p: &latent_nn::params::HostTensors| -> Vec<u32> {
+        p.values()
+            .flat_map(|a| a.iter().map(|v| v.to_bits()))
+            .collect()
+    };
+    assert_eq!(bits(&run(1)), bits(&run(3)));
+}
+
+/// What the fused path does not compute is refused, not approximated.
+#[test]
+fn unsupported_networks_are_refused() {
+    let full = NetConfig {
+        posterior: PosteriorKind::Full,
+        ..base()
+    };
+    let conv = NetConfig {
+        arch: Arch::Conv,
+        image: Some([8, 8, 1]),
+        ..base()
+    };
+    for cfg in [full, conv] {
+        assert!(!supports(&cfg));
+        let net = Net::new(&cfg, &mut latent_core::seed::rng(0), &cpu_device());
+        assert!(FusedNet::new(&cfg, &named_params(&net).unwrap()).is_err());
+    }
+}
