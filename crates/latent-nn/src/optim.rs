@@ -157,17 +157,46 @@ pub fn adam_update(
             *p -= (*m * k.step_size) / denom;
         }
     }
-    // compiled for the CPU's best instruction set (AVX2 where present): square roots and
-    // divisions are correctly rounded in every width, so the bits do not change
-    pulp::Arch::new().dispatch(
+    // Compiled for the CPU's best instruction set (AVX2 where present) through pulp's
+    // dispatch: square roots and divisions are correctly rounded in every width, so the bits
+    // do not change. (A struct, not a closure: a closure's body is not reliably inlined into
+    // the dispatched function, and then runs without the wider instructions.)
+    struct Update<'a> {
+        p: &'a mut [f32],
+        g: &'a [f32],
+        m: &'a mut [f32],
+        v: &'a mut [f32],
+        k: &'a AdamScalars,
+        first: bool,
+    }
+    impl pulp::WithSimd for Update<'_> {
+        type Output = ();
         #[inline(always)]
-        || match (first, k.weight_decay > 0.0) {
-            (false, false) => run(p, g, m, v, k, false, false),
-            (false, true) => run(p, g, m, v, k, false, true),
-            (true, false) => run(p, g, m, v, k, true, false),
-            (true, true) => run(p, g, m, v, k, true, true),
-        },
-    );
+        fn with_simd<S: pulp::Simd>(self, _: S) {
+            let Update {
+                p,
+                g,
+                m,
+                v,
+                k,
+                first,
+            } = self;
+            match (first, k.weight_decay > 0.0) {
+                (false, false) => run(p, g, m, v, k, false, false),
+                (false, true) => run(p, g, m, v, k, false, true),
+                (true, false) => run(p, g, m, v, k, true, false),
+                (true, true) => run(p, g, m, v, k, true, true),
+            }
+        }
+    }
+    pulp::Arch::new().dispatch(Update {
+        p,
+        g,
+        m,
+        v,
+        k,
+        first,
+    });
 }
 
 fn host_vec<const D: usize>(t: Tensor<D>) -> std::result::Result<Vec<f32>, String> {

@@ -91,7 +91,11 @@ fn gather(
 ) {
     out.clear();
     for &i in idx {
-        out.extend(x.row(i).iter().copied());
+        let row = x.row(i);
+        match row.as_slice() {
+            Some(r) => out.extend_from_slice(r),
+            None => out.extend(row.iter().copied()),
+        }
     }
     if let Some(rng) = binarize {
         for p in out.iter_mut() {
