@@ -839,7 +839,7 @@ mod kernels {
         let p = p * r + 8.333_452e-3;
         let p = p * r + 4.166_579_6e-2;
         let p = p * r + 1.666_666_5e-1;
-        let p = p * r + 5.000_000_1e-1;
+        let p = p * r + 0.5;
         let p = p * r * r + r + 1.0;
         // n sits in t's low mantissa bits; 2ⁿ from the exponent field
         let k = (t.to_bits() as i32).wrapping_sub(0x4B40_0000);
@@ -871,125 +871,113 @@ mod kernels {
         (o * (1.0 - x) + softplus_neg, num / (1.0 + e))
     }
 
-    /// Bernoulli NLL from logits `o` and targets `x`, summed: `o(1 − x) + softplus(−o)`;
-    /// with `grad = (s, d)` writes `d = s·(σ(o) − x)`.
-    pub(super) fn bernoulli(o: &[f32], x: &[f32], grad: Option<(f32, &mut [f32])>) -> f64 {
-        struct K<'a> {
-            o: &'a [f32],
-            x: &'a [f32],
-            grad: Option<(f32, &'a mut [f32])>,
-        }
-        impl pulp::WithSimd for K<'_> {
-            type Output = f64;
-            #[inline(always)]
-            fn with_simd<S: pulp::Simd>(self, _: S) -> f64 {
-                bernoulli_body(self.o, self.x, self.grad)
-            }
-        }
-        pulp::Arch::new().dispatch(K { o, x, grad })
-    }
-
-    /// Elements per block of the element-wise loss loops: each block is a plain map loop
-    /// (which vectorises) writing the per-element losses into a stack buffer, then summed.
+    /// Elements per block of the element-wise loss loops.
     const BLOCK: usize = 256;
 
     /// `Σ buf` over `LANES` partial sums (a fixed order), in f64 at the end.
     #[inline(always)]
     fn sum_block(buf: &[f32]) -> f64 {
         let mut acc = [0.0f32; LANES];
-        let (chunks, tail) = buf.as_chunks::<LANES>();
+        let chunks = buf.chunks_exact(LANES);
+        let tail = chunks.remainder();
         for c in chunks {
-            for l in 0..LANES {
-                acc[l] += c[l];
+            if let Ok(c) = <&[f32; LANES]>::try_from(c) {
+                for l in 0..LANES {
+                    acc[l] += c[l];
+                }
             }
         }
         acc.iter().chain(tail).map(|&v| f64::from(v)).sum()
     }
 
+    /// `Σ loss(o, x)` over the elements and, with `grad = (s, d)`, `d = s·g(o, x)`, where
+    /// `term(o, x) = (loss, g)`; compiled for the CPU's best instruction set. Each block of
+    /// [`BLOCK`] elements is a plain map loop (which vectorises) writing the losses into a
+    /// stack buffer, summed in a fixed order.
     #[inline(always)]
-    fn bernoulli_body(o: &[f32], x: &[f32], grad: Option<(f32, &mut [f32])>) -> f64 {
-        let n = o.len().min(x.len());
-        let mut total = 0.0f64;
-        let mut loss = [0.0f32; BLOCK];
-        match grad {
-            Some((s, d)) => {
-                for ((o, x), d) in o[..n]
-                    .chunks(BLOCK)
-                    .zip(x[..n].chunks(BLOCK))
-                    .zip(d[..n].chunks_mut(BLOCK))
-                {
-                    let m = o.len();
-                    for (((l, d), &o), &x) in loss[..m].iter_mut().zip(d.iter_mut()).zip(o).zip(x) {
-                        let (v, sig) = bce(o, x);
-                        *l = v;
-                        *d = s * (sig - x);
+    fn elementwise_loss<F: Fn(f32, f32) -> (f32, f32)>(
+        o: &[f32],
+        x: &[f32],
+        grad: Option<(f32, &mut [f32])>,
+        term: F,
+    ) -> f64 {
+        // A struct, not a closure, crosses pulp's dispatch: a closure's body is not reliably
+        // inlined into the dispatched function, and then runs without the wider instructions.
+        struct K<'a, F> {
+            o: &'a [f32],
+            x: &'a [f32],
+            grad: Option<(f32, &'a mut [f32])>,
+            term: F,
+        }
+        impl<F: Fn(f32, f32) -> (f32, f32)> pulp::WithSimd for K<'_, F> {
+            type Output = f64;
+            #[inline(always)]
+            fn with_simd<S: pulp::Simd>(self, _: S) -> f64 {
+                let K { o, x, grad, term } = self;
+                let n = o.len().min(x.len());
+                let mut total = 0.0f64;
+                let mut loss = [0.0f32; BLOCK];
+                match grad {
+                    Some((s, d)) => {
+                        for ((o, x), d) in o[..n]
+                            .chunks(BLOCK)
+                            .zip(x[..n].chunks(BLOCK))
+                            .zip(d[..n].chunks_mut(BLOCK))
+                        {
+                            let m = o.len();
+                            for (((l, d), &o), &x) in
+                                loss[..m].iter_mut().zip(d.iter_mut()).zip(o).zip(x)
+                            {
+                                let (v, g) = term(o, x);
+                                *l = v;
+                                *d = s * g;
+                            }
+                            total += sum_block(&loss[..m]);
+                        }
                     }
-                    total += sum_block(&loss[..m]);
-                }
-            }
-            None => {
-                for (o, x) in o[..n].chunks(BLOCK).zip(x[..n].chunks(BLOCK)) {
-                    let m = o.len();
-                    for ((l, &o), &x) in loss[..m].iter_mut().zip(o).zip(x) {
-                        *l = bce(o, x).0;
+                    None => {
+                        for (o, x) in o[..n].chunks(BLOCK).zip(x[..n].chunks(BLOCK)) {
+                            let m = o.len();
+                            for ((l, &o), &x) in loss[..m].iter_mut().zip(o).zip(x) {
+                                *l = term(o, x).0;
+                            }
+                            total += sum_block(&loss[..m]);
+                        }
                     }
-                    total += sum_block(&loss[..m]);
                 }
+                total
             }
         }
-        total
+        pulp::Arch::new().dispatch(K { o, x, grad, term })
+    }
+
+    /// Bernoulli NLL from logits `o` and targets `x`, summed: `o(1 − x) + softplus(−o)`;
+    /// with `grad = (s, d)` writes `d = s·(σ(o) − x)`.
+    pub(super) fn bernoulli(o: &[f32], x: &[f32], grad: Option<(f32, &mut [f32])>) -> f64 {
+        elementwise_loss(
+            o,
+            x,
+            grad,
+            #[inline(always)]
+            |o, x| {
+                let (loss, sig) = bce(o, x);
+                (loss, sig - x)
+            },
+        )
     }
 
     /// `Σ (o − x)²`; with `grad = (s, d)` writes `d = s·(o − x)`.
     pub(super) fn squared_error(o: &[f32], x: &[f32], grad: Option<(f32, &mut [f32])>) -> f64 {
-        struct K<'a> {
-            o: &'a [f32],
-            x: &'a [f32],
-            grad: Option<(f32, &'a mut [f32])>,
-        }
-        impl pulp::WithSimd for K<'_> {
-            type Output = f64;
+        elementwise_loss(
+            o,
+            x,
+            grad,
             #[inline(always)]
-            fn with_simd<S: pulp::Simd>(self, _: S) -> f64 {
-                squared_error_body(self.o, self.x, self.grad)
-            }
-        }
-        pulp::Arch::new().dispatch(K { o, x, grad })
-    }
-
-    #[inline(always)]
-    fn squared_error_body(o: &[f32], x: &[f32], grad: Option<(f32, &mut [f32])>) -> f64 {
-        let n = o.len().min(x.len());
-        let mut total = 0.0f64;
-        let mut loss = [0.0f32; BLOCK];
-        match grad {
-            Some((s, d)) => {
-                for ((o, x), d) in o[..n]
-                    .chunks(BLOCK)
-                    .zip(x[..n].chunks(BLOCK))
-                    .zip(d[..n].chunks_mut(BLOCK))
-                {
-                    let m = o.len();
-                    for (((l, d), &o), &x) in loss[..m].iter_mut().zip(d.iter_mut()).zip(o).zip(x) {
-                        let r = o - x;
-                        *l = r * r;
-                        *d = s * r;
-                    }
-                    total += sum_block(&loss[..m]);
-                }
-            }
-            None => {
-                for (o, x) in o[..n].chunks(BLOCK).zip(x[..n].chunks(BLOCK)) {
-                    let m = o.len();
-                    for ((l, &o), &x) in loss[..m].iter_mut().zip(o).zip(x) {
-                        let r = o - x;
-                        *l = r * r;
-                    }
-                    total += sum_block(&loss[..m]);
-                }
-            }
-        }
-        total
+            |o, x| {
+                let r = o - x;
+                (r * r, r)
+            },
+        )
     }
 
     /// Gaussian NLL with learned log σ (`ls`: one per feature, or one shared), without the

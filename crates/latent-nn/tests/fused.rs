@@ -160,7 +160,7 @@ fn codes_equal_burns() {
             &device,
         );
         let want = to_host(net.encode(t).mean).unwrap();
-        let mut fused = FusedNet::new(&cfg, &named_params(&net).unwrap()).unwrap();
+        let fused = FusedNet::new(&cfg, &named_params(&net).unwrap()).unwrap();
         let mut got = vec![0.0; n * cfg.latent_dim];
         fused.encode_mean(&xb, n, &mut got);
         for (a, e) in got.iter().zip(want.iter()) {
