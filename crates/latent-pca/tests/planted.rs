@@ -467,3 +467,28 @@ fn constant_data_has_zero_variance_and_finite_results() {
         assert_eq!(pca.reconstruct(x.view()).unwrap(), x);
     }
 }
+
+/// The exact solver accumulates the covariance over blocks of rows (several here); it agrees
+/// with the incremental solver, whose f64 scatter matrix is computed independently.
+#[test]
+fn blocked_exact_covariance_equals_the_incremental_one() {
+    let (x, _) = planted(20_000, 12, &[4.0, 2.0, 1.0], 0.05, 9);
+    let p = PcaParams::new(Components::Count(3));
+    let exact = fit(p.clone().precision(Precision::F64), x.view());
+    let inc = fit(
+        p.solver(Solver::Incremental).batch_size(Some(777)),
+        x.view(),
+    );
+    for (a, b) in exact
+        .explained_variance()
+        .iter()
+        .zip(inc.explained_variance())
+    {
+        assert!(
+            (f64::from(*a) / f64::from(*b) - 1.0).abs() < 1e-5,
+            "{a} vs {b}"
+        );
+    }
+    let angle = max_angle(exact.components(), inc.components());
+    assert!(angle < 1e-4, "largest principal angle {angle:.2e}");
+}
