@@ -184,6 +184,7 @@ fn encode_fused(f: &FusedNet, x: ArrayView2<'_, f32>) -> Array2<f32> {
     let k = f.config().latent_dim;
     let mut out = Array2::zeros((x.nrows(), k));
     let mut buf = Vec::new();
+    let mut scratch = [Vec::new(), Vec::new()];
     for (rows, mut codes) in x
         .axis_chunks_iter(Axis(0), CHUNK)
         .zip(out.axis_chunks_iter_mut(Axis(0), CHUNK))
@@ -198,10 +199,10 @@ fn encode_fused(f: &FusedNet, x: ArrayView2<'_, f32>) -> Array2<f32> {
             }
         };
         match codes.as_slice_mut() {
-            Some(dst) => f.encode_mean(flat, n, dst),
+            Some(dst) => f.encode_mean(flat, n, dst, &mut scratch),
             None => {
                 let mut dst = vec![0.0; n * k];
-                f.encode_mean(flat, n, &mut dst);
+                f.encode_mean(flat, n, &mut dst, &mut scratch);
                 codes.iter_mut().zip(dst).for_each(|(c, v)| *c = v);
             }
         }

@@ -662,19 +662,36 @@ impl FusedNet {
     }
 
     /// The code (the posterior mean for a VAE) of `rows` rows of `x`, into `out`
-    /// (`rows × K`): the encoder alone, without the log-variance head. Uses buffers of its
-    /// own, so that a shared model can encode from several threads.
-    pub fn encode_mean(&self, x: &[f32], rows: usize, out: &mut [f32]) {
+    /// (`rows × K`): the encoder alone, without the log-variance head. `scratch` holds the
+    /// hidden layers; reused across calls it saves their allocation (and, for fresh memory,
+    /// the page faults). Takes `&self`, so that a shared model can encode from several
+    /// threads, each with its own scratch.
+    pub fn encode_mean(
+        &self,
+        x: &[f32],
+        rows: usize,
+        out: &mut [f32],
+        scratch: &mut [Vec<f32>; 2],
+    ) {
         let act = self.config.activation;
-        let mut h: Vec<f32> = Vec::new();
-        let mut next: Vec<f32> = Vec::new();
+        let [h, next] = scratch;
         for (i, &l) in self.encoder.iter().enumerate() {
             next.resize(rows * l.d_out, 0.0);
-            let input: &[f32] = if i == 0 { x } else { &h };
-            Self::dense_forward(&self.values, l, input, rows, &mut next, Some((act, None)));
-            std::mem::swap(&mut h, &mut next);
+            let input: &[f32] = if i == 0 { x } else { &h[..rows * l.d_in] };
+            Self::dense_forward(
+                &self.values,
+                l,
+                input,
+                rows,
+                &mut next[..rows * l.d_out],
+                Some((act, None)),
+            );
+            std::mem::swap(h, next);
         }
-        let input: &[f32] = if self.encoder.is_empty() { x } else { &h };
+        let input: &[f32] = match self.encoder.last() {
+            Some(l) => &h[..rows * l.d_out],
+            None => x,
+        };
         Self::dense_forward(&self.values, self.mean, input, rows, out, None);
     }
 }

@@ -162,7 +162,7 @@ fn codes_equal_burns() {
         let want = to_host(net.encode(t).mean).unwrap();
         let fused = FusedNet::new(&cfg, &named_params(&net).unwrap()).unwrap();
         let mut got = vec![0.0; n * cfg.latent_dim];
-        fused.encode_mean(&xb, n, &mut got);
+        fused.encode_mean(&xb, n, &mut got, &mut [Vec::new(), Vec::new()]);
         for (a, e) in got.iter().zip(want.iter()) {
             assert!(
                 (a - e).abs() <= 1e-5 * e.abs().max(1.0),
