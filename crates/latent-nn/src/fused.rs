@@ -596,49 +596,27 @@ impl FusedNet {
         } else {
             None
         };
-        match (d_h, self.log_var) {
-            (Some(d_h), Some(lv)) => {
-                Self::dense_backward(
-                    &self.values,
-                    &mut self.grads,
-                    self.mean,
-                    h,
-                    &ws.d_mean,
-                    rows,
-                    Some((&mut d_h[..], Accum::Replace)),
-                );
-                Self::dense_backward(
-                    &self.values,
-                    &mut self.grads,
-                    lv,
-                    h,
-                    &ws.d_log_var,
-                    rows,
-                    Some((d_h, Accum::Add)),
-                );
-            }
-            (d_h, lv) => {
-                Self::dense_backward(
-                    &self.values,
-                    &mut self.grads,
-                    self.mean,
-                    h,
-                    &ws.d_mean,
-                    rows,
-                    d_h.map(|d| (d, Accum::Replace)),
-                );
-                if let Some(lv) = lv {
-                    Self::dense_backward(
-                        &self.values,
-                        &mut self.grads,
-                        lv,
-                        h,
-                        &ws.d_log_var,
-                        rows,
-                        None,
-                    );
-                }
-            }
+        // the mean head writes the gradient at `h`, the log-variance head adds to it
+        let mut d_h = d_h;
+        Self::dense_backward(
+            &self.values,
+            &mut self.grads,
+            self.mean,
+            h,
+            &ws.d_mean,
+            rows,
+            d_h.as_deref_mut().map(|d| (d, Accum::Replace)),
+        );
+        if let Some(lv) = self.log_var {
+            Self::dense_backward(
+                &self.values,
+                &mut self.grads,
+                lv,
+                h,
+                &ws.d_log_var,
+                rows,
+                d_h.map(|d| (d, Accum::Add)),
+            );
         }
         // encoder, last hidden layer first; `cur` holds the gradient at its output
         for i in (0..n_enc).rev() {

@@ -271,16 +271,11 @@ fn column_means<E: Copy + Into<f64>>(x: ArrayView2<'_, E>) -> Result<Vec<f64>> {
     Ok(mean)
 }
 
-/// Exact PCA: the `d × d` covariance when `n ≥ d`, else the `n × n` Gram matrix.
+/// Exact PCA through the `n × n` Gram matrix, for `n < d` (with `n ≥ d`, [`exact_blocked`]).
 fn exact<T: Scalar>(c: Centered<T>, components: Components) -> Result<Spectrum> {
     let (n, d) = (c.n, c.d);
     let x = c.view();
     let inv_dof = T::from_f64(1.0 / (n - 1) as f64);
-    if n >= d {
-        let mut cov = Mat::<T>::zeros(d, d);
-        syrk_lower(&mut cov, Accum::Replace, x.transpose(), inv_dof);
-        return from_covariance(cov.as_ref(), c.mean, c.total, n, components);
-    }
     // Xc Xcᵀ/(n−1) = U Λ Uᵀ  ⇒  the principal axes are Xcᵀ u_j / ‖Xcᵀ u_j‖. A thin QR of
     // Xcᵀ U_k normalises them and keeps them orthonormal to working precision, even for
     // (near-)zero eigenvalues (the data's rank is at most n − 1 after centering).
