@@ -353,13 +353,15 @@ pub fn fit_nn(args: &FitArgs, command_line: Vec<String>) -> Result<()> {
     let (net, train, device_name) = (net.clone(), train.clone(), device.clone());
     let device = latent_nn::device_by_name(&device_name)?;
     let (train_set, val_set) = if train.val_fraction > 0.0 {
-        let (t, v) = data.split(
+        // in place: the training part keeps the data's storage
+        let (t, v) = data.into_split(
             train.val_fraction,
             latent_core::seed::derive(train.seed, "split"),
         )?;
         (t, Some(v))
     } else {
-        (data.clone(), None)
+        // moved, not copied: a second copy of the data would double the peak memory
+        (data, None)
     };
     outln!(
         "training {} {}→{} ({}) on {} rows{}, {} epochs, batch {}, device {device_name}{}",

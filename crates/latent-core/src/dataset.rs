@@ -276,6 +276,43 @@ impl Dataset {
     /// # Errors
     /// [`Error::InvalidParam`] unless `0 < fraction < 1` and both parts are non-empty.
     pub fn split(&self, fraction: f64, seed: u64) -> Result<(Self, Self)> {
+        let (train, val) = self.split_indices(fraction, seed)?;
+        Ok((self.select(&train)?, self.select(&val)?))
+    }
+
+    /// [`Dataset::split`] of a dataset that is not needed afterwards: the same two parts,
+    /// but the training part reuses this dataset's storage (its rows are permuted in place),
+    /// so the peak memory is the data plus the validation part rather than twice the data.
+    ///
+    /// # Errors
+    /// As [`Dataset::split`].
+    pub fn into_split(mut self, fraction: f64, seed: u64) -> Result<(Self, Self)> {
+        let (train, val) = self.split_indices(fraction, seed)?;
+        let val_part = self.select(&val)?;
+        if !self.x.is_standard_layout() {
+            return Ok((self.select(&train)?, val_part));
+        }
+        // row j of the result is row order[j] of the data: the training rows first
+        let order: Vec<usize> = train.iter().chain(&val).copied().collect();
+        let (n, d) = (self.n(), self.dim());
+        let x = std::mem::take(&mut self.x);
+        let (mut values, offset) = x.into_raw_vec_and_offset();
+        // standard layout: the n·d values are contiguous from the offset
+        values.drain(..offset.unwrap_or(0));
+        values.truncate(n * d);
+        gather_in_place(&mut values, d, &order);
+        values.truncate(train.len() * d);
+        self.x = Array2::from_shape_vec((train.len(), d), values)
+            .map_err(|e| Error::shape(format!("{}: rows", self.name), "n × d", e))?;
+        if let Some(labels) = self.labels.as_mut() {
+            gather_in_place(labels, 1, &order);
+            labels.truncate(train.len());
+        }
+        Ok((self, val_part))
+    }
+
+    /// The shuffled row indices of [`Dataset::split`]: `(train, validation)`.
+    fn split_indices(&self, fraction: f64, seed: u64) -> Result<(Vec<usize>, Vec<usize>)> {
         if !(fraction > 0.0 && fraction < 1.0) {
             return Err(Error::param(
                 "validation fraction",
@@ -294,8 +331,33 @@ impl Dataset {
         }
         let mut idx: Vec<usize> = (0..self.n()).collect();
         idx.shuffle(&mut seed::rng(seed));
-        let (val, train) = idx.split_at(n_val);
-        Ok((self.select(train)?, self.select(val)?))
+        let train = idx.split_off(n_val);
+        Ok((train, idx))
+    }
+}
+
+/// Permutes the rows of `data` (rows of `width` values) in place so that row `j` becomes
+/// the old row `order[j]`; `order` is a permutation of the row indices. Follows each cycle
+/// once, holding one row aside.
+fn gather_in_place<T: Copy + Default>(data: &mut [T], width: usize, order: &[usize]) {
+    let mut done = vec![false; order.len()];
+    let mut held = vec![T::default(); width];
+    for start in 0..order.len() {
+        if done[start] || order[start] == start {
+            continue;
+        }
+        held.copy_from_slice(&data[start * width..(start + 1) * width]);
+        let mut j = start;
+        loop {
+            done[j] = true;
+            let from = order[j];
+            if from == start {
+                data[j * width..(j + 1) * width].copy_from_slice(&held);
+                break;
+            }
+            data.copy_within(from * width..(from + 1) * width, j * width);
+            j = from;
+        }
     }
 }
 
@@ -362,5 +424,41 @@ mod tests {
         let (_, v3) = d.split(0.3, 8).unwrap();
         assert_ne!(v1, v3);
         assert!(d.split(0.0, 1).is_err() && d.split(0.01, 1).is_err());
+    }
+
+    #[test]
+    fn into_split_equals_split() {
+        use ndarray::ShapeBuilder;
+        // rows of 3 distinct values, labels that differ from the row index
+        let x = Array2::from_shape_fn((101, 3), |(i, j)| (i * 3 + j) as f32);
+        let d = Dataset::new("d", x)
+            .unwrap()
+            .with_labels((0..101).map(|i| (i * 7 % 101) as u32).collect())
+            .unwrap();
+        for (fraction, seed) in [(0.1, 1), (0.5, 2), (0.9, 3), (0.01, 4)] {
+            let expected = d.split(fraction, seed).unwrap();
+            assert_eq!(d.clone().into_split(fraction, seed).unwrap(), expected);
+        }
+        assert!(d.clone().into_split(0.0, 1).is_err());
+        // column-major rows: the copying path
+        let mut f = Array2::zeros((101, 3).f());
+        f.assign(&d.x());
+        let t = Dataset::new("t", f).unwrap();
+        assert_eq!(
+            t.clone().into_split(0.2, 5).unwrap(),
+            t.split(0.2, 5).unwrap()
+        );
+    }
+
+    #[test]
+    fn gather_in_place_applies_the_permutation() {
+        let order = [3, 0, 4, 1, 2, 5];
+        let mut data: Vec<u32> = (0..12).collect();
+        gather_in_place(&mut data, 2, &order);
+        let expected: Vec<u32> = order
+            .iter()
+            .flat_map(|&r| [2 * r as u32, 2 * r as u32 + 1])
+            .collect();
+        assert_eq!(data, expected);
     }
 }
