@@ -3,7 +3,8 @@
 
 use faer::linalg::matmul::matmul;
 use faer::linalg::matmul::triangular::{self, BlockStructure};
-use faer::{Accum, Mat, MatRef, Par, Side};
+use faer::linalg::triangular_solve::solve_lower_triangular_in_place;
+use faer::{Accum, Mat, MatMut, MatRef, Par, Side};
 use latent_core::{Error, Result};
 use ndarray::ArrayView2;
 
@@ -83,6 +84,77 @@ pub(crate) fn eigh_desc<T: Scalar>(a: MatRef<'_, T>) -> Result<(Vec<f64>, Mat<T>
 /// basis of its column space (completed arbitrarily where `a` is rank-deficient).
 pub(crate) fn thin_q<T: Scalar>(a: MatRef<'_, T>) -> Mat<T> {
     a.qr().compute_thin_Q()
+}
+
+/// Orthonormalises the columns of tall matrices in place — the normalisation step of the
+/// randomized solver's power iterations — by Cholesky QR in f64 (`AᵀA = RᵀR`,
+/// `Q = A R⁻¹`), twice (CholeskyQR2: a pass loses about `ε₆₄ · cond(A)²` of orthogonality,
+/// the second pass, on an almost orthonormal matrix, restores it to working precision).
+/// When `A` is too ill-conditioned for that (an estimated `cond(A)` beyond 10⁶, or
+/// rank-deficient) it uses Householder QR ([`thin_q`]). On a 60,000 × 60 matrix it takes
+/// about a third of Householder QR's time: products at gemm speed instead of a sequence of
+/// reflections.
+/// Holds its f64 scratch from call to call.
+#[derive(Default)]
+pub(crate) struct Orthonormalizer {
+    scratch: Vec<f64>,
+}
+
+impl Orthonormalizer {
+    /// Replaces the columns of `a` (`n × l`, `n ≥ l`) by an orthonormal basis of their span.
+    pub(crate) fn apply<T: Scalar>(&mut self, mut a: MatMut<'_, T>) {
+        let (n, l) = (a.nrows(), a.ncols());
+        self.scratch.clear();
+        self.scratch.resize(n * l, 0.0);
+        let mut y = MatMut::from_column_major_slice_mut(&mut self.scratch, n, l);
+        for j in 0..l {
+            for i in 0..n {
+                y[(i, j)] = a[(i, j)].to_f64();
+            }
+        }
+        // CholeskyQR2: the second pass restores the orthogonality the first lost
+        for _ in 0..2 {
+            if !cholesky_qr_pass(y.as_mut()) {
+                let q = thin_q(a.as_ref());
+                a.copy_from(q.as_ref());
+                return;
+            }
+        }
+        for j in 0..l {
+            for i in 0..n {
+                a[(i, j)] = T::from_f64(y[(i, j)]);
+            }
+        }
+    }
+}
+
+/// One pass of Cholesky QR in place: `y ← y R⁻¹` with `yᵀy = RᵀR`. `false` (and `y`
+/// unusable) when `y` is too ill-conditioned for it: an estimated `cond(y)` beyond 10⁶.
+fn cholesky_qr_pass(mut y: MatMut<'_, f64>) -> bool {
+    let l = y.ncols();
+    let mut gram = Mat::<f64>::zeros(l, l);
+    matmul(
+        gram.as_mut(),
+        Accum::Replace,
+        y.as_ref().transpose(),
+        y.as_ref(),
+        1.0,
+        par(),
+    );
+    let Ok(factor) = gram.llt(Side::Lower) else {
+        return false;
+    };
+    // cond(y) = cond(L); the ratio of L's extreme pivots bounds it from below
+    let d = factor.L().diagonal().column_vector();
+    let (lo, hi) = (0..l).fold((f64::INFINITY, 0.0f64), |(lo, hi), i| {
+        (lo.min(d[i]), hi.max(d[i]))
+    });
+    if !(lo > hi * 1e-6) {
+        return false;
+    }
+    // Qᵀ = L⁻¹ yᵀ
+    solve_lower_triangular_in_place(factor.L(), y.as_mut().transpose_mut(), par());
+    true
 }
 
 /// Flip each row of the row-major `k × d` matrix so that its largest-magnitude entry (the
@@ -193,6 +265,75 @@ mod tests {
         assert_eq!(angles.len(), 1);
         assert!((angles[0] - std::f64::consts::FRAC_PI_2).abs() < 1e-7);
         assert!(principal_angles(e1e2.view(), array![[1.0f32, 0.0]].view()).is_err());
+    }
+
+    /// `max |QᵀQ − I|` and `max |Q Qᵀ A − A| / max |A|`: how orthonormal `q` is and how far
+    /// `a`'s columns lie from its span.
+    fn orth_errors<T: Scalar>(q: MatRef<'_, T>, a: MatRef<'_, T>) -> (f64, f64) {
+        let qtq = mul(q.transpose(), q);
+        let mut ortho = 0.0f64;
+        for i in 0..q.ncols() {
+            for j in 0..q.ncols() {
+                let want = if i == j { 1.0 } else { 0.0 };
+                ortho = ortho.max((qtq[(i, j)].to_f64() - want).abs());
+            }
+        }
+        let back = mul(q, mul(q.transpose(), a).as_ref());
+        let (mut off, mut scale) = (0.0f64, 0.0f64);
+        for j in 0..a.ncols() {
+            for i in 0..a.nrows() {
+                off = off.max((back[(i, j)].to_f64() - a[(i, j)].to_f64()).abs());
+                scale = scale.max(a[(i, j)].to_f64().abs());
+            }
+        }
+        (ortho, off / scale)
+    }
+
+    /// A `n × l` matrix with singular values spread from 1 to `1/cond` (and a rank-`rank`
+    /// one when `rank < l`).
+    fn tall<T: Scalar>(n: usize, l: usize, cond: f64, rank: usize) -> Mat<T> {
+        use rand_distr::{Distribution, StandardNormal};
+        let mut rng = latent_core::seed::rng(3);
+        let g = Mat::<f64>::from_fn(n, l, |_, _| StandardNormal.sample(&mut rng));
+        let u = g.qr().compute_thin_Q();
+        let h = Mat::<f64>::from_fn(l, l, |_, _| StandardNormal.sample(&mut rng));
+        let v = h.qr().compute_thin_Q();
+        let s = Mat::<f64>::from_fn(l, l, |i, j| {
+            if i != j || i >= rank {
+                0.0
+            } else {
+                cond.powf(-(i as f64) / (l - 1) as f64)
+            }
+        });
+        let a = mul(mul(u.as_ref(), s.as_ref()).as_ref(), v.transpose());
+        Mat::from_fn(n, l, |i, j| T::from_f64(a[(i, j)]))
+    }
+
+    #[test]
+    fn orthonormalizer_gives_an_orthonormal_basis_of_the_span() {
+        let mut orth = Orthonormalizer::default();
+        // well conditioned (Cholesky QR), f32 and f64
+        let a = tall::<f32>(3000, 40, 1e3, 40);
+        let mut q = a.clone();
+        orth.apply(q.as_mut());
+        let (ortho, off) = orth_errors(q.as_ref(), a.as_ref());
+        assert!(ortho < 2e-5 && off < 2e-5, "f32: {ortho:e} {off:e}");
+        let a = tall::<f64>(3000, 40, 1e5, 40);
+        let mut q = a.clone();
+        orth.apply(q.as_mut());
+        let (ortho, off) = orth_errors(q.as_ref(), a.as_ref());
+        assert!(ortho < 1e-12 && off < 1e-12, "f64: {ortho:e} {off:e}");
+        // too ill-conditioned for one Cholesky pass, and rank-deficient: Householder
+        for (cond, rank) in [(1e9, 40), (1e2, 25)] {
+            let a = tall::<f64>(2000, 40, cond, rank);
+            let mut q = a.clone();
+            orth.apply(q.as_mut());
+            let (ortho, off) = orth_errors(q.as_ref(), a.as_ref());
+            assert!(
+                ortho < 1e-12 && off < 1e-12,
+                "cond {cond:e}, rank {rank}: {ortho:e} {off:e}"
+            );
+        }
     }
 
     #[test]
