@@ -149,7 +149,9 @@ fn cholesky_qr_pass(mut y: MatMut<'_, f64>) -> bool {
     let (lo, hi) = (0..l).fold((f64::INFINITY, 0.0f64), |(lo, hi), i| {
         (lo.min(d[i]), hi.max(d[i]))
     });
-    if !(lo > hi * 1e-6) {
+    // (false for NaN pivots too)
+    let well_conditioned = lo > hi * 1e-6;
+    if !well_conditioned {
         return false;
     }
     // Qᵀ = L⁻¹ yᵀ
