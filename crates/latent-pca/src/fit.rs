@@ -4,8 +4,9 @@
 use faer::linalg::matmul::matmul;
 use faer::{Accum, Mat, MatRef};
 use latent_core::{ArrayRows, Dataset, Error, Fit, Result, seed};
-use ndarray::{Array2, ArrayView2, Axis};
+use ndarray::{Array2, ArrayView2, Axis, Slice};
 use rand_distr::{Distribution, StandardNormal};
+use rayon::prelude::*;
 
 use crate::incremental::Scatter;
 use crate::linalg::{
@@ -178,19 +179,13 @@ pub(crate) struct Centered<T> {
 impl<T: Scalar> Centered<T> {
     /// Two passes: the mean in f64 (checking finiteness), then the centered values, computed
     /// in f64 and rounded once to `T`, and the total variance from them.
-    fn new<E: Copy + Into<f64>>(x: ArrayView2<'_, E>) -> Result<Self> {
+    fn new<E: Copy + Into<f64> + Sync>(x: ArrayView2<'_, E>) -> Result<Self> {
         let (n, d) = x.dim();
         check_data_shape(n, d)?;
         let mean = column_means(x)?;
-        let mut sumsq = vec![0.0f64; d];
-        let mut data = Vec::with_capacity(n * d);
-        for row in x.outer_iter() {
-            for ((s, &m), &v) in sumsq.iter_mut().zip(&mean).zip(row) {
-                let c = v.into() - m;
-                *s += c * c;
-                data.push(T::from_f64(c));
-            }
-        }
+        // zeroed lazily by the OS: the page faults happen in the parallel pass below
+        let mut data = vec![T::from_f64(0.0); n * d];
+        let sumsq = centre_rows(x, &mean, &mut data);
         let total = sumsq.iter().sum::<f64>() / (n - 1) as f64;
         Ok(Self {
             n,
@@ -214,7 +209,7 @@ const COVARIANCE_BLOCK: usize = 8192;
 /// into one reused buffer and its `XcᵀXc` added to the lower triangle: the same centred values
 /// as a centred copy of the whole data, without allocating it (on this project's VM a fresh
 /// 188 MB array costs hundreds of milliseconds of page faults).
-fn exact_blocked<T: Scalar, E: Copy + Into<f64>>(
+fn exact_blocked<T: Scalar, E: Copy + Into<f64> + Sync>(
     x: ArrayView2<'_, E>,
     components: Components,
 ) -> Result<Spectrum> {
@@ -226,14 +221,11 @@ fn exact_blocked<T: Scalar, E: Copy + Into<f64>>(
     let mut buf: Vec<T> = vec![T::from_f64(0.0); COVARIANCE_BLOCK.min(n) * d];
     for (b, block) in x.axis_chunks_iter(Axis(0), COVARIANCE_BLOCK).enumerate() {
         let rows = block.nrows();
-        for (row, out) in block.outer_iter().zip(buf.chunks_exact_mut(d)) {
-            // a plain map over the columns (no push, no branch): it vectorises
-            for (((s, &m), &v), o) in sumsq.iter_mut().zip(&mean).zip(row).zip(out) {
-                let c = v.into() - m;
-                *s += c * c;
-                *o = T::from_f64(c);
-            }
-        }
+        let block_sumsq = centre_rows(block, &mean, &mut buf[..rows * d]);
+        sumsq
+            .iter_mut()
+            .zip(&block_sumsq)
+            .for_each(|(s, b)| *s += b);
         let xb = MatRef::from_row_major_slice(&buf[..rows * d], rows, d);
         let accum = if b == 0 { Accum::Replace } else { Accum::Add };
         syrk_lower(&mut cov, accum, xb.transpose(), inv_dof);
@@ -242,17 +234,72 @@ fn exact_blocked<T: Scalar, E: Copy + Into<f64>>(
     from_covariance(cov.as_ref(), mean, total, n, components)
 }
 
+/// Rows per task of the parallel passes over the data: fixed, so that the order of the sums
+/// (and so their bits) does not depend on the number of threads.
+const ROWS_PER_TASK: usize = 1024;
+
+/// Rows `t·ROWS_PER_TASK ..` of `x`, at most [`ROWS_PER_TASK`] of them.
+fn row_block<E>(x: ArrayView2<'_, E>, t: usize) -> ArrayView2<'_, E> {
+    let start = t * ROWS_PER_TASK;
+    let end = (start + ROWS_PER_TASK).min(x.nrows());
+    x.slice_axis_move(Axis(0), Slice::from(start..end))
+}
+
+/// `out` (row-major, `x`'s shape) `= x − mean`, computed in f64 and rounded once to `T`;
+/// returns the per-column sums of the squared centred values. In parallel over fixed
+/// blocks of [`ROWS_PER_TASK`] rows, the partial sums added in block order.
+fn centre_rows<T: Scalar, E: Copy + Into<f64> + Sync>(
+    x: ArrayView2<'_, E>,
+    mean: &[f64],
+    out: &mut [T],
+) -> Vec<f64> {
+    let d = x.ncols();
+    let partial: Vec<Vec<f64>> = out
+        .par_chunks_mut(ROWS_PER_TASK * d)
+        .enumerate()
+        .map(|(t, out)| {
+            let rows = row_block(x, t);
+            let mut sumsq = vec![0.0f64; d];
+            for (row, out) in rows.outer_iter().zip(out.chunks_exact_mut(d)) {
+                // a plain map over the columns (no push, no branch): it vectorises
+                for (((s, &m), &v), o) in sumsq.iter_mut().zip(mean).zip(row).zip(out) {
+                    let c = v.into() - m;
+                    *s += c * c;
+                    *o = T::from_f64(c);
+                }
+            }
+            sumsq
+        })
+        .collect();
+    let mut sumsq = vec![0.0f64; d];
+    for p in &partial {
+        sumsq.iter_mut().zip(p).for_each(|(s, b)| *s += b);
+    }
+    sumsq
+}
+
 /// Column means in f64, refusing non-finite values (naming row and column).
 ///
 /// The sums run without a test per value (so the loop vectorises): a NaN or infinity makes
 /// its column's sum non-finite, and only then is the data searched for the first one.
-fn column_means<E: Copy + Into<f64>>(x: ArrayView2<'_, E>) -> Result<Vec<f64>> {
+fn column_means<E: Copy + Into<f64> + Sync>(x: ArrayView2<'_, E>) -> Result<Vec<f64>> {
     let (n, d) = x.dim();
     let mut mean = vec![0.0f64; d];
-    for row in x.outer_iter() {
-        for (m, &v) in mean.iter_mut().zip(row) {
-            *m += v.into();
-        }
+    let partial: Vec<Vec<f64>> = (0..n.div_ceil(ROWS_PER_TASK))
+        .into_par_iter()
+        .map(|t| {
+            let rows = row_block(x, t);
+            let mut sums = vec![0.0f64; d];
+            for row in rows.outer_iter() {
+                for (s, &v) in sums.iter_mut().zip(row) {
+                    *s += v.into();
+                }
+            }
+            sums
+        })
+        .collect();
+    for sums in &partial {
+        mean.iter_mut().zip(sums).for_each(|(m, s)| *m += s);
     }
     if mean.iter().any(|m| !m.is_finite()) {
         for (r, row) in x.outer_iter().enumerate() {
@@ -361,7 +408,7 @@ fn randomized<T: Scalar>(c: Centered<T>, k: usize, params: &PcaValidParams) -> R
 
 impl PcaValidParams {
     /// Exact or randomized fit of in-memory rows, in the configured precision.
-    fn fit_dense<E: Copy + Into<f64>>(&self, x: ArrayView2<'_, E>) -> Result<Pca> {
+    fn fit_dense<E: Copy + Into<f64> + Sync>(&self, x: ArrayView2<'_, E>) -> Result<Pca> {
         let spectrum = match self.precision() {
             Precision::F32 => self.solve::<f32, E>(x)?,
             Precision::F64 => self.solve::<f64, E>(x)?,
@@ -369,7 +416,10 @@ impl PcaValidParams {
         spectrum.into_pca(self.whiten())
     }
 
-    fn solve<T: Scalar, E: Copy + Into<f64>>(&self, x: ArrayView2<'_, E>) -> Result<Spectrum> {
+    fn solve<T: Scalar, E: Copy + Into<f64> + Sync>(
+        &self,
+        x: ArrayView2<'_, E>,
+    ) -> Result<Spectrum> {
         let (n, d) = x.dim();
         check_data_shape(n, d)?;
         check_count(self.components(), n, d)?;

@@ -371,6 +371,23 @@ fn randomized_is_deterministic_for_a_seed() {
 }
 
 #[test]
+fn results_do_not_depend_on_the_number_of_threads() {
+    // more rows than one parallel block (1,024), so that the sums are split
+    let (x, _) = planted(5000, 50, &VARIANCES, 0.01, 7);
+    for solver in [Solver::Exact, Solver::Randomized] {
+        let run = |threads| {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            pool.install(|| fit(PcaParams::new(Components::Count(5)).solver(solver), x.view()))
+                .to_parts()
+        };
+        assert_eq!(run(1), run(3), "{solver:?}");
+    }
+}
+
+#[test]
 fn streaming_reports_progress_and_ignores_batching() {
     let (x, _) = data();
     let reference = fit(
