@@ -380,8 +380,13 @@ fn results_do_not_depend_on_the_number_of_threads() {
                 .num_threads(threads)
                 .build()
                 .unwrap();
-            pool.install(|| fit(PcaParams::new(Components::Count(5)).solver(solver), x.view()))
-                .to_parts()
+            pool.install(|| {
+                fit(
+                    PcaParams::new(Components::Count(5)).solver(solver),
+                    x.view(),
+                )
+            })
+            .to_parts()
         };
         assert_eq!(run(1), run(3), "{solver:?}");
     }
