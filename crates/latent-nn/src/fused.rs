@@ -676,6 +676,8 @@ impl FusedNet {
 
 /// The element-wise parts of the step, each one pass over its buffers.
 mod kernels {
+    use rayon::prelude::*;
+
     use crate::config::Activation;
 
     /// `σ(x)`, stable.
@@ -890,7 +892,7 @@ mod kernels {
     /// [`BLOCK`] elements is a plain map loop (which vectorises) writing the losses into a
     /// stack buffer, summed in a fixed order.
     #[inline(always)]
-    fn elementwise_loss<F: Fn(f32, f32) -> (f32, f32)>(
+    fn elementwise_loss<F: Fn(f32, f32) -> (f32, f32) + Sync>(
         o: &[f32],
         x: &[f32],
         grad: Option<(f32, &mut [f32])>,
@@ -943,7 +945,40 @@ mod kernels {
                 total
             }
         }
-        pulp::Arch::new().dispatch(K { o, x, grad, term })
+        // fixed tasks of TASK elements on rayon's pool, their sums added in task order: the
+        // same bits for any number of threads
+        const TASK: usize = 16 * BLOCK;
+        let n = o.len().min(x.len());
+        let arch = pulp::Arch::new();
+        let term = &term;
+        let partial: Vec<f64> = match grad {
+            Some((s, d)) => o[..n]
+                .par_chunks(TASK)
+                .zip(x[..n].par_chunks(TASK))
+                .zip(d[..n].par_chunks_mut(TASK))
+                .map(|((o, x), d)| {
+                    arch.dispatch(K {
+                        o,
+                        x,
+                        grad: Some((s, d)),
+                        term,
+                    })
+                })
+                .collect(),
+            None => o[..n]
+                .par_chunks(TASK)
+                .zip(x[..n].par_chunks(TASK))
+                .map(|(o, x)| {
+                    arch.dispatch(K {
+                        o,
+                        x,
+                        grad: None,
+                        term,
+                    })
+                })
+                .collect(),
+        };
+        partial.iter().sum()
     }
 
     /// Bernoulli NLL from logits `o` and targets `x`, summed: `o(1 − x) + softplus(−o)`;
