@@ -690,10 +690,15 @@ mod kernels {
 
     /// The activation, in place.
     pub(super) fn activate(a: Activation, h: &mut [f32]) {
-        dispatch(
+        struct K<'a>(Activation, &'a mut [f32]);
+        impl pulp::WithSimd for K<'_> {
+            type Output = ();
             #[inline(always)]
-            || activate_body(a, h),
-        );
+            fn with_simd<S: pulp::Simd>(self, _: S) {
+                activate_body(self.0, self.1);
+            }
+        }
+        pulp::Arch::new().dispatch(K(a, h));
     }
 
     #[inline(always)]
@@ -715,10 +720,20 @@ mod kernels {
         pre: Option<&[f32]>,
         g: &mut [f32],
     ) {
-        dispatch(
+        struct K<'a> {
+            a: Activation,
+            h: &'a [f32],
+            pre: Option<&'a [f32]>,
+            g: &'a mut [f32],
+        }
+        impl pulp::WithSimd for K<'_> {
+            type Output = ();
             #[inline(always)]
-            || activation_backward_body(a, h, pre, g),
-        );
+            fn with_simd<S: pulp::Simd>(self, _: S) {
+                activation_backward_body(self.a, self.h, self.pre, self.g);
+            }
+        }
+        pulp::Arch::new().dispatch(K { a, h, pre, g });
     }
 
     #[inline(always)]
@@ -805,13 +820,6 @@ mod kernels {
             }
         }
         0.5 * total
-    }
-
-    /// Runs `f` compiled for the best instruction set the CPU has (AVX2 + FMA where present,
-    /// through `pulp`'s runtime dispatch): the plain loops `f` inlines are vectorised for it.
-    #[inline(always)]
-    fn dispatch<R>(f: impl FnOnce() -> R) -> R {
-        pulp::Arch::new().dispatch(f)
     }
 
     /// Lanes of the fixed-order partial sums: a reduction written over `LANES` accumulators
@@ -1044,15 +1052,19 @@ mod kernels {
 
     /// `out[j] = Σ_rows m[row, j]`.
     pub(super) fn column_sums(m: &[f32], cols: usize, out: &mut [f32]) {
-        dispatch(
+        struct K<'a>(&'a [f32], usize, &'a mut [f32]);
+        impl pulp::WithSimd for K<'_> {
+            type Output = ();
             #[inline(always)]
-            || {
+            fn with_simd<S: pulp::Simd>(self, _: S) {
+                let K(m, cols, out) = self;
                 out.fill(0.0);
                 for row in m.chunks_exact(cols) {
                     out.iter_mut().zip(row).for_each(|(o, &v)| *o += v);
                 }
-            },
-        );
+            }
+        }
+        pulp::Arch::new().dispatch(K(m, cols, out));
     }
 
     #[cfg(test)]
