@@ -281,8 +281,10 @@ impl Dataset {
     }
 
     /// [`Dataset::split`] of a dataset that is not needed afterwards: the same two parts,
-    /// but the training part reuses this dataset's storage (its rows are permuted in place),
-    /// so the peak memory is the data plus the validation part rather than twice the data.
+    /// but (for rows in standard layout) the training part reuses this dataset's storage:
+    /// its rows are permuted in place and the buffer keeps its capacity, so the memory is
+    /// the data plus the validation part rather than twice the data. Rows in another
+    /// layout are copied, as by [`Dataset::split`].
     ///
     /// # Errors
     /// As [`Dataset::split`].

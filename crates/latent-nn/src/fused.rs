@@ -898,7 +898,9 @@ mod kernels {
     /// `Σ loss(o, x)` over the elements and, with `grad = (s, d)`, `d = s·g(o, x)`, where
     /// `term(o, x) = (loss, g)`; compiled for the CPU's best instruction set. Each block of
     /// [`BLOCK`] elements is a plain map loop (which vectorises) writing the losses into a
-    /// stack buffer, summed in a fixed order.
+    /// stack buffer, summed in a fixed order; blocks are grouped into fixed tasks run on
+    /// rayon's pool, whose sums are added in task order (the same bits on any number of
+    /// threads).
     #[inline(always)]
     fn elementwise_loss<F: Fn(f32, f32) -> (f32, f32) + Sync>(
         o: &[f32],
@@ -958,6 +960,10 @@ mod kernels {
         const TASK: usize = 16 * BLOCK;
         let n = o.len().min(x.len());
         let arch = pulp::Arch::new();
+        if n <= TASK {
+            // one task: on this thread, without a trip through the pool
+            return arch.dispatch(K { o, x, grad, term });
+        }
         let term = &term;
         let partial: Vec<f64> = match grad {
             Some((s, d)) => o[..n]
@@ -986,7 +992,7 @@ mod kernels {
                 })
                 .collect(),
         };
-        partial.iter().sum()
+        partial.iter().fold(0.0, |total, p| total + p)
     }
 
     /// Bernoulli NLL from logits `o` and targets `x`, summed: `o(1 − x) + softplus(−o)`;

@@ -88,10 +88,11 @@ pub(crate) fn thin_q<T: Scalar>(a: MatRef<'_, T>) -> Mat<T> {
 
 /// Orthonormalises the columns of tall matrices in place — the normalisation step of the
 /// randomized solver's power iterations — by Cholesky QR in f64 (`AᵀA = RᵀR`,
-/// `Q = A R⁻¹`), twice (CholeskyQR2: a pass loses about `ε₆₄ · cond(A)²` of orthogonality,
-/// the second pass, on an almost orthonormal matrix, restores it to working precision).
-/// When `A` is too ill-conditioned for that (an estimated `cond(A)` beyond 10⁶, or
-/// rank-deficient) it uses Householder QR ([`thin_q`]). On a 60,000 × 60 matrix it takes
+/// `Q = A R⁻¹`), twice (CholeskyQR2: a pass loses about `ε₆₄ · cond(A)²` of orthogonality;
+/// the second pass, accepted only on an almost orthonormal matrix, restores it to working
+/// precision). When `A` is too ill-conditioned for that (an estimated `cond(A)` beyond 10⁶,
+/// rank-deficient, or a first pass that leaves it far from orthonormal) it uses Householder
+/// QR ([`thin_q`]). On a 60,000 × 60 matrix it takes
 /// about a third of Householder QR's time: products at gemm speed instead of a sequence of
 /// reflections.
 /// Holds its f64 scratch from call to call.
@@ -112,9 +113,10 @@ impl Orthonormalizer {
                 y[(i, j)] = a[(i, j)].to_f64();
             }
         }
-        // CholeskyQR2: the second pass restores the orthogonality the first lost
-        for _ in 0..2 {
-            if !cholesky_qr_pass(y.as_mut()) {
+        // CholeskyQR2: the second pass, on an almost orthonormal matrix (its pivots must be
+        // within a factor of 2 of each other), restores the orthogonality the first lost
+        for min_ratio in [1e-6, 0.5] {
+            if !cholesky_qr_pass(y.as_mut(), min_ratio) {
                 let q = thin_q(a.as_ref());
                 a.copy_from(q.as_ref());
                 return;
@@ -129,8 +131,9 @@ impl Orthonormalizer {
 }
 
 /// One pass of Cholesky QR in place: `y ← y R⁻¹` with `yᵀy = RᵀR`. `false` (and `y`
-/// unusable) when `y` is too ill-conditioned for it: an estimated `cond(y)` beyond 10⁶.
-fn cholesky_qr_pass(mut y: MatMut<'_, f64>) -> bool {
+/// unusable) when `y` is too ill-conditioned for it: the Cholesky factor's smallest pivot
+/// below `min_ratio` times its largest (an estimate of `1 / cond(y)`), or not finite.
+fn cholesky_qr_pass(mut y: MatMut<'_, f64>, min_ratio: f64) -> bool {
     let l = y.ncols();
     let mut gram = Mat::<f64>::zeros(l, l);
     matmul(
@@ -149,8 +152,8 @@ fn cholesky_qr_pass(mut y: MatMut<'_, f64>) -> bool {
     let (lo, hi) = (0..l).fold((f64::INFINITY, 0.0f64), |(lo, hi), i| {
         (lo.min(d[i]), hi.max(d[i]))
     });
-    // (false for NaN pivots too)
-    let well_conditioned = lo > hi * 1e-6;
+    let finite = (0..l).all(|i| d[i].is_finite());
+    let well_conditioned = finite && lo > hi * min_ratio;
     if !well_conditioned {
         return false;
     }
