@@ -83,7 +83,7 @@ impl<'a> Op<'a> {
 fn gemm(dst: &mut [f32], m: usize, n: usize, k: usize, lhs: Op<'_>, rhs: Op<'_>, accum: Accum) {
     let a = lhs.mat(m, k);
     let b = rhs.mat(k, n);
-    let mut c = MatMut::from_row_major_slice_mut(dst, m, n);
+    let c = MatMut::from_row_major_slice_mut(dst, m, n);
     let by_rows = m >= n;
     let len = if by_rows { m } else { n };
     let size = len.div_ceil(BLOCKS).next_multiple_of(16);
@@ -91,29 +91,22 @@ fn gemm(dst: &mut [f32], m: usize, n: usize, k: usize, lhs: Op<'_>, rhs: Op<'_>,
         matmul(c, accum, a, b, 1.0, Par::Seq);
         return;
     }
-    // Each block writes its own rows or columns: hand out disjoint views.
-    let mut views = Vec::with_capacity(BLOCKS);
-    let mut start = 0;
-    while start < len {
-        let s = size.min(len - start);
-        let (head, tail) = if by_rows {
-            c.split_at_row_mut(s)
-        } else {
-            c.split_at_col_mut(s)
-        };
-        views.push((start, head));
-        c = tail;
-        start += s;
+    // each block writes its own rows or columns (the last block may be smaller)
+    if by_rows {
+        c.par_row_chunks_mut(size)
+            .enumerate()
+            .for_each(|(i, view)| {
+                let ai = a.subrows(i * size, view.nrows());
+                matmul(view, accum, ai, b, 1.0, Par::Seq);
+            });
+    } else {
+        c.par_col_chunks_mut(size)
+            .enumerate()
+            .for_each(|(j, view)| {
+                let bj = b.subcols(j * size, view.ncols());
+                matmul(view, accum, a, bj, 1.0, Par::Seq);
+            });
     }
-    views.into_par_iter().for_each(|(start, view)| {
-        if by_rows {
-            let ai = a.subrows(start, view.nrows());
-            matmul(view, accum, ai, b, 1.0, Par::Seq);
-        } else {
-            let bj = b.subcols(start, view.ncols());
-            matmul(view, accum, a, bj, 1.0, Par::Seq);
-        }
-    });
 }
 
 /// Buffers of one batch size, reused from step to step.
@@ -591,13 +584,9 @@ impl FusedNet {
         let n_enc = self.encoder.len();
         let h: &[f32] = ws.enc_h.last().map_or(x, Vec::as_slice);
         let width = self.mean.d_in;
-        let d_h = if n_enc > 0 {
-            Some(&mut cur[..rows * width])
-        } else {
-            None
-        };
-        // the mean head writes the gradient at `h`, the log-variance head adds to it
-        let mut d_h = d_h;
+        // the mean head writes the gradient at `h` (a hidden layer's; the input needs
+        // none), the log-variance head adds to it
+        let mut d_h = (n_enc > 0).then(|| &mut cur[..rows * width]);
         Self::dense_backward(
             &self.values,
             &mut self.grads,

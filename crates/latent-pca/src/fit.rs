@@ -408,26 +408,12 @@ const PRODUCT_ROWS: usize = 2048;
 /// pool, each a sequential product (each output row is one block's: the same bits on any
 /// number of threads).
 fn x_times<T: Scalar>(x: MatRef<'_, T>, z: MatRef<'_, T>, out: MatMut<'_, T>) {
-    let mut views = Vec::with_capacity(x.nrows().div_ceil(PRODUCT_ROWS));
-    let (mut rest, mut start) = (out, 0);
-    while start < x.nrows() {
-        let rows = PRODUCT_ROWS.min(x.nrows() - start);
-        let (head, tail) = rest.split_at_row_mut(rows);
-        views.push((start, head));
-        rest = tail;
-        start += rows;
-    }
-    views.into_par_iter().for_each(|(start, view)| {
-        let rows = view.nrows();
-        matmul(
-            view,
-            Accum::Replace,
-            x.subrows(start, rows),
-            z,
-            T::from_f64(1.0),
-            Par::Seq,
-        );
-    });
+    out.par_row_chunks_mut(PRODUCT_ROWS)
+        .enumerate()
+        .for_each(|(b, view)| {
+            let rows = x.subrows(b * PRODUCT_ROWS, view.nrows());
+            matmul(view, Accum::Replace, rows, z, T::from_f64(1.0), Par::Seq);
+        });
 }
 
 /// `out (d × l) = xᵀ (d × n) · q (n × l)`: one partial product per fixed block of

@@ -92,10 +92,9 @@ pub(crate) fn thin_q<T: Scalar>(a: MatRef<'_, T>) -> Mat<T> {
 /// the second pass, accepted only on an almost orthonormal matrix, restores it to working
 /// precision). When `A` is too ill-conditioned for that (an estimated `cond(A)` beyond 10⁶,
 /// rank-deficient, or a first pass that leaves it far from orthonormal) it uses Householder
-/// QR ([`thin_q`]). On a 60,000 × 60 matrix it takes
-/// about a third of Householder QR's time: products at gemm speed instead of a sequence of
-/// reflections.
-/// Holds its f64 scratch from call to call.
+/// QR ([`thin_q`]). On a 60,000 × 60 matrix it takes about a third of Householder QR's
+/// time: products at gemm speed instead of a sequence of reflections. Holds its f64 scratch
+/// from call to call.
 #[derive(Default)]
 pub(crate) struct Orthonormalizer {
     scratch: Vec<f64>,
