@@ -1,5 +1,5 @@
 //! A run directory's `config.json`: `serde_json::from_slice::<RunConfig>` and
-//! `latent_cli::run::load` on a directory holding the fuzzed config.json and valid weights
+//! `latent::run::load` on a directory holding the fuzzed config.json and valid weights
 //! files (`model.safetensors`: a 4 → 2 PCA; `vae.safetensors`, `ae.safetensors`: 4 → [3] → 2
 //! networks, see fuzz/fixtures/). The seeds name those files with their real checksums.
 //!
@@ -12,7 +12,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-use latent_cli::run::{self, RunConfig};
+use latent::run::{self, RunConfig};
 use latent_core::tensors::sha256_hex;
 use libfuzzer_sys::fuzz_target;
 

@@ -3,7 +3,14 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand};
+use latent::CsvHeader;
+use latent::fit::LikelihoodChoice;
+use latent_core::Family;
+use latent_data::source::Split;
+use latent_data::transform::ScaleChoice;
+use latent_nn::{Activation, Arch, Engine, PosteriorKind};
+use latent_pca::{Precision, Solver};
 
 /// latent: dimensionality reduction and generative autoencoders.
 ///
@@ -120,158 +127,24 @@ Examples:
     Demo(DemoArgs),
 }
 
-/// Where the data comes from and how it is read.
-#[derive(Debug, Args, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct DataArgs {
-    /// A dataset name or a path (see `latent --help`).
-    #[arg(long, value_name = "DATA")]
-    pub data: String,
-    /// Which split of a dataset that has them (MNIST layout, fashion-mnist).
-    #[arg(long, value_enum)]
-    pub split: Option<SplitArg>,
-    /// Whether a CSV file's first row is a header (auto: when it is not all numbers).
-    #[arg(long, value_enum, default_value_t = HeaderArg::Auto)]
-    pub csv_header: HeaderArg,
-    /// CSV column holding integer labels: a header name, a 0-based index, or `last`.
-    #[arg(long, value_name = "COLUMN")]
-    pub label_column: Option<String>,
-    /// For data without train/test splits: hold out this percentage of the rows (a seeded
-    /// shuffle, `--holdout-seed`) as the test split; `--split test` selects it, the rest is
-    /// the training split (the default).
-    #[arg(long, value_name = "PERCENT", value_parser = clap::value_parser!(u8).range(1..=99))]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub holdout: Option<u8>,
-    /// Seed of the `--holdout` shuffle.
-    #[arg(long, default_value_t = 0, requires = "holdout")]
-    #[serde(default)]
-    pub holdout_seed: u64,
-}
-
-/// `--split`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum SplitArg {
-    /// The training split.
-    Train,
-    /// The test split.
-    Test,
-}
-
-/// `--csv-header`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum HeaderArg {
-    /// A header when the first row is not all numbers.
-    Auto,
-    /// The first row is a header.
-    Yes,
-    /// There is no header.
-    No,
-}
-
-/// `--model`.
-#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
-pub enum ModelArg {
-    /// Principal component analysis.
-    Pca,
-    /// Linear autoencoder (one linear encoder and decoder, squared error).
-    LinearAe,
-    /// Deep autoencoder (MLP encoder and decoder, squared error).
-    Ae,
-    /// Variational autoencoder.
-    Vae,
-}
-
-/// `--arch`.
-#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
-pub enum ArchArg {
-    /// Fully connected layers.
-    Mlp,
-    /// Strided convolutions, then fully connected layers (images only).
-    Conv,
-}
-
-/// `--activation`.
-#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
-pub enum ActivationArg {
-    /// max(0, x).
-    Relu,
-    /// tanh(x).
-    Tanh,
-    /// x·σ(x).
-    Silu,
-    /// max(0.01x, x).
-    LeakyRelu,
-}
-
-/// `--posterior`.
-#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
-pub enum PosteriorArg {
-    /// Mean and log-variance per dimension.
-    Diagonal,
-    /// Mean and a Cholesky factor (full covariance).
-    Full,
-}
-
-/// `--likelihood`.
-#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
-pub enum LikelihoodArg {
-    /// Bernoulli with logits (data in [0, 1]; binary or binarized data).
-    Bernoulli,
-    /// Gaussian with a fixed σ (--sigma).
-    Gaussian,
-    /// Gaussian with a learned σ per feature (or shared with --shared-sigma).
-    GaussianLearned,
-}
-
-/// `--solver`.
-#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
-pub enum SolverArg {
-    /// Covariance (or Gram) eigen-decomposition.
-    Exact,
-    /// Randomized SVD (Halko et al.), seeded.
-    Randomized,
-    /// One streaming pass, memory independent of the number of rows.
-    Incremental,
-}
-
-/// `--scale`.
-#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
-pub enum ScaleArg {
-    /// To [0, 1] when the value range is known (8-bit pixels, digits), else unchanged.
-    Auto,
-    /// Unchanged.
-    None,
-    /// To [0, 1] (from the known range, else from the observed minimum and maximum).
-    Unit,
-    /// Per feature to mean 0 and standard deviation 1.
-    Standardize,
-}
-
-/// `--precision`.
-#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
-pub enum PrecisionArg {
-    /// Single precision.
-    F32,
-    /// Double precision.
-    F64,
-}
-
+/// Where the data comes from and how it is read (the library's own type, with clap's
+/// derives from its `clap` feature).
+pub use latent::DataSource as DataArgs;
 /// `latent fit`.
 #[derive(Debug, Args, Clone)]
 pub struct FitArgs {
     /// The kind of model.
-    #[arg(long, value_enum, default_value_t = ModelArg::Pca)]
-    pub model: ModelArg,
+    #[arg(long, value_enum, default_value_t = Family::Pca)]
+    pub model: Family,
     /// A dataset name or a path (see `latent --help`).
     #[arg(long, value_name = "DATA", required_unless_present = "resume")]
     pub data: Option<String>,
     /// Which split of a dataset that has them (MNIST layout, fashion-mnist).
     #[arg(long, value_enum)]
-    pub split: Option<SplitArg>,
+    pub split: Option<Split>,
     /// Whether a CSV file's first row is a header (auto: when it is not all numbers).
-    #[arg(long, value_enum, default_value_t = HeaderArg::Auto)]
-    pub csv_header: HeaderArg,
+    #[arg(long, value_enum, default_value_t = CsvHeader::Auto)]
+    pub csv_header: CsvHeader,
     /// CSV column holding integer labels: a header name, a 0-based index, or `last`.
     #[arg(long, value_name = "COLUMN")]
     pub label_column: Option<String>,
@@ -292,28 +165,29 @@ pub struct FitArgs {
     #[arg(long)]
     pub force: bool,
     /// Continue an interrupted training run in --out from its newest valid checkpoint
-    /// (all settings come from the run; --epochs may extend it).
-    #[arg(long, conflicts_with_all = ["force", "data", "model", "latent_dim"])]
+    /// (all settings come from the run; --epochs may extend it; other flags may be repeated
+    /// from the original command, and are refused where they differ from the run's).
+    #[arg(long, conflicts_with = "force")]
     pub resume: bool,
     /// Seed for every random choice of the fit.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
     /// How to scale the features before fitting (recorded; reapplied by every command).
-    #[arg(long, value_enum, default_value_t = ScaleArg::Auto)]
-    pub scale: ScaleArg,
+    #[arg(long, value_enum, default_value_t = ScaleChoice::Auto)]
+    pub scale: ScaleChoice,
     /// Binarize after scaling: `threshold` (at 0.5), `threshold=T`, or `bernoulli` (one seeded draw).
     #[arg(long, value_name = "MODE")]
     pub binarize: Option<String>,
 
     /// PCA solver.
-    #[arg(long, value_enum, default_value_t = SolverArg::Exact, help_heading = "PCA")]
-    pub solver: SolverArg,
+    #[arg(long, value_enum, default_value_t = Solver::Exact, help_heading = "PCA")]
+    pub solver: Solver,
     /// Scale codes to unit variance (PCA).
     #[arg(long, help_heading = "PCA")]
     pub whiten: bool,
     /// Arithmetic precision of the fit.
-    #[arg(long, value_enum, default_value_t = PrecisionArg::F32, help_heading = "PCA")]
-    pub precision: PrecisionArg,
+    #[arg(long, value_enum, default_value_t = Precision::F32, help_heading = "PCA")]
+    pub precision: Precision,
     /// Power iterations of the randomized solver (default: 7, or 4 when K is large).
     #[arg(long, help_heading = "PCA")]
     pub power_iters: Option<usize>,
@@ -334,8 +208,8 @@ pub struct FitArgs {
     )]
     pub hidden: String,
     /// Network architecture: fully connected, or strided convolutions for images.
-    #[arg(long, value_enum, default_value_t = ArchArg::Mlp, help_heading = "Autoencoders")]
-    pub arch: ArchArg,
+    #[arg(long, value_enum, default_value_t = Arch::Mlp, help_heading = "Autoencoders")]
+    pub arch: Arch,
     /// Output channels of each stride-2 convolution (`--arch conv`).
     #[arg(
         long,
@@ -345,14 +219,14 @@ pub struct FitArgs {
     )]
     pub conv_channels: String,
     /// Hidden non-linearity.
-    #[arg(long, value_enum, default_value_t = ActivationArg::Relu, help_heading = "Autoencoders")]
-    pub activation: ActivationArg,
+    #[arg(long, value_enum, default_value_t = Activation::Relu, help_heading = "Autoencoders")]
+    pub activation: Activation,
     /// VAE posterior covariance.
-    #[arg(long, value_enum, default_value_t = PosteriorArg::Diagonal, help_heading = "Autoencoders")]
-    pub posterior: PosteriorArg,
+    #[arg(long, value_enum, default_value_t = PosteriorKind::Diagonal, help_heading = "Autoencoders")]
+    pub posterior: PosteriorKind,
     /// VAE decoder likelihood (default: bernoulli for data in [0, 1], else gaussian-learned).
     #[arg(long, value_enum, help_heading = "Autoencoders")]
-    pub likelihood: Option<LikelihoodArg>,
+    pub likelihood: Option<LikelihoodChoice>,
     /// σ of the fixed Gaussian likelihood.
     #[arg(long, default_value_t = 1.0, help_heading = "Autoencoders")]
     pub sigma: f32,
@@ -401,17 +275,8 @@ pub struct FitArgs {
     /// Training engine: `auto` trains MLP networks (diagonal posterior) on the CPU through
     /// latent's fused kernels and everything else through burn; `burn` always uses burn's
     /// autodiff graph (the same mathematics, slower; for comparisons).
-    #[arg(long, value_enum, default_value = "auto", help_heading = "Training")]
-    pub engine: EngineArg,
-}
-
-/// `--engine`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum EngineArg {
-    /// The fused CPU kernels where they apply, burn elsewhere.
-    Auto,
-    /// burn's autodiff graph, always.
-    Burn,
+    #[arg(long, value_enum, default_value_t = Engine::Auto, help_heading = "Training")]
+    pub engine: Engine,
 }
 
 impl FitArgs {
@@ -520,7 +385,7 @@ pub struct SampleArgs {
     pub data: Option<String>,
     /// Split of --data.
     #[arg(long, value_enum)]
-    pub split: Option<SplitArg>,
+    pub split: Option<Split>,
     /// Overwrite the output file.
     #[arg(long)]
     pub force: bool,
@@ -645,8 +510,8 @@ pub struct CompareArgs {
     #[arg(long, value_name = "DATA")]
     pub data: String,
     /// Whether a CSV file's first row is a header (auto: when it is not all numbers).
-    #[arg(long, value_enum, default_value_t = HeaderArg::Auto)]
-    pub csv_header: HeaderArg,
+    #[arg(long, value_enum, default_value_t = CsvHeader::Auto)]
+    pub csv_header: CsvHeader,
     /// CSV column holding integer labels: a header name, a 0-based index, or `last`.
     #[arg(long, value_name = "COLUMN")]
     pub label_column: Option<String>,

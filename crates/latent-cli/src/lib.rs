@@ -1,8 +1,8 @@
 //! The `latent` command-line tool, as a library so that it can be tested in-process.
 //!
-//! Glue only: arguments are parsed ([`cli`]), turned into validated library settings and
-//! passed to the library crates; results are written as files ([`run`] directories, NPY, CSV,
-//! PNG).
+//! Glue only: arguments are parsed ([`cli`]) into the `latent` library's own settings types,
+//! one module per subcommand ([`cmd`]) makes one library call and writes its files and lines;
+//! [`out`] checks and records output files, [`progress`] draws progress on a terminal.
 
 /// `println!` that returns write errors (a closed pipe) instead of panicking.
 #[macro_export]
@@ -14,18 +14,11 @@ macro_rules! outln {
 }
 
 pub mod cli;
-pub mod commands;
-pub mod compare;
-pub mod evaluate;
-pub mod explore_cmd;
+pub mod cmd;
+pub mod out;
 pub mod progress;
-pub mod report;
-pub mod run;
-pub mod train_cmd;
 
 use std::process::ExitCode;
-
-use clap::Parser;
 
 /// A mistake in the user's input or flags (exit code 1).
 #[derive(Debug, thiserror::Error)]
@@ -35,6 +28,9 @@ pub struct UserError(pub String);
 /// Exit code 1 for errors caused by the user's input, 2 for everything else.
 pub fn exit_code(err: &anyhow::Error) -> u8 {
     for cause in err.chain() {
+        if let Some(e) = cause.downcast_ref::<latent::Error>() {
+            return if e.is_user_error() { 1 } else { 2 };
+        }
         if cause.is::<UserError>() || cause.is::<clap::Error>() {
             return 1;
         }
@@ -47,7 +43,7 @@ pub fn exit_code(err: &anyhow::Error) -> u8 {
         if let Some(e) = cause.downcast_ref::<latent_report::ReportError>() {
             return if e.is_user_error() { 1 } else { 2 };
         }
-        if let Some(e) = cause.downcast_ref::<run::RunError>() {
+        if let Some(e) = cause.downcast_ref::<latent::run::RunError>() {
             return if e.is_user_error() { 1 } else { 2 };
         }
         if let Some(e) = cause.downcast_ref::<latent_core::Error>() {
@@ -80,6 +76,19 @@ pub fn render_error(err: &anyhow::Error) -> String {
     out
 }
 
+/// The flags of subcommand `name` given on the command line (not defaults), by id.
+fn given_flags(matches: &clap::ArgMatches, name: &str) -> Vec<String> {
+    let Some(sub) = matches.subcommand_matches(name) else {
+        return Vec::new();
+    };
+    sub.ids()
+        // argument ids only: a group (the derive's `FitArgs`) is reported as given too
+        .filter(|id| id.as_str().starts_with(|c: char| c.is_ascii_lowercase()))
+        .filter(|id| sub.value_source(id.as_str()) == Some(clap::parser::ValueSource::CommandLine))
+        .map(|id| id.as_str().to_string())
+        .collect()
+}
+
 /// Run the command line `args` (including the program name); returns the exit code.
 pub fn run_main<I, T>(args: I) -> ExitCode
 where
@@ -91,8 +100,12 @@ where
         .iter()
         .map(|a| a.to_string_lossy().into_owned())
         .collect();
-    let cli = match cli::Cli::try_parse_from(&args) {
-        Ok(cli) => cli,
+    use clap::{CommandFactory, FromArgMatches};
+    let parsed = cli::Cli::command()
+        .try_get_matches_from(&args)
+        .and_then(|m| cli::Cli::from_arg_matches(&m).map(|c| (c, m)));
+    let (cli, matches) = match parsed {
+        Ok(parsed) => parsed,
         Err(e) => {
             let _ = e.print();
             use clap::error::ErrorKind;
@@ -103,18 +116,18 @@ where
         }
     };
     let result = match &cli.command {
-        cli::Command::Fit(a) => commands::fit(a, command_line),
-        cli::Command::Encode(a) => commands::encode(a),
-        cli::Command::Decode(a) => commands::decode(a),
-        cli::Command::Reconstruct(a) => commands::reconstruct(a),
-        cli::Command::Info(a) => commands::info(a),
-        cli::Command::Eval(a) => commands::eval(a),
-        cli::Command::Sample(a) => explore_cmd::sample(a),
-        cli::Command::Interpolate(a) => explore_cmd::interpolate(a),
-        cli::Command::Traverse(a) => explore_cmd::traverse(a),
-        cli::Command::Map(a) => explore_cmd::map(a),
-        cli::Command::Compare(a) => compare::compare(a),
-        cli::Command::Demo(a) => commands::demo(a),
+        cli::Command::Fit(a) => cmd::fit::run(a, command_line, &given_flags(&matches, "fit")),
+        cli::Command::Encode(a) => cmd::encode::run(a),
+        cli::Command::Decode(a) => cmd::decode::run(a),
+        cli::Command::Reconstruct(a) => cmd::reconstruct::run(a),
+        cli::Command::Info(a) => cmd::info::run(a),
+        cli::Command::Eval(a) => cmd::eval::run(a),
+        cli::Command::Sample(a) => cmd::sample::run(a),
+        cli::Command::Interpolate(a) => cmd::interpolate::run(a),
+        cli::Command::Traverse(a) => cmd::traverse::run(a),
+        cli::Command::Map(a) => cmd::map::run(a),
+        cli::Command::Compare(a) => cmd::compare::run(a, &command_line),
+        cli::Command::Demo(a) => cmd::demo::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

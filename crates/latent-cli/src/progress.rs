@@ -36,3 +36,144 @@ pub fn spinner(msg: &str) -> ProgressBar {
     pb.enable_steady_tick(Duration::from_millis(120));
     pb
 }
+
+/// Whether the line of epoch `epoch` of `total` is printed: every epoch of a short run,
+/// otherwise the first, every tenth of the run, and the last (a 635-epoch linear AE prints
+/// a dozen lines, not 635).
+pub fn epoch_line_shown(epoch: usize, total: usize) -> bool {
+    let every = total.div_ceil(10).max(1);
+    total <= 20 || epoch <= 1 || epoch >= total || epoch % every == 0
+}
+
+/// The terminal's view of a fit or a comparison: progress bars on a terminal, a bounded
+/// number of epoch lines on stdout, notes on stderr.
+pub struct Terminal {
+    bar: ProgressBar,
+    epochs: usize,
+    sums: [f64; 3],
+    count: usize,
+    vae: bool,
+}
+
+impl Terminal {
+    /// A fresh view.
+    pub fn new() -> Self {
+        Terminal {
+            bar: ProgressBar::hidden(),
+            epochs: 0,
+            sums: [0.0; 3],
+            count: 0,
+            vae: false,
+        }
+    }
+
+    fn print(line: &str) {
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout().lock(), "{line}");
+    }
+}
+
+impl Default for Terminal {
+    fn default() -> Self {
+        Terminal::new()
+    }
+}
+
+impl latent_nn::Observer for Terminal {
+    fn epoch_start(&mut self, epoch: usize, steps: usize) {
+        self.bar = bar(Some(steps), &format!("epoch {epoch}/{}", self.epochs));
+        self.sums = [0.0; 3];
+        self.count = 0;
+    }
+    fn step(&mut self, _step: usize, loss: f64, recon: f64, kl: f64) {
+        for (s, v) in self.sums.iter_mut().zip([loss, recon, kl]) {
+            *s += v;
+        }
+        self.count += 1;
+        self.bar.inc(1);
+        if self.count % 10 == 0 {
+            let c = self.count as f64;
+            self.bar.set_message(if self.vae {
+                format!(
+                    "loss {:.2} (recon {:.2} + kl {:.2})",
+                    self.sums[0] / c,
+                    self.sums[1] / c,
+                    self.sums[2] / c
+                )
+            } else {
+                format!("loss {:.4}", self.sums[0] / c)
+            });
+        }
+    }
+    fn epoch_end(
+        &mut self,
+        m: &latent_nn::EpochMetrics,
+        _history: &[latent_nn::EpochMetrics],
+    ) -> latent_nn::Result<()> {
+        self.bar.finish_and_clear();
+        if !epoch_line_shown(m.epoch, self.epochs) {
+            return Ok(());
+        }
+        let val = m
+            .val_loss
+            .map(|v| format!(", val {v:.3}"))
+            .unwrap_or_default();
+        Terminal::print(&if self.vae {
+            format!(
+                "epoch {}/{}: loss {:.3} (recon {:.3} + kl {:.3}){val} [{:.1} s]",
+                m.epoch, self.epochs, m.train_loss, m.train_recon, m.train_kl, m.seconds
+            )
+        } else {
+            format!(
+                "epoch {}/{}: loss {:.4}{val} [{:.1} s]",
+                m.epoch, self.epochs, m.train_loss, m.seconds
+            )
+        });
+        Ok(())
+    }
+    fn note(&mut self, message: &str) {
+        eprintln!("note: {message}");
+    }
+}
+
+impl latent::FitEvents for Terminal {
+    fn stage(&mut self, what: &str) {
+        self.bar.finish_and_clear();
+        self.bar = spinner(what);
+    }
+    fn rows(&mut self, seen: usize, total: Option<usize>) {
+        if self.bar.length() != total.map(|t| t as u64) {
+            self.bar = bar(total, "incremental PCA: rows");
+        }
+        self.bar.set_position(seen as u64);
+    }
+    fn training(&mut self, epochs: usize, vae: bool) {
+        self.epochs = epochs;
+        self.vae = vae;
+    }
+    fn info(&mut self, line: &str) {
+        self.bar.finish_and_clear();
+        Terminal::print(line);
+    }
+}
+
+impl latent::compare::CompareEvents for Terminal {
+    fn log(&mut self, line: &str) {
+        self.bar.finish_and_clear();
+        Terminal::print(line);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::epoch_line_shown;
+
+    #[test]
+    fn epoch_lines_are_bounded() {
+        let shown = |total| (1..=total).filter(|&e| epoch_line_shown(e, total)).count();
+        assert_eq!(shown(3), 3);
+        assert_eq!(shown(20), 20);
+        assert!(shown(635) <= 12, "{}", shown(635));
+        assert!(epoch_line_shown(635, 635) && epoch_line_shown(1, 635));
+    }
+}

@@ -472,6 +472,21 @@ fn variance_fraction_and_incremental_streaming_from_idx() {
     for (i, e) in inc.iter().zip(&exact) {
         assert!((i - e).abs() / e < 1e-4, "{i} vs {e}");
     }
+    // a folder holding one split's files is one set: --holdout makes its test split
+    d.ok(&[
+        "fit",
+        "--data",
+        "mnist",
+        "--holdout",
+        "20",
+        "--latent-dim",
+        "5",
+        "--out",
+        "held",
+    ]);
+    let held: serde_json::Value =
+        serde_json::from_str(&d.ok(&["info", "--run", "held", "--json"])).expect("json");
+    assert_eq!(held["config"]["data"]["n"], 8000);
 }
 
 #[test]
@@ -803,6 +818,40 @@ fn vae_fit_explore_and_resume_end_to_end() {
     assert_eq!(metrics(&d.path("resumed/metrics.jsonl")), m);
     let err = d.fails(&["fit", "--resume", "--out", "nowhere"], 1);
     assert!(err.contains("training.json"), "{err}");
+    // the original command with --resume added is accepted (its flags agree with the run);
+    // a flag that differs is refused, named with the run's value
+    let same = [
+        "fit",
+        "--resume",
+        "--model",
+        "vae",
+        "--data",
+        "digits",
+        "--latent-dim",
+        "2",
+        "--hidden",
+        "32",
+        "--epochs",
+        "3",
+        "--batch-size",
+        "64",
+        "--seed",
+        "5",
+        "--out",
+        "resumed",
+    ];
+    d.ok(&same);
+    let mut changed = same.to_vec();
+    changed[9] = "64";
+    changed[15] = "6";
+    let err = d.fails(&changed, 1);
+    assert!(
+        err.contains("--hidden [64] (the run has [32])")
+            && err.contains("--seed 6 (the run has 5)"),
+        "{err}"
+    );
+    assert!(!err.contains("--data"), "{err}");
+    assert_eq!(metrics(&d.path("resumed/metrics.jsonl")), m);
 
     // interpolation endpoints are the decoded posterior means
     d.ok(&[

@@ -39,6 +39,30 @@ pub enum Error {
         /// What is wrong.
         reason: String,
     },
+    /// The output exists and `--force` was not given.
+    #[error("{}: already exists (use --force to replace it)", path.display())]
+    Exists {
+        /// The existing path.
+        path: PathBuf,
+    },
+    /// The output may not be written or replaced (it is not latent's, or holds an input).
+    #[error("{}: {reason}", path.display())]
+    Refused {
+        /// The output path.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
+    /// Another process is writing the same output.
+    #[error("{}: another latent process (pid {pid}) is writing it: `{command}`", path.display())]
+    Locked {
+        /// The output path.
+        path: PathBuf,
+        /// The process holding the lock.
+        pid: u32,
+        /// Its command line.
+        command: String,
+    },
     /// Writing a file failed; the previous content (if any) is intact.
     #[error("{}: {source}", path.display())]
     Io {

@@ -55,7 +55,7 @@ where
 
 /// Whether `pid` is a running process. On Linux, from `/proc`; elsewhere only our own
 /// process is known to be alive.
-fn process_alive(pid: u32) -> bool {
+pub(crate) fn process_alive(pid: u32) -> bool {
     if pid == std::process::id() {
         return true;
     }

@@ -22,7 +22,9 @@
 
 mod dataset;
 mod error;
+pub mod family;
 pub mod fsutil;
+pub mod output;
 mod reduction;
 pub mod seed;
 pub mod stream;
@@ -30,5 +32,6 @@ pub mod tensors;
 
 pub use dataset::{Dataset, ImageShape, ValueRange};
 pub use error::{Error, Result};
+pub use family::Family;
 pub use reduction::{Fit, ParamGuard, Posterior, Probabilistic, Reduction, standard_normal};
 pub use stream::{ArrayRows, RowSource};

@@ -465,6 +465,19 @@ pub fn write_image_rows(
     shape: ImageShape,
     range: ValueRange,
 ) -> Result<()> {
+    let (w, h, rgb) = rows_pixels(rows, shape, range)?;
+    write_png_rgb(path, w, h, &rgb)
+}
+
+/// The pixels of [`write_image_rows`]: `(width, height, rgb)`.
+///
+/// # Errors
+/// As [`grid_pixels`].
+pub fn rows_pixels(
+    rows: &[ArrayView2<'_, f32>],
+    shape: ImageShape,
+    range: ValueRange,
+) -> Result<(u32, u32, Vec<u8>)> {
     let what = "image rows";
     let mut strips = Vec::with_capacity(rows.len());
     for r in rows {
@@ -474,6 +487,5 @@ pub fn write_image_rows(
             gap_above: 0,
         });
     }
-    let (w, h, rgb) = render(what, &strips, shape, range, 2)?;
-    write_png_rgb(path, w, h, &rgb)
+    render(what, &strips, shape, range, 2)
 }

@@ -27,6 +27,7 @@ pub const NAMED_DATASETS: [&str; 3] = [FASHION_MNIST_10K, DIGITS, FASHION_MNIST]
 const INSTALL_HINT: &str = "install it with: apt-get install -y dataset-fashion-mnist";
 
 /// A train/test split of a dataset that has them.
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum Split {
@@ -270,10 +271,17 @@ impl DataSpec {
     }
 
     /// Whether the data comes with train/test splits of its own (`fashion-mnist`, MNIST-layout
-    /// folders), so that `--split` picks one and a seeded hold-out is not needed.
+    /// folders holding both splits), so that `--split` picks one and a seeded hold-out is not
+    /// needed. A folder holding only one split's files (`t10k-*` alone, say) is one set: a
+    /// hold-out makes its test split.
     pub fn has_own_splits(&self) -> bool {
-        matches!(self, DataSpec::Named(n) if n == FASHION_MNIST)
-            || matches!(self, DataSpec::MnistDir(_))
+        match self {
+            DataSpec::Named(n) => n == FASHION_MNIST,
+            DataSpec::MnistDir(dir) => {
+                find_mnist(dir, Split::Train).is_some() && find_mnist(dir, Split::Test).is_some()
+            }
+            _ => false,
+        }
     }
 
     /// The argument as a user would write it: the dataset name or the path.

@@ -54,7 +54,9 @@ pub enum Binarize {
 }
 
 /// Which scaling [`Preprocess::fit`] should fit.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum ScaleChoice {
     /// Unit scaling from the dataset's known range, or none when the range is unknown.
     #[default]

@@ -2,8 +2,7 @@
 
 use std::fmt;
 
-use latent_core::{Error, Fit, ParamGuard, Reduction, Result};
-use latent_pca::{Components, PcaParams};
+use latent_core::{Error, Result};
 use ndarray::{Array2, ArrayView2};
 use rand::Rng;
 
@@ -61,12 +60,13 @@ impl fmt::Display for Projection {
 const JITTER_SEED: u64 = 0x6a17;
 
 /// Plot coordinates (`n × 2`) for codes (`n × K`), and how they were obtained: the codes for
-/// `K = 2`; for `K > 2`, their coordinates on the top two principal axes of the codes (exact
-/// PCA with latent-pca); for `K = 1`, the code against a seeded uniform jitter.
+/// `K = 2`; for `K > 2`, their coordinates on the top two principal axes of the codes (from
+/// an eigendecomposition of their covariance, signs fixed so each axis's largest entry is
+/// positive); for `K = 1`, the code against a seeded uniform jitter.
 ///
 /// # Errors
 /// [`Error::Empty`] for no code or `K = 0`; [`Error::NonFinite`] naming a NaN or infinite code;
-/// for `K > 2`, the PCA's errors (fewer than 2 codes).
+/// for `K > 2`, fewer than 2 codes or an eigendecomposition that does not converge.
 pub fn project_2d(codes: ArrayView2<'_, f32>) -> Result<(Array2<f32>, Projection)> {
     let (n, k) = codes.dim();
     if n == 0 || k == 0 {
@@ -89,14 +89,44 @@ pub fn project_2d(codes: ArrayView2<'_, f32>) -> Result<(Array2<f32>, Projection
         }
         2 => Ok((codes.to_owned(), Projection::Identity)),
         _ => {
-            let pca = PcaParams::new(Components::Count(2)).check()?.fit(&codes)?;
-            let ratio = pca.explained_variance_ratio();
-            let points = pca.encode(codes)?;
+            if n < 2 {
+                return Err(Error::Empty(format!(
+                    "{n} code: at least 2 are needed to find their principal axes"
+                )));
+            }
+            // the codes' own top two principal axes: the covariance (f64) and its
+            // eigenvectors, signs fixed so that each axis's largest entry is positive
+            let (mean, cov) = crate::regularity::moments(codes);
+            let (values, vectors) = crate::regularity::eigh(&cov)?;
+            let total: f64 = values.iter().map(|v| v.max(0.0)).sum();
+            let mut explained = [0.0f32; 2];
+            let mut cols = Vec::with_capacity(2);
+            for (slot, col) in [k - 1, k - 2].into_iter().enumerate() {
+                let mut v: Vec<f64> = (0..k).map(|i| vectors[(i, col)]).collect();
+                let big = v
+                    .iter()
+                    .copied()
+                    .fold(0.0f64, |b, x| if x.abs() > b.abs() { x } else { b });
+                if big < 0.0 {
+                    v.iter_mut().for_each(|x| *x = -*x);
+                }
+                explained[slot] = if total > 0.0 {
+                    (values[col].max(0.0) / total) as f32
+                } else {
+                    0.0
+                };
+                cols.push(v);
+            }
+            let points = Array2::from_shape_fn((n, 2), |(i, j)| {
+                (0..k)
+                    .map(|c| (f64::from(codes[[i, c]]) - mean[c]) * cols[j][c])
+                    .sum::<f64>() as f32
+            });
             Ok((
                 points,
                 Projection::PrincipalAxes {
                     latent_dim: k,
-                    explained: [ratio[0], ratio[1]],
+                    explained,
                 },
             ))
         }

@@ -241,7 +241,8 @@ pub fn frechet_distance(a: ArrayView2<'_, f32>, b: ArrayView2<'_, f32>) -> Resul
     Ok((mean_term + trace(&ca) + trace(&cb) - 2.0 * tr_sqrt).max(0.0))
 }
 
-fn moments(a: ArrayView2<'_, f32>) -> (Vec<f64>, Mat<f64>) {
+/// Column means and covariance (`n − 1`), in f64.
+pub(crate) fn moments(a: ArrayView2<'_, f32>) -> (Vec<f64>, Mat<f64>) {
     let (n, d) = a.dim();
     let mean: Vec<f64> = a
         .axis_iter(Axis(1))
@@ -253,7 +254,8 @@ fn moments(a: ArrayView2<'_, f32>) -> (Vec<f64>, Mat<f64>) {
     (mean, cov)
 }
 
-fn eigh(m: &Mat<f64>) -> Result<(Vec<f64>, Mat<f64>)> {
+/// Eigenvalues (ascending) and eigenvectors (columns) of a symmetric matrix.
+pub(crate) fn eigh(m: &Mat<f64>) -> Result<(Vec<f64>, Mat<f64>)> {
     let evd = m
         .self_adjoint_eigen(Side::Lower)
         .map_err(|_| Error::param("covariance", "the eigendecomposition did not converge"))?;

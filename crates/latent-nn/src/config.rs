@@ -31,6 +31,7 @@ impl ModelKind {
 }
 
 /// Non-linearity between hidden layers.
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "kebab-case")]
 pub enum Activation {
@@ -46,6 +47,7 @@ pub enum Activation {
 }
 
 /// The shape of the posterior covariance of a VAE.
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "kebab-case")]
 pub enum PosteriorKind {
@@ -76,6 +78,7 @@ pub enum Likelihood {
 }
 
 /// The architecture of the encoder and decoder networks.
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "kebab-case")]
 pub enum Arch {

@@ -123,6 +123,7 @@ fn noise_into(b: usize, k: usize, rng: &mut impl Rng, out: &mut Vec<f32>) {
 }
 
 /// Which implementation trains a network.
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Engine {
     /// The fused host path ([`crate::fused`]) on the CPU device for the networks it

@@ -22,6 +22,7 @@ pub enum Components {
 }
 
 /// The algorithm that finds the principal subspace.
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Solver {
@@ -39,6 +40,7 @@ pub enum Solver {
 
 /// Arithmetic precision of the exact and randomized fits (the incremental accumulator is
 /// always f64). The fitted model stores f32 either way.
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Precision {

@@ -93,17 +93,34 @@ impl RgbImage {
 /// # Errors
 /// [`ReportError::Io`] naming `path` when the file cannot be written.
 pub fn write_png(path: &Path, image: &RgbImage) -> Result<()> {
-    latent_core::fsutil::atomic_write(path, |w| {
-        let mut enc = png::Encoder::new(w, image.width, image.height);
-        enc.set_color(png::ColorType::Rgb);
-        enc.set_depth(png::BitDepth::Eight);
-        let mut writer = enc.write_header().map_err(std::io::Error::other)?;
-        writer
-            .write_image_data(&image.pixels)
-            .map_err(std::io::Error::other)?;
-        writer.finish().map_err(std::io::Error::other)
-    })
-    .map_err(|e| ReportError::write(path, e))
+    latent_core::fsutil::atomic_write(path, |w| encode_png(w, image))
+        .map_err(|e| ReportError::write(path, e))
+}
+
+fn encode_png(w: &mut dyn std::io::Write, image: &RgbImage) -> std::io::Result<()> {
+    let mut enc = png::Encoder::new(w, image.width, image.height);
+    enc.set_color(png::ColorType::Rgb);
+    enc.set_depth(png::BitDepth::Eight);
+    let mut writer = enc.write_header().map_err(std::io::Error::other)?;
+    writer
+        .write_image_data(&image.pixels)
+        .map_err(std::io::Error::other)?;
+    writer.finish().map_err(std::io::Error::other)
+}
+
+impl RgbImage {
+    /// The image as the bytes of a PNG file (what [`write_png`] writes).
+    ///
+    /// # Errors
+    /// [`ReportError::Draw`] when the encoder fails.
+    pub fn png_bytes(&self) -> Result<Vec<u8>> {
+        let mut out = Vec::new();
+        encode_png(&mut out, self).map_err(|e| ReportError::Draw {
+            what: "a PNG".into(),
+            reason: e.to_string(),
+        })?;
+        Ok(out)
+    }
 }
 
 /// The background of compositions: white.

@@ -1,24 +1,159 @@
-//! Every figure of `latent eval` and `latent compare`, computed the same way for PCA,
-//! autoencoders and VAEs: the same test rows, the same sample counts, the same seeds.
+//! Every figure of a model on data, computed the same way for PCA, autoencoders and VAEs:
+//! the same test rows, the same sample counts, the same seeds.
 //!
 //! A [`Bench`] holds what the models are measured against — the test rows, a reference set of
 //! training rows, the classifier whose features define the Fréchet distance — built once per
-//! data set; [`evaluate`] measures one model on it. The definitions are in the README's
-//! "Metrics" section.
+//! data set; [`evaluate`] measures one model on it and returns typed [`Metrics`] (serialised
+//! with the keys of `latent eval --json` and `summary.json`). The definitions are in the
+//! README's "Metrics" section.
 
-use anyhow::Result;
 use latent_core::seed::{derive, rng};
 use latent_core::{Dataset, Reduction};
-use latent_explore::{
-    CodeGaussian, Sampler, continuity, frechet_distance, nearest_distances, pick_rows,
-    quantile_sorted, sample,
-};
+use latent_explore::{continuity, frechet_distance, nearest_distances, pick_rows, quantile_sorted};
 use latent_nn::{Classifier, ClassifierConfig, Device, Likelihood};
 use ndarray::{Array2, ArrayView2};
-use serde_json::{Map, Value, json};
+use serde::{Deserialize, Serialize};
 
-use crate::commands::sse_per_example;
 use crate::run::Model;
+use crate::sampler::LatentSource;
+use crate::{Error, Result};
+
+/// Every figure of one model on one data set, per example. A figure that does not apply to
+/// the model, or was not asked for, is `None` (absent from the JSON, never zero).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct Metrics {
+    /// VAE: latent dimensions whose posterior mean varies over the data by more than 0.01.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub active_units: Option<usize>,
+    /// The feature classifier's test accuracy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub classifier_accuracy: Option<f64>,
+    /// Median nearest-training-row distance of decoded samples ÷ the same for test rows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub completeness: Option<f64>,
+    /// Mean relative decoded change per relative latent step.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub continuity: Option<f64>,
+    /// Encoded points probed for continuity.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub continuity_points: Option<usize>,
+    /// The 95th percentile of continuity.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub continuity_q95: Option<f64>,
+    /// Continuity's step, a fraction of the codes' RMS pairwise distance.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub continuity_step: Option<f64>,
+    /// The classifier's mean top-class probability on real test rows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data_confidence: Option<f64>,
+    /// VAE: the evidence lower bound, one posterior sample per row (nats).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub elbo: Option<f64>,
+    /// Seconds the model took to fit (`compare`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fit_seconds: Option<f64>,
+    /// Fréchet distance between classifier features of samples and of test rows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub frechet: Option<f64>,
+    /// The same between test and training rows: the floor at this sample size.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub frechet_data: Option<f64>,
+    /// Samples behind the Fréchet distance.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub frechet_samples: Option<usize>,
+    /// Importance samples per row behind `nll_is`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iw_samples: Option<usize>,
+    /// VAE: the closed-form KL to N(0, I) (nats).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kl: Option<f64>,
+    /// VAE: the KL of each latent dimension.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kl_per_dim: Option<Vec<f64>>,
+    /// Rows measured.
+    pub n: usize,
+    /// VAE: −log p(x) by importance sampling (nats).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nll_is: Option<f64>,
+    /// Linear AE: the largest principal angle to PCA's subspace (`compare`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pca_angle_deg: Option<f64>,
+    /// VAE with a Bernoulli likelihood: the reconstruction term (nats).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recon_bce: Option<f64>,
+    /// Squared error summed over features, averaged over rows.
+    pub recon_mse: f64,
+    /// VAE with a Gaussian likelihood: the reconstruction term (nats).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recon_nll: Option<f64>,
+    /// The classifier's mean top-class probability on decoded samples.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sample_confidence: Option<f64>,
+    /// Median distance from a decoded sample to its nearest training row.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sample_nn_distance: Option<f64>,
+    /// Where the samples came from: `prior`, or a Gaussian fitted to the training codes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sample_source: Option<String>,
+    /// Decoded samples behind completeness.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub samples: Option<usize>,
+    /// Median distance from a test row to its nearest training row.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub test_nn_distance: Option<f64>,
+}
+
+impl Metrics {
+    /// The VAE's reconstruction term, whichever likelihood it used.
+    pub fn recon_term(&self) -> Option<f64> {
+        self.recon_bce.or(self.recon_nll)
+    }
+
+    /// The figures as one JSON object (the keys of `latent eval --json`).
+    pub fn to_json(&self) -> serde_json::Map<String, serde_json::Value> {
+        match serde_json::to_value(self) {
+            Ok(serde_json::Value::Object(m)) => m,
+            _ => serde_json::Map::new(),
+        }
+    }
+}
+
+/// Figures of a [`Bench`] itself (not of a model).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct BenchSummary {
+    /// Training rows.
+    pub train_rows: usize,
+    /// Test rows.
+    pub test_rows: usize,
+    /// Training rows nearest-neighbour distances are measured to.
+    pub reference_rows: usize,
+    /// Decoded samples per model (and test rows they are compared with).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub samples: Option<usize>,
+    /// Median distance from a test row to its nearest training row.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub test_nn_distance: Option<f64>,
+    /// The classifier's test accuracy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub classifier_accuracy: Option<f64>,
+    /// Its mean confidence on real test rows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data_confidence: Option<f64>,
+    /// The Fréchet floor at this sample size.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub frechet_data: Option<f64>,
+}
+
+/// Mean over rows of the squared error summed over features.
+pub fn sse_per_example(x: ArrayView2<'_, f32>, y: ArrayView2<'_, f32>) -> f64 {
+    let total: f64 = x
+        .iter()
+        .zip(y.iter())
+        .map(|(&a, &b)| f64::from(a - b).powi(2))
+        .sum();
+    total / x.nrows().max(1) as f64
+}
 
 /// How much work the sample-based figures do.
 #[derive(Debug, Clone, PartialEq)]
@@ -114,11 +249,11 @@ impl Bench {
         log: &mut dyn FnMut(&str),
     ) -> Result<Self> {
         if train.dim() != test.dim() {
-            anyhow::bail!(
+            return Err(Error::invalid(format!(
                 "training rows have {} features, test rows {}",
                 train.dim(),
                 test.dim()
-            );
+            )));
         }
         let mut notes = Vec::new();
         let reference = pick_rows(
@@ -229,28 +364,35 @@ impl Bench {
 
     /// Figures of the bench itself (not of a model): counts, the classifier's accuracy, the
     /// data's own Fréchet floor and confidence.
-    pub fn summary(&self) -> Map<String, Value> {
-        let mut out = Map::new();
-        out.insert("train_rows".into(), json!(self.train.n()));
-        out.insert("test_rows".into(), json!(self.test.n()));
-        out.insert("reference_rows".into(), json!(self.reference.nrows()));
+    pub fn summary(&self) -> BenchSummary {
+        let mut out = BenchSummary {
+            train_rows: self.train.n(),
+            test_rows: self.test.n(),
+            reference_rows: self.reference.nrows(),
+            ..BenchSummary::default()
+        };
         if self.queries.nrows() > 0 {
-            out.insert("samples".into(), json!(self.queries.nrows()));
-            out.insert("test_nn_distance".into(), json!(self.query_nn_median));
+            out.samples = Some(self.queries.nrows());
+            out.test_nn_distance = Some(self.query_nn_median);
         }
         if let Some(j) = &self.judge {
-            out.insert("classifier_accuracy".into(), json!(j.accuracy));
-            out.insert("data_confidence".into(), json!(j.data_confidence));
+            out.classifier_accuracy = Some(j.accuracy);
+            out.data_confidence = Some(j.data_confidence);
             if j.frechet_data.is_finite() {
-                out.insert("frechet_data".into(), json!(j.frechet_data));
+                out.frechet_data = Some(j.frechet_data);
             }
         }
         out
     }
+
+    /// The training rows (preprocessed).
+    pub fn train(&self) -> &Dataset {
+        &self.train
+    }
 }
 
 /// Samples from the model's prior (VAE), or from a Gaussian fitted to the codes of the
-/// training rows (PCA, autoencoders): the same rule as `latent sample`.
+/// training rows (PCA, autoencoders): the same rule as `latent sample` ([`LatentSource`]).
 ///
 /// # Errors
 /// The model's errors; a degenerate code distribution.
@@ -259,25 +401,11 @@ pub fn prior_samples(
     train: ArrayView2<'_, f32>,
     n: usize,
     seed: u64,
-) -> Result<Array2<f32>> {
+) -> Result<(Array2<f32>, LatentSource)> {
     let mut r = rng(derive(seed, "eval-samples"));
-    let s = match model.probabilistic() {
-        Some(p) => sample(Sampler::ModelPrior(p), n, 1.0, &mut r)?,
-        None => {
-            let codes = model.reduction().encode(train)?;
-            let g = CodeGaussian::fit(codes.view())?;
-            sample(
-                Sampler::FittedToCodes {
-                    model: model.reduction(),
-                    gaussian: &g,
-                },
-                n,
-                1.0,
-                &mut r,
-            )?
-        }
-    };
-    Ok(s.decoded)
+    let source = LatentSource::for_model(model, || Ok(model.reduction().encode(train)?))?;
+    let s = source.sample(model, n, 1.0, &mut r)?;
+    Ok((s.decoded, source))
 }
 
 /// Every figure that applies to `model`, measured on `bench`. Keys that do not apply are
@@ -285,46 +413,37 @@ pub fn prior_samples(
 ///
 /// # Errors
 /// The model's errors and numerical failures.
-pub fn evaluate(
-    model: &Model,
-    bench: &Bench,
-    log: &mut dyn FnMut(&str),
-) -> Result<Map<String, Value>> {
+pub fn evaluate(model: &Model, bench: &Bench, log: &mut dyn FnMut(&str)) -> Result<Metrics> {
     let s = &bench.settings;
     let x = bench.test.x();
     let red: &dyn Reduction = model.reduction();
-    let mut out = Map::new();
-    out.insert("n".into(), json!(bench.test.n()));
     let recon = red.reconstruct(x)?;
-    out.insert("recon_mse".into(), json!(sse_per_example(x, recon.view())));
+    let mut out = Metrics {
+        n: bench.test.n(),
+        recon_mse: sse_per_example(x, recon.view()),
+        ..Metrics::default()
+    };
     if let Model::Nn(m) = model
         && m.config().is_vae()
     {
         let [loss, rec, kl] = m.losses(x, derive(s.seed, "eval"))?;
-        let key = match m.config().likelihood {
-            Likelihood::Bernoulli => "recon_bce",
-            _ => "recon_nll",
-        };
-        out.insert(key.into(), json!(rec));
-        out.insert("kl".into(), json!(kl));
-        out.insert("elbo".into(), json!(-loss));
+        match m.config().likelihood {
+            Likelihood::Bernoulli => out.recon_bce = Some(rec),
+            _ => out.recon_nll = Some(rec),
+        }
+        out.kl = Some(kl);
+        out.elbo = Some(-loss);
         let post = latent_core::Probabilistic::encode_distribution(m.as_ref(), x)?;
-        out.insert(
-            "kl_per_dim".into(),
-            json!(latent_explore::kl_per_dim(&post).to_vec()),
-        );
-        out.insert(
-            "active_units".into(),
-            json!(latent_explore::active_units(post.mean().view(), 0.01)),
-        );
+        out.kl_per_dim = Some(latent_explore::kl_per_dim(&post).to_vec());
+        out.active_units = Some(latent_explore::active_units(post.mean().view(), 0.01));
         if s.iw_samples > 0 {
             log(&format!(
                 "importance sampling ({} samples per row)",
                 s.iw_samples
             ));
             let lp = m.log_likelihood_is(x, s.iw_samples, derive(s.seed, "nll"))?;
-            out.insert("nll_is".into(), json!(-lp.mean().unwrap_or(f64::NAN)));
-            out.insert("iw_samples".into(), json!(s.iw_samples));
+            out.nll_is = Some(-lp.mean().unwrap_or(f64::NAN));
+            out.iw_samples = Some(s.iw_samples);
         }
     }
     if s.continuity_points >= 2 && bench.test.n() >= 2 {
@@ -335,40 +454,27 @@ pub fn evaluate(
             s.continuity_step,
             &mut rng(derive(s.seed, "eval-continuity")),
         )?;
-        out.insert("continuity".into(), json!(c.mean));
-        out.insert("continuity_q95".into(), json!(c.q95));
-        out.insert("continuity_points".into(), json!(c.points));
-        out.insert("continuity_step".into(), json!(c.step));
+        out.continuity = Some(c.mean);
+        out.continuity_q95 = Some(c.q95);
+        out.continuity_points = Some(c.points);
+        out.continuity_step = Some(c.step);
     }
     let n = bench.queries.nrows();
     if n >= 2 {
         log(&format!("decoding {n} latent samples"));
-        let samples = prior_samples(model, bench.train.x(), n, s.seed)?;
-        out.insert(
-            "sample_source".into(),
-            json!(if model.probabilistic().is_some() {
-                "prior"
-            } else {
-                "gaussian fitted to the training codes"
-            }),
-        );
+        let (samples, source) = prior_samples(model, bench.train.x(), n, s.seed)?;
+        out.sample_source = Some(source.describe().to_string());
         let nn = median(nearest_distances(samples.view(), bench.reference.view())?.to_vec());
-        out.insert("completeness".into(), json!(nn / bench.query_nn_median));
-        out.insert("sample_nn_distance".into(), json!(nn));
-        out.insert("samples".into(), json!(n));
+        out.completeness = Some(nn / bench.query_nn_median);
+        out.sample_nn_distance = Some(nn);
+        out.samples = Some(n);
         if let Some(j) = &bench.judge {
             let p = j.classifier.probabilities(samples.view())?;
-            out.insert(
-                "sample_confidence".into(),
-                json!(mean_top_probability(p.view())),
-            );
+            out.sample_confidence = Some(mean_top_probability(p.view()));
             let f = j.classifier.features(samples.view())?;
-            out.insert(
-                "frechet".into(),
-                json!(frechet_distance(f.view(), j.query_features.view())?),
-            );
-            out.insert("frechet_samples".into(), json!(n));
-            out.insert("classifier_accuracy".into(), json!(j.accuracy));
+            out.frechet = Some(frechet_distance(f.view(), j.query_features.view())?);
+            out.frechet_samples = Some(n);
+            out.classifier_accuracy = Some(j.accuracy);
         }
     }
     Ok(out)

@@ -54,12 +54,6 @@ pub enum RunError {
         /// What is wrong.
         reason: String,
     },
-    /// The output exists and `--force` was not given.
-    #[error("{}: already exists (use --force to replace it)", path.display())]
-    Exists {
-        /// The existing path.
-        path: PathBuf,
-    },
     /// Reading or writing failed.
     #[error("{}: {source}", path.display())]
     Io {
@@ -82,7 +76,7 @@ impl RunError {
     /// environment or a bug (exit code 2).
     pub fn is_user_error(&self) -> bool {
         match self {
-            RunError::NotARun { .. } | RunError::Corrupt { .. } | RunError::Exists { .. } => true,
+            RunError::NotARun { .. } | RunError::Corrupt { .. } => true,
             RunError::Io { source, .. } => matches!(
                 source.kind(),
                 std::io::ErrorKind::NotFound | std::io::ErrorKind::PermissionDenied
@@ -142,9 +136,9 @@ pub struct DataInfo {
     pub class_names: Option<Vec<String>>,
     /// The interval the raw values live in, when known.
     pub range: Option<ValueRange>,
-    /// How the data was read (to reload it on resume).
+    /// How the data was read (to reload it on resume and for later commands).
     #[serde(default)]
-    pub args: Option<crate::cli::DataArgs>,
+    pub args: Option<crate::data::DataSource>,
 }
 
 /// Everything about a run except its weights (`config.json`).
@@ -291,26 +285,103 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> RunError + '_ {
     }
 }
 
-/// Refuse to touch an existing path unless `force`.
+/// Why `dir` is not a run directory latent wrote (`Err` names the foreign entry): it must
+/// hold the `config.json` or `training.json` of a latent run, and nothing but the files of a
+/// run, its checkpoints, and the leftovers of latent's own writers.
 ///
 /// # Errors
-/// [`RunError::Exists`].
-pub fn check_writable(path: &Path, force: bool) -> Result<(), RunError> {
-    if !force && fs::symlink_metadata(path).is_ok() {
-        return Err(RunError::Exists {
-            path: path.to_path_buf(),
-        });
+/// The reason, in words.
+pub fn owned_run(dir: &Path) -> Result<(), String> {
+    let is_run = [CONFIG_FILE, TRAINING_FILE]
+        .iter()
+        .filter_map(|f| fs::read(dir.join(f)).ok())
+        .filter_map(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+        .any(|v| v["format"] == "latent-run");
+    if !is_run {
+        return Err(format!(
+            "holds no {CONFIG_FILE} or {TRAINING_FILE} of a latent run"
+        ));
+    }
+    only_entries(dir, &|name, is_dir| match name {
+        CONFIG_FILE | WEIGHTS_FILE | TRAINING_FILE | METRICS_FILE => !is_dir,
+        CHECKPOINT_DIR => is_dir,
+        _ => false,
+    })?;
+    let ckpts = dir.join(CHECKPOINT_DIR);
+    if ckpts.is_dir() {
+        only_entries(&ckpts, &|name, is_dir| {
+            is_dir
+                && name
+                    .strip_prefix("epoch-")
+                    .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+        })?;
+        for entry in fs::read_dir(&ckpts).map_err(|e| format!("{}: {e}", ckpts.display()))? {
+            let path = entry
+                .map_err(|e| format!("{}: {e}", ckpts.display()))?
+                .path();
+            if path.is_dir() {
+                only_entries(&path, &|name, is_dir| {
+                    !is_dir
+                        && matches!(
+                            name,
+                            "model.safetensors" | "optimizer.safetensors" | "state.json"
+                        )
+                })?;
+            }
+        }
     }
     Ok(())
 }
 
-/// Write a complete run directory at `dir`: weights, then config, assembled in a hidden
-/// sibling and renamed into place. `config.weights` is filled in here.
+/// `Err` naming the first entry of `dir` that is neither `allowed` (by name, and whether it
+/// is a directory), nor a leftover of latent's writers, nor a file output latent recorded
+/// there (samples written into a run directory, say).
+fn only_entries(dir: &Path, allowed: &dyn Fn(&str, bool) -> bool) -> Result<(), String> {
+    let entries = fs::read_dir(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    for entry in entries {
+        let entry = entry.map_err(|e| format!("{}: {e}", dir.display()))?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let is_dir = entry.file_type().is_ok_and(|t| t.is_dir());
+        if !allowed(&name, is_dir)
+            && !latent_core::output::is_leftover(&name)
+            && !latent_core::output::is_recorded(dir, &name)
+        {
+            return Err(format!(
+                "holds `{}`, which latent did not write",
+                entry.path().display()
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Check that a run may be written at `dir` (new, or with `force` a run latent wrote that
+/// holds none of `inputs`) and lock it for this process until the lock is dropped.
 ///
 /// # Errors
-/// [`RunError::Exists`] when `dir` exists and not `force`; I/O errors naming the path.
+/// [`latent_core::Error::Exists`], [`latent_core::Error::Refused`],
+/// [`latent_core::Error::Locked`].
+pub fn claim_run_dir(
+    dir: &Path,
+    force: bool,
+    inputs: &[&Path],
+    command: &[String],
+) -> Result<(latent_core::output::DirOutput, latent_core::output::DirLock), RunError> {
+    let state = latent_core::output::check_dir(dir, force, inputs, &owned_run)?;
+    let lock = latent_core::output::lock_dir(dir, &command.join(" "))?;
+    Ok((state, lock))
+}
+
+/// Write a complete run directory at `dir`: weights, then config, assembled in a hidden
+/// sibling and renamed into place. `config.weights` is filled in here. The caller has
+/// claimed `dir` ([`claim_run_dir`]); an existing run is replaced only with `force` and only
+/// if latent wrote it (checked again here).
+///
+/// # Errors
+/// [`latent_core::Error::Exists`] when `dir` exists and not `force`, `Refused` when it is not
+/// a run; I/O errors naming the path.
 pub fn save(dir: &Path, model: &Model, config: RunConfig, force: bool) -> Result<(), RunError> {
-    check_writable(dir, force)?;
+    latent_core::output::check_dir(dir, force, &[], &owned_run)?;
     let parent = match dir.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
@@ -471,4 +542,107 @@ pub fn load(dir: &Path) -> Result<(RunConfig, Model), RunError> {
         ));
     }
     Ok((config, model))
+}
+
+impl RunConfig {
+    /// Read `source` for this run: rows as wide as the training data, with the run's
+    /// preprocessing applied (what the model takes).
+    ///
+    /// # Errors
+    /// Reading errors; rows of another width.
+    pub fn load_data(
+        &self,
+        source: &crate::data::DataSource,
+    ) -> crate::Result<latent_core::Dataset> {
+        let data = source.load()?;
+        if data.dim() != self.input_dim {
+            return Err(crate::Error::invalid(format!(
+                "{}: rows have {} features, but the run was fitted on {} ({})",
+                data.name(),
+                data.dim(),
+                self.input_dim,
+                self.data.spec
+            )));
+        }
+        Ok(self.preprocess.apply(data)?)
+    }
+
+    /// The run's own training data, preprocessed.
+    ///
+    /// # Errors
+    /// A run that does not record its data source; reading errors.
+    pub fn training_data(&self) -> crate::Result<latent_core::Dataset> {
+        let source = self.data.args.as_ref().ok_or_else(|| {
+            crate::Error::invalid(
+                "the run does not record how its training data was read; pass --data",
+            )
+        })?;
+        self.load_data(source)
+    }
+
+    /// The image layout of the rows, or an error saying the run's data are not images.
+    ///
+    /// # Errors
+    /// [`crate::Error::Invalid`] for non-image data.
+    pub fn image_shape(&self, run_dir: &Path) -> crate::Result<ImageShape> {
+        self.data.image_shape.ok_or_else(|| {
+            crate::Error::invalid(format!(
+                "{}: the run's data ({}) are not images; write .npy instead of .png",
+                run_dir.display(),
+                self.data.spec
+            ))
+        })
+    }
+}
+
+/// The settings a training run recorded when it started (`training.json`: what resume reads).
+///
+/// # Errors
+/// No such file (not a neural run started by latent), or a malformed one.
+pub fn read_training(dir: &Path) -> crate::Result<RunConfig> {
+    let path = dir.join(TRAINING_FILE);
+    let text = fs::read(&path).map_err(|e| {
+        crate::Error::invalid(format!(
+            "{}: cannot resume: {e} (is this a run started by `latent fit` with a neural model?)",
+            path.display()
+        ))
+    })?;
+    serde_json::from_slice(&text)
+        .map_err(|e| crate::Error::invalid(format!("{}: malformed: {e}", path.display())))
+}
+
+/// `metrics.jsonl` of a run: one line per epoch of `history`, written atomically.
+///
+/// # Errors
+/// Writing failed.
+pub fn write_metrics(dir: &Path, history: &[latent_nn::EpochMetrics]) -> latent_nn::Result<()> {
+    let mut lines = String::new();
+    for h in history {
+        let line = serde_json::to_string(h)
+            .map_err(|e| latent_nn::NnError::Backend(format!("metrics: {e}")))?;
+        lines.push_str(&line);
+        lines.push('\n');
+    }
+    fsutil::atomic_write_bytes(&dir.join(METRICS_FILE), lines.as_bytes())?;
+    Ok(())
+}
+
+/// The epochs recorded in a run's `metrics.jsonl` (empty when it has none).
+///
+/// # Errors
+/// A malformed line.
+pub fn read_metrics(dir: &Path) -> Result<Vec<latent_nn::EpochMetrics>, RunError> {
+    let path = dir.join(METRICS_FILE);
+    let Ok(text) = fs::read_to_string(&path) else {
+        return Ok(Vec::new());
+    };
+    text.lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|line| {
+            serde_json::from_str(line).map_err(|e| RunError::Corrupt {
+                path: path.clone(),
+                reason: format!("malformed line: {e}"),
+            })
+        })
+        .collect()
 }

@@ -6,7 +6,7 @@
 
 use std::path::{Path, PathBuf};
 
-use latent_cli::run::{self, RunError};
+use latent::run::{self, RunError};
 
 fn corpus(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -1,34 +1,19 @@
-//! The HTML report of `latent compare`: figures drawn from the fitted runs, tables of the
-//! figures in `summary.json`, and a plain-language reading of what they show — each of the
-//! chapter's claims checked against the numbers, and said to fail where it fails.
+//! The HTML report of `latent compare`: figures drawn from the fitted models (in memory, and
+//! saved in `images/` beside the report), tables of the figures in the [`CompareSummary`],
+//! and a plain-language reading of what they show — each of the chapter's claims checked
+//! against the numbers, and said to fail where it fails.
 
 use std::path::Path;
 
-use anyhow::Result;
-use latent_report::{Block, Report, Section};
-use serde_json::Value;
+use latent_core::Family;
+use latent_report::{Block, Report, RgbImage, Section};
 
-use crate::cli::{DataArgs, InterpolateArgs, MapArgs, SampleArgs, TraverseArgs};
-use crate::compare::{Entry, run_dir};
-use crate::explore_cmd;
-
-/// What the report needs besides the entries.
-pub struct Inputs<'a> {
-    /// The test split's data arguments (maps and interpolations are drawn from it).
-    pub test_args: &'a DataArgs,
-    /// Latent dimensions compared.
-    pub dims: &'a [usize],
-    /// The β list (with 1).
-    pub betas: &'a [f64],
-    /// Whether rows are images (image figures are drawn only then).
-    pub image: bool,
-    /// The command line that produced it.
-    pub command: String,
-}
-
-fn read(path: &Path) -> Result<Vec<u8>> {
-    std::fs::read(path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
-}
+use crate::compare::{CompareSummary, Record};
+use crate::eval::Bench;
+use crate::figures;
+use crate::run::{Model, RunConfig};
+use crate::sampler::LatentSource;
+use crate::{Error, Result};
 
 fn f(v: Option<f64>, digits: usize) -> String {
     match v {
@@ -37,109 +22,105 @@ fn f(v: Option<f64>, digits: usize) -> String {
     }
 }
 
-fn label(e: &Entry) -> String {
-    match (e.model, e.beta) {
-        ("pca", _) => "PCA".into(),
-        ("linear-ae", _) => "linear AE".into(),
-        ("ae", _) => "deep AE".into(),
-        (_, Some(b)) if (b - 1.0).abs() < 1e-12 => "VAE".into(),
-        (_, Some(b)) => format!("VAE β={b}"),
-        _ => e.model.into(),
-    }
+fn count(v: Option<usize>) -> String {
+    v.map_or("–".into(), |v| v.to_string())
 }
 
-fn find<'a>(entries: &'a [Entry], model: &str, k: usize, beta: Option<f64>) -> Option<&'a Entry> {
-    entries.iter().find(|e| {
-        e.model == model
-            && e.k == k
-            && match (e.beta, beta) {
-                (Some(a), Some(b)) => (a - b).abs() < 1e-12,
-                (None, None) => true,
-                _ => false,
-            }
-    })
+/// A figure, saved as `images/NAME` and embedded.
+fn figure(out: &Path, name: &str, image: &RgbImage) -> Result<Vec<u8>> {
+    let bytes = image.png_bytes()?;
+    let path = out.join("images").join(name);
+    latent_core::fsutil::atomic_write_bytes(&path, &bytes)?;
+    Ok(bytes)
 }
 
-fn vae1(entries: &[Entry], k: usize) -> Option<&Entry> {
-    find(entries, "vae", k, Some(1.0))
+/// A line plot, saved and embedded.
+fn plot(
+    out: &Path,
+    name: &str,
+    series: &[(String, Vec<(f64, f64)>)],
+    title: &str,
+    axes: (&str, &str),
+    log_y: bool,
+) -> Result<Vec<u8>> {
+    let refs: Vec<latent_report::Series<'_>> = series
+        .iter()
+        .map(|(n, p)| (n.as_str(), p.clone()))
+        .collect();
+    let img = latent_report::line_plot(&refs, title, axes, log_y)?;
+    figure(out, name, &img)
 }
 
-/// The model of family `model` at `k` that stands for its family: the VAE is the β = 1 one.
-fn main_model<'a>(entries: &'a [Entry], model: &str, k: usize) -> Option<&'a Entry> {
-    if model == "vae" {
-        vae1(entries, k)
-    } else {
-        find(entries, model, k, None)
-    }
+/// The fitted models of the comparison, index for index with its records.
+pub struct Fits<'a> {
+    /// `(config, model)` of each record.
+    pub models: &'a [(RunConfig, Model)],
+    /// The bench they were measured on.
+    pub bench: &'a Bench,
 }
 
-/// Draw the figures into `out/images` and assemble the report.
+/// Draw the figures (into `out/images` too) and assemble the report.
 ///
 /// # Errors
-/// Drawing and reading failures.
-pub fn build(out: &Path, summary: &Value, entries: &[Entry], inp: &Inputs<'_>) -> Result<Report> {
-    let img = out.join("images");
+/// Drawing failures.
+pub fn build(
+    out: &Path,
+    summary: &CompareSummary,
+    fits: &Fits<'_>,
+    command: &str,
+) -> Result<Report> {
     let mut sections = Vec::new();
-    let main_models = ["pca", "linear-ae", "ae", "vae"];
+    let dims = &summary.latent_dims;
+    let main_models = [Family::Pca, Family::LinearAe, Family::Ae, Family::Vae];
 
     // ---- the reading first: what a reader came for
-    sections.push(reading(summary, entries, inp));
+    sections.push(reading(summary));
 
     // ---- reconstruction error against latent dimension
     let mut s = Section::new("Reconstruction error against latent dimension");
     let series: Vec<(String, Vec<(f64, f64)>)> = main_models
         .iter()
         .filter_map(|&m| {
-            let pts: Vec<(f64, f64)> = inp
-                .dims
+            let pts: Vec<(f64, f64)> = dims
                 .iter()
                 .filter_map(|&k| {
-                    let e = main_model(entries, m, k)?;
-                    Some((k as f64, e.metric("recon_mse")?))
+                    let e = summary.main_model(m, k)?;
+                    Some((k as f64, e.metrics.recon_mse))
                 })
                 .collect();
             let name = match m {
-                "pca" => "PCA",
-                "linear-ae" => "linear AE",
-                "ae" => "deep AE",
-                _ => "VAE (β = 1)",
+                Family::Vae => "VAE (β = 1)",
+                other => other.label(),
             };
             (!pts.is_empty()).then(|| (name.to_string(), pts))
         })
         .collect();
-    let refs: Vec<latent_report::Series<'_>> = series
-        .iter()
-        .map(|(n, p)| (n.as_str(), p.clone()))
-        .collect();
-    let path = img.join("recon-vs-dim.png");
-    latent_report::line_plot_png(
-        &path,
-        &refs,
-        "Test reconstruction error",
-        ("latent dimension K", "squared error per example"),
-        false,
-    )?;
     s.push(Block::Image {
-        png: read(&path)?,
+        png: plot(
+            out,
+            "recon-vs-dim.png",
+            &series,
+            "Test reconstruction error",
+            ("latent dimension K", "squared error per example"),
+            false,
+        )?,
         alt: "reconstruction error against latent dimension".into(),
         caption: "Squared error per test example, summed over features (recon_mse), for each method and latent dimension.".into(),
     });
     let mut rows = Vec::new();
-    for &k in inp.dims {
-        for e in entries.iter().filter(|e| e.k == k) {
+    for &k in dims {
+        for e in summary.records.iter().filter(|e| e.latent_dim == k) {
+            let m = &e.metrics;
             rows.push(vec![
-                label(e),
+                e.label(),
                 k.to_string(),
-                f(e.metric("recon_mse"), 3),
-                f(e.metric("recon_bce"), 2),
-                f(e.metric("kl"), 2),
-                f(e.metric("elbo"), 2),
-                f(e.metric("nll_is"), 2),
-                e.metrics
-                    .get("active_units")
-                    .and_then(Value::as_u64)
-                    .map_or("–".into(), |v| v.to_string()),
-                f(e.metric("fit_seconds"), 1),
+                f(Some(m.recon_mse), 3),
+                f(m.recon_bce, 2),
+                f(m.kl, 2),
+                f(m.elbo, 2),
+                f(m.nll_is, 2),
+                count(m.active_units),
+                f(m.fit_seconds, 1),
             ]);
         }
     }
@@ -169,22 +150,23 @@ pub fn build(out: &Path, summary: &Value, entries: &[Entry], inp: &Inputs<'_>) -
          decoders' subspaces measures the agreement (0° = the same subspace).",
     );
     let mut rows = Vec::new();
-    for &k in inp.dims {
+    for &k in dims {
         let (Some(p), Some(l)) = (
-            find(entries, "pca", k, None),
-            find(entries, "linear-ae", k, None),
+            summary.find(Family::Pca, k, None),
+            summary.find(Family::LinearAe, k, None),
         ) else {
             continue;
         };
-        let (pm, lm) = (p.metric("recon_mse"), l.metric("recon_mse"));
+        let (pm, lm) = (p.metrics.recon_mse, l.metrics.recon_mse);
         rows.push(vec![
             k.to_string(),
-            f(l.metric("pca_angle_deg"), 2),
-            f(pm, 3),
-            f(lm, 3),
-            match (pm, lm) {
-                (Some(a), Some(b)) if a > 0.0 => format!("{:+.2} %", 100.0 * (b - a) / a),
-                _ => "–".into(),
+            f(l.metrics.pca_angle_deg, 2),
+            f(Some(pm), 3),
+            f(Some(lm), 3),
+            if pm > 0.0 {
+                format!("{:+.2} %", 100.0 * (lm - pm) / pm)
+            } else {
+                "–".into()
             },
         ]);
     }
@@ -214,33 +196,35 @@ pub fn build(out: &Path, summary: &Value, entries: &[Entry], inp: &Inputs<'_>) -
          (lower is better). PCA and the deep AE have no prior: their samples come from a \
          Gaussian fitted to their training codes.",
     );
-    let bench = &summary["bench"];
-    if let Some(a) = bench["classifier_accuracy"].as_f64() {
+    let bench = &summary.bench;
+    if let Some(a) = bench.classifier_accuracy {
         s.paragraph(format!(
             "Feature classifier: test accuracy {:.1} %; on real test images its mean confidence \
              is {} and the Fréchet distance between {} test and {} training images is {} \
              (the floor at this sample size).",
             100.0 * a,
-            f(bench["data_confidence"].as_f64(), 3),
-            bench["samples"],
-            bench["samples"],
-            f(bench["frechet_data"].as_f64(), 2)
+            f(bench.data_confidence, 3),
+            count(bench.samples),
+            count(bench.samples),
+            f(bench.frechet_data, 2)
         ));
     }
     let mut rows = Vec::new();
-    for &k in inp.dims {
-        for e in entries
+    for &k in dims {
+        for e in summary
+            .records
             .iter()
-            .filter(|e| e.k == k && e.model != "linear-ae")
+            .filter(|e| e.latent_dim == k && e.model != Family::LinearAe)
         {
+            let m = &e.metrics;
             rows.push(vec![
-                label(e),
+                e.label(),
                 k.to_string(),
-                f(e.metric("continuity"), 3),
-                f(e.metric("continuity_q95"), 3),
-                f(e.metric("completeness"), 3),
-                f(e.metric("sample_confidence"), 3),
-                f(e.metric("frechet"), 2),
+                f(m.continuity, 3),
+                f(m.continuity_q95, 3),
+                f(m.completeness, 3),
+                f(m.sample_confidence, 3),
+                f(m.frechet, 2),
             ]);
         }
     }
@@ -260,8 +244,8 @@ pub fn build(out: &Path, summary: &Value, entries: &[Entry], inp: &Inputs<'_>) -
     });
     sections.push(s);
 
-    if inp.image {
-        image_sections(out, entries, inp, &mut sections)?;
+    if fits.bench.test().image_shape().is_some() {
+        image_sections(out, summary, fits, &mut sections)?;
     }
 
     // ---- rate–distortion
@@ -270,16 +254,15 @@ pub fn build(out: &Path, summary: &Value, entries: &[Entry], inp: &Inputs<'_>) -
         "Each VAE minimises reconstruction + β·KL. A larger β buys a smaller rate (KL, nats) \
          with more distortion (the reconstruction term, nats); the curve should be monotone.",
     );
-    let rd: Vec<(String, Vec<(f64, f64)>)> = inp
-        .dims
+    let rd: Vec<(String, Vec<(f64, f64)>)> = dims
         .iter()
         .filter_map(|&k| {
-            let mut pts: Vec<(f64, f64)> = inp
+            let mut pts: Vec<(f64, f64)> = summary
                 .betas
                 .iter()
                 .filter_map(|&b| {
-                    let e = find(entries, "vae", k, Some(b))?;
-                    Some((e.metric("kl")?, recon_term(e)?))
+                    let e = summary.find(Family::Vae, k, Some(b))?;
+                    Some((e.metrics.kl?, e.metrics.recon_term()?))
                 })
                 .collect();
             pts.sort_by(|a, b| a.0.total_cmp(&b.0));
@@ -287,39 +270,34 @@ pub fn build(out: &Path, summary: &Value, entries: &[Entry], inp: &Inputs<'_>) -
         })
         .collect();
     if !rd.is_empty() {
-        let refs: Vec<latent_report::Series<'_>> =
-            rd.iter().map(|(n, p)| (n.as_str(), p.clone())).collect();
-        let path = img.join("rate-distortion.png");
-        latent_report::line_plot_png(
-            &path,
-            &refs,
-            "Rate–distortion of the VAEs over β",
-            ("rate: KL (nats)", "distortion: reconstruction (nats)"),
-            false,
-        )?;
         s.push(Block::Image {
-            png: read(&path)?,
+            png: plot(
+                out,
+                "rate-distortion.png",
+                &rd,
+                "Rate–distortion of the VAEs over β",
+                ("rate: KL (nats)", "distortion: reconstruction (nats)"),
+                false,
+            )?,
             alt: "rate-distortion curves".into(),
             caption: format!(
                 "One point per β in {:?}; test split, per example.",
-                inp.betas
+                summary.betas
             ),
         });
     }
     let mut rows = Vec::new();
-    for &k in inp.dims {
-        for &b in inp.betas {
-            if let Some(e) = find(entries, "vae", k, Some(b)) {
+    for &k in dims {
+        for &b in &summary.betas {
+            if let Some(e) = summary.find(Family::Vae, k, Some(b)) {
+                let m = &e.metrics;
                 rows.push(vec![
                     k.to_string(),
                     format!("{b}"),
-                    f(e.metric("kl"), 2),
-                    f(recon_term(e), 2),
-                    f(e.metric("recon_mse"), 3),
-                    e.metrics
-                        .get("active_units")
-                        .and_then(Value::as_u64)
-                        .map_or("–".into(), |v| v.to_string()),
+                    f(m.kl, 2),
+                    f(m.recon_term(), 2),
+                    f(Some(m.recon_mse), 3),
+                    count(m.active_units),
                 ]);
             }
         }
@@ -342,16 +320,24 @@ pub fn build(out: &Path, summary: &Value, entries: &[Entry], inp: &Inputs<'_>) -
     // ---- loss curves
     let mut s = Section::new("Loss curves");
     for (model, what, unit) in [
-        ("vae", "VAE (β = 1)", "loss (nats per example)"),
-        ("ae", "deep AE", "loss (squared error per example)"),
-        ("linear-ae", "linear AE", "loss (squared error per example)"),
+        (Family::Vae, "VAE (β = 1)", "loss (nats per example)"),
+        (Family::Ae, "deep AE", "loss (squared error per example)"),
+        (
+            Family::LinearAe,
+            "linear AE",
+            "loss (squared error per example)",
+        ),
     ] {
         let mut series = Vec::new();
-        for &k in inp.dims {
-            let Some(e) = main_model(entries, model, k) else {
+        for &k in dims {
+            let Some(e) = summary.main_model(model, k) else {
                 continue;
             };
-            let pts = loss_curve(&run_dir(out, e))?;
+            let pts: Vec<(f64, f64)> = crate::run::read_metrics(&out.join(&e.run))?
+                .iter()
+                .filter(|m| m.train_loss.is_finite())
+                .map(|m| (m.epoch as f64, m.train_loss))
+                .collect();
             if !pts.is_empty() {
                 series.push((format!("K = {k}"), pts));
             }
@@ -360,20 +346,15 @@ pub fn build(out: &Path, summary: &Value, entries: &[Entry], inp: &Inputs<'_>) -
             continue;
         }
         let log_y = series.iter().all(|(_, p)| p.iter().all(|&(_, y)| y > 0.0));
-        let refs: Vec<latent_report::Series<'_>> = series
-            .iter()
-            .map(|(n, p)| (n.as_str(), p.clone()))
-            .collect();
-        let path = img.join(format!("loss-{model}.png"));
-        latent_report::line_plot_png(
-            &path,
-            &refs,
-            &format!("Training loss, {what}"),
-            ("epoch", unit),
-            log_y,
-        )?;
         s.push(Block::Image {
-            png: read(&path)?,
+            png: plot(
+                out,
+                &format!("loss-{}.png", model.name()),
+                &series,
+                &format!("Training loss, {what}"),
+                ("epoch", unit),
+                log_y,
+            )?,
             alt: format!("training loss of the {what}"),
             caption: format!("Training loss per epoch of the {what} at each latent dimension (metrics.jsonl of each run)."),
         });
@@ -383,19 +364,19 @@ pub fn build(out: &Path, summary: &Value, entries: &[Entry], inp: &Inputs<'_>) -
     // ---- definitions and provenance
     let mut s = Section::new("How this was made");
     s.push(Block::List(vec![
-        format!("data: {} ({}); {} training rows, {} test rows", summary["data"].as_str().unwrap_or("?"), summary["split"].as_str().unwrap_or("?"), summary["train_rows"], summary["test_rows"]),
-        format!("latent dimensions {:?}, β {:?}, {} epochs (linear AE: {}), hidden layers {}, batch {}, seed {}", inp.dims, inp.betas, summary["epochs"], summary["linear_epochs"], summary["hidden"].as_str().unwrap_or("?"), summary["batch_size"], summary["seed"]),
+        format!("data: {} ({}); {} training rows, {} test rows", summary.data, summary.split, summary.train_rows, summary.test_rows),
+        format!("latent dimensions {:?}, β {:?}, {} epochs (linear AE: {}), hidden layers {}, batch {}, seed {}", summary.latent_dims, summary.betas, summary.epochs, summary.linear_epochs, summary.hidden, summary.batch_size, summary.seed),
         "every figure is on the test split; squared errors are summed over features and averaged over examples; likelihoods are nats per example".into(),
         "the run directories are in runs/, the figures in images/, every number in summary.json".into(),
-        format!("took {:.0} s", summary["seconds"].as_f64().unwrap_or(f64::NAN)),
+        format!("took {:.0} s", summary.seconds),
     ]));
-    s.push(Block::Code(inp.command.clone()));
+    s.push(Block::Code(command.to_string()));
     sections.push(s);
 
     Ok(Report {
         title: format!(
             "latent compare: PCA, autoencoders and VAEs on {}",
-            summary["data"].as_str().unwrap_or("?")
+            summary.data
         ),
         intro: vec![
             "Dimensionality reduction as encoder/decoder pairs: PCA, a linear autoencoder, a deep \
@@ -407,34 +388,62 @@ pub fn build(out: &Path, summary: &Value, entries: &[Entry], inp: &Inputs<'_>) -
     })
 }
 
-/// The VAE's reconstruction term, whichever likelihood it used.
-fn recon_term(e: &Entry) -> Option<f64> {
-    e.metric("recon_bce").or_else(|| e.metric("recon_nll"))
+/// The fitted model of a record.
+fn fit_of<'a>(
+    summary: &CompareSummary,
+    fits: &'a Fits<'_>,
+    e: &Record,
+) -> Result<&'a (RunConfig, Model)> {
+    summary
+        .records
+        .iter()
+        .position(|r| std::ptr::eq(r, e))
+        .and_then(|i| fits.models.get(i))
+        .ok_or_else(|| Error::Internal(format!("no model for {}", e.run)))
 }
 
-fn loss_curve(run: &Path) -> Result<Vec<(f64, f64)>> {
-    let path = run.join(crate::run::METRICS_FILE);
-    let Ok(text) = std::fs::read_to_string(&path) else {
-        return Ok(Vec::new());
-    };
-    let mut pts = Vec::new();
-    for line in text.lines().filter(|l| !l.trim().is_empty()) {
-        let m: latent_nn::EpochMetrics = serde_json::from_str(line)
-            .map_err(|e| anyhow::anyhow!("{}: malformed line: {e}", path.display()))?;
-        if m.train_loss.is_finite() {
-            pts.push((m.epoch as f64, m.train_loss));
-        }
+/// The models the image sections show side by side: PCA, the deep AE, the VAE (β = 1).
+const THREE: [(Family, Option<f64>); 3] = [
+    (Family::Pca, None),
+    (Family::Ae, None),
+    (Family::Vae, Some(1.0)),
+];
+
+/// Decoded strips of one model (model space).
+type Strips<'a> = dyn Fn(&Model, &RunConfig) -> Result<Vec<ndarray::Array2<f32>>> + 'a;
+
+/// One figure per model of [`THREE`] at latent dimension `k`: the strips `draw` decodes,
+/// saved as `images/{what}-{family}-k{k}.png`, with the model's label.
+fn gallery(
+    out: &Path,
+    summary: &CompareSummary,
+    fits: &Fits<'_>,
+    k: usize,
+    what: &str,
+    draw: &Strips<'_>,
+) -> Result<Vec<(Vec<u8>, String)>> {
+    let mut items = Vec::new();
+    for (model, beta) in THREE {
+        let Some(e) = summary.find(model, k, beta) else {
+            continue;
+        };
+        let (config, m) = fit_of(summary, fits, e)?;
+        let strips = draw(m, config)?;
+        let img = figures::image_rows(&strips, config, &out.join(&e.run))?;
+        let name = format!("{what}-{}-k{k}.png", model.name());
+        items.push((figure(out, &name, &img)?, e.label()));
     }
-    Ok(pts)
+    Ok(items)
 }
 
 fn image_sections(
     out: &Path,
-    entries: &[Entry],
-    inp: &Inputs<'_>,
+    summary: &CompareSummary,
+    fits: &Fits<'_>,
     sections: &mut Vec<Section>,
 ) -> Result<()> {
-    let img = out.join("images");
+    let dims = &summary.latent_dims;
+    let test = fits.bench.test();
     // prior samples
     let mut s = Section::new("Samples: decoding random latent points");
     s.paragraph(
@@ -442,19 +451,11 @@ fn image_sections(
          samples its prior N(0, I); PCA and the deep autoencoder have no prior, so a Gaussian \
          fitted to their training codes is sampled (the most favourable choice for them).",
     );
-    for &k in inp.dims {
-        let items = gallery(entries, k, &img, "samples", &|e, path| {
-            explore_cmd::sample(&SampleArgs {
-                run: run_dir(out, e),
-                n: 32,
-                out: path.to_path_buf(),
-                seed: 0,
-                temperature: 1.0,
-                columns: 8,
-                data: None,
-                split: None,
-                force: true,
-            })
+    for &k in dims {
+        let items = gallery(out, summary, fits, k, "samples", &|m, _| {
+            let source =
+                LatentSource::for_model(m, || Ok(m.reduction().encode(fits.bench.train().x())?))?;
+            Ok(figures::sample_strips(m, &source, 32, 1.0, 0, 8)?.0)
         })?;
         s.push(Block::Gallery {
             items,
@@ -469,18 +470,19 @@ fn image_sections(
         "Continuity: the straight path between the codes of two test images, decoded in 10 \
          steps. A regular space gives a gradual blend.",
     );
-    for &k in inp.dims {
-        let items = gallery(entries, k, &img, "interpolation", &|e, path| {
-            explore_cmd::interpolate(&InterpolateArgs {
-                run: run_dir(out, e),
-                data: inp.test_args.clone(),
-                from: "0,2,4,6".into(),
-                to: "1,3,5,7".into(),
-                steps: 10,
-                slerp: false,
-                out: path.to_path_buf(),
-                force: true,
-            })
+    let pairs: Vec<(usize, usize)> = [(0, 1), (2, 3), (4, 5), (6, 7)]
+        .into_iter()
+        .filter(|&(a, b)| a.max(b) < test.n())
+        .collect();
+    for &k in dims {
+        let items = gallery(out, summary, fits, k, "interpolation", &|m, _| {
+            Ok(latent_explore::interpolate(
+                m.reduction(),
+                test.x(),
+                &pairs,
+                10,
+                latent_explore::Interpolation::Lerp,
+            )?)
         })?;
         s.push(Block::Gallery {
             items,
@@ -496,19 +498,16 @@ fn image_sections(
          deviations of the prior, the others at 0. Inactive dimensions (KL ≈ 0) leave the image \
          unchanged.",
     );
-    for &k in inp.dims {
-        let Some(e) = vae1(entries, k) else { continue };
-        let path = img.join(format!("traversal-vae-k{k}.png"));
-        explore_cmd::traverse(&TraverseArgs {
-            run: run_dir(out, e),
-            dims: format!("0..{}", k.min(10)),
-            range: 3.0,
-            steps: 9,
-            out: path.clone(),
-            force: true,
-        })?;
+    for &k in dims {
+        let Some(e) = summary.find(Family::Vae, k, Some(1.0)) else {
+            continue;
+        };
+        let (config, m) = fit_of(summary, fits, e)?;
+        let dims: Vec<usize> = (0..k.min(10)).collect();
+        let strips = latent_explore::traverse(m.reduction(), None, &dims, 3.0, 9)?;
+        let img = figures::image_rows(&strips, config, &out.join(&e.run))?;
         s.push(Block::Image {
-            png: read(&path)?,
+            png: figure(out, &format!("traversal-vae-k{k}.png"), &img)?,
             alt: format!("traversal of the K = {k} VAE"),
             caption: format!("K = {k}: dimensions 0 to {}.", k.min(10) - 1),
         });
@@ -516,29 +515,23 @@ fn image_sections(
     sections.push(s);
 
     // 2-D maps
-    if inp.dims.contains(&2) {
+    if dims.contains(&2) {
         let mut s = Section::new("The 2-D latent spaces");
         s.paragraph(
             "Left: the codes of the test images, coloured by class. Right: the decoded \
              manifold, a grid over the prior's quantiles (VAE) or over the quantiles of a \
              Gaussian fitted to the codes (PCA, deep AE).",
         );
-        for (model, beta) in [("pca", None), ("ae", None), ("vae", Some(1.0))] {
-            let Some(e) = find(entries, model, 2, beta) else {
+        for (model, beta) in THREE {
+            let Some(e) = summary.find(model, 2, beta) else {
                 continue;
             };
-            let path = img.join(format!("map-{model}-k2.png"));
-            explore_cmd::map(&MapArgs {
-                run: run_dir(out, e),
-                data: inp.test_args.clone(),
-                out: path.clone(),
-                grid: 15,
-                force: true,
-            })?;
+            let (config, m) = fit_of(summary, fits, e)?;
+            let (img, _) = figures::map(m, config, &out.join(&e.run), test, 15)?;
             s.push(Block::Image {
-                png: read(&path)?,
-                alt: format!("2-D latent map of the {}", label(e)),
-                caption: label(e),
+                png: figure(out, &format!("map-{}-k2.png", model.name()), &img)?,
+                alt: format!("2-D latent map of the {}", e.label()),
+                caption: e.label(),
             });
         }
         sections.push(s);
@@ -546,32 +539,11 @@ fn image_sections(
     Ok(())
 }
 
-/// One image per model (PCA, deep AE, VAE β = 1) at latent dimension `k`, drawn by `draw`
-/// into `img/{what}-{model}-k{k}.png`, with the model's label.
-fn gallery(
-    entries: &[Entry],
-    k: usize,
-    img: &Path,
-    what: &str,
-    draw: &dyn Fn(&Entry, &Path) -> Result<()>,
-) -> Result<Vec<(Vec<u8>, String)>> {
-    let mut items = Vec::new();
-    for (model, beta) in [("pca", None), ("ae", None), ("vae", Some(1.0))] {
-        let Some(e) = find(entries, model, k, beta) else {
-            continue;
-        };
-        let path = img.join(format!("{what}-{model}-k{k}.png"));
-        draw(e, &path)?;
-        items.push((read(&path)?, label(e)));
-    }
-    Ok(items)
-}
-
 /// The plain-language reading: each claim of the chapter checked against the numbers.
-fn reading(summary: &Value, entries: &[Entry], inp: &Inputs<'_>) -> Section {
+fn reading(summary: &CompareSummary) -> Section {
     let mut s = Section::new("What the numbers show");
-    s.push(Block::List(claims(entries, inp.dims, inp.betas)));
-    if let Some(acc) = summary["bench"]["classifier_accuracy"].as_f64() {
+    s.push(Block::List(summary.reading.clone()));
+    if let Some(acc) = summary.bench.classifier_accuracy {
         s.paragraph(format!(
             "The classifier behind the Fréchet distance and the confidence reaches {:.1} % test \
              accuracy; its figures are only as good as it is.",
@@ -587,8 +559,9 @@ fn reading(summary: &Value, entries: &[Entry], inp: &Inputs<'_>) -> Section {
 
 /// Each of the chapter's claims, checked against the entries: one sentence per claim saying
 /// at which latent dimensions it holds, with the numbers.
-pub fn claims(entries: &[Entry], dims: &[usize], betas: &[f64]) -> Vec<String> {
-    let pick = |m: &str, k: usize| main_model(entries, m, k);
+pub fn claims(summary: &CompareSummary) -> Vec<String> {
+    let (dims, betas) = (&summary.latent_dims[..], &summary.betas[..]);
+    let pick = |m: &str, k: usize| summary.main_model(family(m), k);
     let ks = |v: &[usize]| {
         v.iter()
             .map(ToString::to_string)
@@ -621,7 +594,7 @@ pub fn claims(entries: &[Entry], dims: &[usize], betas: &[f64]) -> Vec<String> {
     };
     // `a` beats `b` on `key` (lower or higher is better), with both figures per K.
     let pair = |claim: &str, a: &str, b: &str, key: &str, lower: bool, what: &str| -> String {
-        let val = |m: &str, k: usize| pick(m, k).and_then(|e| e.metric(key));
+        let val = |m: &str, k: usize| pick(m, k).and_then(|e| metric(e, key));
         let detail = dims
             .iter()
             .filter_map(|&k| Some(format!("K = {k}: {:.3} vs {:.3}", val(a, k)?, val(b, k)?)))
@@ -638,7 +611,7 @@ pub fn claims(entries: &[Entry], dims: &[usize], betas: &[f64]) -> Vec<String> {
     };
 
     let mut items = Vec::new();
-    let angle = |k: usize| pick("linear-ae", k).and_then(|e| e.metric("pca_angle_deg"));
+    let angle = |k: usize| pick("linear-ae", k).and_then(|e| e.metrics.pca_angle_deg);
     let angles = dims
         .iter()
         .filter_map(|&k| angle(k).map(|a| format!("K = {k}: {a:.2}°")))
@@ -648,8 +621,8 @@ pub fn claims(entries: &[Entry], dims: &[usize], betas: &[f64]) -> Vec<String> {
         .iter()
         .filter_map(|&k| {
             let (l, p) = (
-                pick("linear-ae", k)?.metric("recon_mse")?,
-                pick("pca", k)?.metric("recon_mse")?,
+                pick("linear-ae", k)?.metrics.recon_mse,
+                pick("pca", k)?.metrics.recon_mse,
             );
             let pct = 100.0 * (l - p) / p;
             // no "−0.000 %": below the printed precision the sign means nothing
@@ -700,7 +673,7 @@ pub fn claims(entries: &[Entry], dims: &[usize], betas: &[f64]) -> Vec<String> {
     ] {
         if dims
             .iter()
-            .any(|&k| pick("vae", k).and_then(|e| e.metric(key)).is_some())
+            .any(|&k| pick("vae", k).and_then(|e| metric(e, key)).is_some())
         {
             items.push(pair(
                 &format!("The VAE's latent space is more regular than the deep AE's by {name}"),
@@ -723,8 +696,8 @@ pub fn claims(entries: &[Entry], dims: &[usize], betas: &[f64]) -> Vec<String> {
                 let pts: Vec<(f64, f64)> = betas
                     .iter()
                     .filter_map(|&b| {
-                        let e = find(entries, "vae", k, Some(b))?;
-                        Some((e.metric("kl")?, recon_term(e)?))
+                        let e = summary.find(Family::Vae, k, Some(b))?;
+                        Some((e.metrics.kl?, e.metrics.recon_term()?))
                     })
                     .collect();
                 // β ascending: the rate must fall and the distortion rise
@@ -735,4 +708,22 @@ pub fn claims(entries: &[Entry], dims: &[usize], betas: &[f64]) -> Vec<String> {
         ));
     }
     items
+}
+
+/// The family of a name used in the claims.
+fn family(name: &str) -> Family {
+    match name {
+        "pca" => Family::Pca,
+        "linear-ae" => Family::LinearAe,
+        "ae" => Family::Ae,
+        _ => Family::Vae,
+    }
+}
+
+/// The figure `key` of a record (its JSON name), when measured.
+fn metric(e: &Record, key: &str) -> Option<f64> {
+    e.metrics
+        .to_json()
+        .get(key)
+        .and_then(serde_json::Value::as_f64)
 }

@@ -1,0 +1,58 @@
+//! `latent interpolate`: the decoded path between the codes of two rows.
+
+use anyhow::Result;
+use latent_explore::Interpolation;
+
+use crate::cli::InterpolateArgs;
+use crate::out::{self, user};
+
+fn parse_indices(s: &str, what: &str, n: usize) -> Result<Vec<usize>> {
+    s.split(',')
+        .map(|p| {
+            let i: usize = p
+                .trim()
+                .parse()
+                .map_err(|_| user(format!("{what} {s}: `{p}` is not a row index")))?;
+            if i >= n {
+                return Err(user(format!(
+                    "{what} {s}: row {i} is past the data's {n} rows"
+                )));
+            }
+            Ok(i)
+        })
+        .collect()
+}
+
+/// `latent interpolate`.
+pub fn run(args: &InterpolateArgs) -> Result<()> {
+    out::prepare_strips(&args.out, args.force, &out::inputs(&args.run, &args.data))?;
+    let (config, model) = latent::run::load(&args.run)?;
+    let data = config.load_data(&args.data)?;
+    let from = parse_indices(&args.from, "--from", data.n())?;
+    let to = parse_indices(&args.to, "--to", data.n())?;
+    if from.len() != to.len() {
+        return Err(user(format!(
+            "--from has {} rows and --to has {}; give one --to per --from",
+            from.len(),
+            to.len()
+        )));
+    }
+    let pairs: Vec<(usize, usize)> = from.into_iter().zip(to).collect();
+    let path = if args.slerp {
+        Interpolation::Slerp
+    } else {
+        Interpolation::Lerp
+    };
+    let strips =
+        latent_explore::interpolate(model.reduction(), data.x(), &pairs, args.steps, path)?;
+    out::write_strips(&args.out, &strips, &config, &args.run)?;
+    outln!(
+        "{} interpolation{} of {} steps ({}) between posterior means, written to {}",
+        strips.len(),
+        if strips.len() == 1 { "" } else { "s" },
+        args.steps,
+        path.name(),
+        args.out.display()
+    );
+    Ok(())
+}

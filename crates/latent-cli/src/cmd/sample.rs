@@ -1,0 +1,59 @@
+//! `latent sample`: decoded samples of the prior (VAE), or of a Gaussian fitted to codes
+//! (models without a prior).
+
+use std::path::Path;
+
+use anyhow::Result;
+use latent::DataSource;
+use latent::sampler::LatentSource;
+
+use crate::cli::SampleArgs;
+use crate::out::{self, user};
+
+/// `latent sample`.
+pub fn run(args: &SampleArgs) -> Result<()> {
+    let inputs: Vec<&Path> = [
+        Some(args.run.as_path()),
+        args.data.as_deref().map(Path::new),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    out::prepare_strips(&args.out, args.force, &inputs)?;
+    if args.n == 0 {
+        return Err(user("--n must be at least 1"));
+    }
+    let (config, model) = latent::run::load(&args.run)?;
+    let source = LatentSource::for_model(&model, || {
+        let data = match &args.data {
+            Some(d) => config.load_data(&DataSource {
+                split: args.split,
+                ..DataSource::new(d.clone())
+            })?,
+            None => config.training_data()?,
+        };
+        Ok(model.reduction().encode(data.x())?)
+    })?;
+    let (strips, s) = latent::figures::sample_strips(
+        &model,
+        &source,
+        args.n,
+        args.temperature,
+        args.seed,
+        args.columns,
+    )?;
+    out::write_strips(&args.out, &strips, &config, &args.run)?;
+    outln!(
+        "sampled {} points from {} at temperature {}{}",
+        args.n,
+        s.source,
+        args.temperature,
+        if model.probabilistic().is_none() {
+            format!(" ({} has no prior)", model.reduction().method())
+        } else {
+            String::new()
+        }
+    );
+    outln!("wrote {}", args.out.display());
+    Ok(())
+}

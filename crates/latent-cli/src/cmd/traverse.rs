@@ -1,0 +1,23 @@
+//! `latent traverse`: one latent dimension at a time around the origin, decoded.
+
+use anyhow::Result;
+
+use crate::cli::TraverseArgs;
+use crate::out;
+
+/// `latent traverse`.
+pub fn run(args: &TraverseArgs) -> Result<()> {
+    out::prepare_strips(&args.out, args.force, &[&args.run])?;
+    let (config, model) = latent::run::load(&args.run)?;
+    let k = model.reduction().latent_dim();
+    let dims = latent_explore::parse_dims(&args.dims, k)?;
+    let strips = latent_explore::traverse(model.reduction(), None, &dims, args.range, args.steps)?;
+    out::write_strips(&args.out, &strips, &config, &args.run)?;
+    outln!(
+        "traversed latent dims {dims:?} over [−{r}, {r}] in {} steps around the origin, written to {}",
+        args.steps,
+        args.out.display(),
+        r = args.range
+    );
+    Ok(())
+}

@@ -1,0 +1,603 @@
+//! The chapter as an experiment: PCA, the linear autoencoder, the deep autoencoder and VAEs
+//! (over a list of β) fitted at each latent dimension on the training split, measured on the
+//! test split by [`crate::eval`], and written up: `summary.json` (a [`CompareSummary`]: one
+//! [`Record`] per model × dimension × β), the run directories, the figures, and
+//! `report.html`. The demo is [`CompareSpec::demo`].
+
+use std::path::Path;
+use std::time::Instant;
+
+use latent_core::Family;
+use latent_data::source::Split;
+use latent_data::transform::{Binarize, Preprocess, ScaleChoice};
+use serde::{Deserialize, Serialize};
+
+use crate::data::{CsvHeader, DataSource};
+use crate::eval::{Bench, BenchSummary, EvalSettings, Metrics, evaluate};
+use crate::fit::{FitEvents, FitSpec, LatentDim};
+use crate::run::{self, Model};
+use crate::{Error, Result};
+
+/// Optimiser steps the linear autoencoder gets by default. Its loss has saddle points at the
+/// sub-optimal subspaces, and it reaches PCA's late and abruptly; the last directions, whose
+/// variances are nearly equal, come last (measured on Fashion-MNIST 60k, K = 20, lr 0.01
+/// cosine: 8,400 steps leave 11° between the subspaces, 18,800 steps 0.38°, 20,200 steps
+/// 3.7°, 37,500 steps 0.18°, while the reconstruction errors agree to 0.01 % throughout).
+pub const LINEAR_AE_STEPS: usize = 40_000;
+
+/// The marker `compare` writes first into its output directory.
+pub const MARKER: &str = ".latent-compare";
+
+/// What to compare: the data, the latent dimensions, the βs and the training budget.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CompareSpec {
+    /// The data (its split and hold-out fields are set by the comparison).
+    pub data: DataSource,
+    /// For data without its own splits: the percentage of rows held out (seeded by `seed`).
+    pub holdout: u8,
+    /// Latent dimensions.
+    pub latent_dims: Vec<usize>,
+    /// KL weights of the VAEs (β = 1 is always included).
+    pub betas: Vec<f64>,
+    /// Training epochs of the deep autoencoder and the VAEs.
+    pub epochs: usize,
+    /// Training epochs of the linear autoencoder (`None`: about [`LINEAR_AE_STEPS`] steps,
+    /// 10 to 1,000 epochs).
+    pub linear_epochs: Option<usize>,
+    /// Hidden widths of the deep models.
+    pub hidden: Vec<usize>,
+    /// Rows per training step.
+    pub batch_size: usize,
+    /// Importance samples per test row for the VAEs' `nll_is` (0 skips it).
+    pub iw_samples: usize,
+    /// Decoded latent samples per model for completeness and the Fréchet distance.
+    pub samples: usize,
+    /// Seed of everything.
+    pub seed: u64,
+    /// Compute device of the fits.
+    pub device: String,
+}
+
+impl CompareSpec {
+    /// A comparison on `data` with the defaults of `latent compare`.
+    pub fn new(data: DataSource) -> Self {
+        CompareSpec {
+            data,
+            holdout: 20,
+            latent_dims: vec![2, 10, 20],
+            betas: vec![0.5, 1.0, 4.0],
+            epochs: 20,
+            linear_epochs: None,
+            hidden: vec![400],
+            batch_size: 128,
+            iw_samples: 100,
+            samples: 2000,
+            seed: 0,
+            device: "cpu".into(),
+        }
+    }
+
+    /// The demo: the embedded Fashion-MNIST-10k (80 % train, 20 % test), K = 2, 10, 20,
+    /// β = 0.5, 1, 4, 20 epochs — about two and a half minutes on two cores. `quick`: K = 2
+    /// and 5, 2 epochs and fewer samples (a smoke test, not a result).
+    pub fn demo(quick: bool) -> Self {
+        let mut s = CompareSpec::new(DataSource::new("fashion-mnist-10k"));
+        if quick {
+            s.latent_dims = vec![2, 5];
+            s.epochs = 2;
+            s.hidden = vec![128];
+            s.iw_samples = 10;
+            s.samples = 500;
+        } else {
+            s.hidden = vec![256];
+        }
+        s
+    }
+
+    /// The equivalent command line (for the record and for the demo's header).
+    pub fn command_line(&self, out: &Path) -> String {
+        let list = |v: &[usize]| {
+            v.iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(",")
+        };
+        let betas = self
+            .betas
+            .iter()
+            .map(|b| format!("{b}"))
+            .collect::<Vec<_>>()
+            .join(",");
+        format!(
+            "latent compare --data {} --latent-dims {} --betas {betas} --epochs {} --hidden {} \
+             --iw-samples {} --samples {} --out {}",
+            self.data.data,
+            list(&self.latent_dims),
+            self.epochs,
+            list(&self.hidden),
+            self.iw_samples,
+            self.samples,
+            out.display()
+        )
+    }
+}
+
+/// One fitted model of the comparison and its figures on the test split.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Record {
+    /// The family.
+    pub model: Family,
+    /// Latent dimension.
+    pub latent_dim: usize,
+    /// The KL weight (VAEs).
+    pub beta: Option<f64>,
+    /// The run directory, relative to the output directory.
+    pub run: String,
+    /// Its figures.
+    #[serde(flatten)]
+    pub metrics: Metrics,
+}
+
+impl Record {
+    /// The label of the model in a report ("PCA", "VAE β=4").
+    pub fn label(&self) -> String {
+        match (self.model, self.beta) {
+            (Family::Vae, Some(b)) if (b - 1.0).abs() >= 1e-12 => format!("VAE β={b}"),
+            (f, _) => f.label().into(),
+        }
+    }
+}
+
+/// Everything `compare` measured (`summary.json`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CompareSummary {
+    /// Always `latent-compare`.
+    pub format: String,
+    /// The latent version that wrote it.
+    pub latent_version: String,
+    /// The data argument.
+    pub data: String,
+    /// How the test split was made, in words.
+    pub split: String,
+    /// Training rows.
+    pub train_rows: usize,
+    /// Test rows.
+    pub test_rows: usize,
+    /// Latent dimensions.
+    pub latent_dims: Vec<usize>,
+    /// The βs (with 1, ascending).
+    pub betas: Vec<f64>,
+    /// Epochs of the deep models.
+    pub epochs: usize,
+    /// Epochs of the linear autoencoder.
+    pub linear_epochs: usize,
+    /// Hidden widths, comma-separated.
+    pub hidden: String,
+    /// Rows per training step.
+    pub batch_size: usize,
+    /// The seed.
+    pub seed: u64,
+    /// Figures of the test bench itself.
+    pub bench: BenchSummary,
+    /// Each of the chapter's claims checked against the numbers, one sentence each.
+    pub reading: Vec<String>,
+    /// One record per model × latent dimension × β.
+    pub records: Vec<Record>,
+    /// Seconds the comparison took.
+    pub seconds: f64,
+}
+
+impl CompareSummary {
+    /// The record of `model` at `k` (and `beta`, for VAEs).
+    pub fn find(&self, model: Family, k: usize, beta: Option<f64>) -> Option<&Record> {
+        self.records.iter().find(|e| {
+            e.model == model
+                && e.latent_dim == k
+                && match (e.beta, beta) {
+                    (Some(a), Some(b)) => (a - b).abs() < 1e-12,
+                    (None, None) => true,
+                    _ => false,
+                }
+        })
+    }
+
+    /// The model that stands for `family` at `k`: for VAEs, the β = 1 one.
+    pub fn main_model(&self, family: Family, k: usize) -> Option<&Record> {
+        if family == Family::Vae {
+            self.find(family, k, Some(1.0))
+        } else {
+            self.find(family, k, None)
+        }
+    }
+}
+
+/// What a comparison reports while it works: the fits' events, and lines of progress.
+pub trait CompareEvents: FitEvents {
+    /// A line of progress ("== vae-k2-beta1", "linear AE vs PCA at K = 2: …").
+    fn log(&mut self, _line: &str) {}
+}
+
+/// The training and test splits: the data set's own when it has them, else a seeded
+/// hold-out; and how, in words.
+fn splits(spec: &CompareSpec) -> Result<(DataSource, DataSource, String)> {
+    let base = DataSource {
+        data: spec.data.data.clone(),
+        split: None,
+        csv_header: spec.data.csv_header,
+        label_column: spec.data.label_column.clone(),
+        holdout: None,
+        holdout_seed: 0,
+    };
+    Ok(if base.has_own_splits()? {
+        (
+            base.with_split(Split::Train),
+            base.with_split(Split::Test),
+            "the data set's own train and test splits".to_string(),
+        )
+    } else {
+        let held = DataSource {
+            holdout: Some(spec.holdout),
+            holdout_seed: spec.seed,
+            ..base
+        };
+        (
+            held.with_split(Split::Train),
+            held.with_split(Split::Test),
+            format!(
+                "a seeded hold-out: {} % of the rows are the test split",
+                spec.holdout
+            ),
+        )
+    })
+}
+
+/// The `latent fit` command line equivalent to a fit of the comparison (recorded in its run).
+fn fit_command(fit: &FitSpec, out: &Path) -> Vec<String> {
+    let d = &fit.data;
+    let mut v: Vec<String> = ["latent", "fit", "--model", fit.family.name(), "--data"]
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    v.push(d.data.clone());
+    if let Some(s) = d.split {
+        v.extend(["--split".into(), s.as_str().into()]);
+    }
+    if let Some(h) = d.holdout {
+        v.extend([
+            "--holdout".into(),
+            h.to_string(),
+            "--holdout-seed".into(),
+            d.holdout_seed.to_string(),
+        ]);
+    }
+    if let Some(c) = &d.label_column {
+        v.extend(["--label-column".into(), c.clone()]);
+    }
+    v.extend([
+        "--csv-header".into(),
+        match d.csv_header {
+            CsvHeader::Auto => "auto",
+            CsvHeader::Yes => "yes",
+            CsvHeader::No => "no",
+        }
+        .into(),
+    ]);
+    if let LatentDim::Count(k) = fit.latent {
+        v.extend(["--latent-dim".into(), k.to_string()]);
+    }
+    v.extend([
+        "--seed".into(),
+        fit.seed.to_string(),
+        "--out".into(),
+        out.display().to_string(),
+    ]);
+    if fit.family.is_neural() {
+        let t = &fit.train;
+        v.extend([
+            "--batch-size".into(),
+            fit.batch_size
+                .unwrap_or(crate::fit::DEFAULT_BATCH)
+                .to_string(),
+            "--device".into(),
+            fit.device.clone(),
+            "--epochs".into(),
+            t.epochs.unwrap_or(crate::fit::DEFAULT_EPOCHS).to_string(),
+            "--lr".into(),
+            t.lr.to_string(),
+            "--hidden".into(),
+            fit.net
+                .hidden
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(","),
+        ]);
+        if fit.family == Family::Vae {
+            v.extend(["--beta".into(), t.beta.to_string()]);
+        }
+    }
+    v
+}
+
+/// The largest principal angle, in degrees, between the subspaces two decoders span: the
+/// rows `decode(eᵢ) − decode(0)` (exact for linear decoders).
+fn largest_angle_deg(a: &Model, b: &Model) -> Result<f64> {
+    let basis = |m: &Model| -> Result<ndarray::Array2<f32>> {
+        let k = m.reduction().latent_dim();
+        let mut z = ndarray::Array2::<f32>::zeros((k + 1, k));
+        for i in 0..k {
+            z[[i + 1, i]] = 1.0;
+        }
+        let x = m.reduction().decode(z.view())?;
+        let origin = x.row(0).to_owned();
+        Ok(ndarray::Array2::from_shape_fn((k, x.ncols()), |(i, j)| {
+            x[[i + 1, j]] - origin[j]
+        }))
+    };
+    let angles = latent_pca::principal_angles(basis(a)?.view(), basis(b)?.view())?;
+    Ok(angles.iter().copied().fold(0.0, f64::max).to_degrees())
+}
+
+/// Why `dir` is not a `compare` output latent wrote (`Err` names the foreign entry): it must
+/// carry the marker (or a `summary.json` of format `latent-compare`) and hold nothing but run
+/// directories in `runs/`, PNG figures in `images/`, the summary and the report.
+///
+/// # Errors
+/// The reason, in words.
+pub fn owned_compare(dir: &Path) -> std::result::Result<(), String> {
+    use latent_core::output::is_leftover;
+    let summary = std::fs::read(dir.join("summary.json"))
+        .ok()
+        .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+        .is_some_and(|v| v["format"] == "latent-compare");
+    if !summary && !dir.join(MARKER).is_file() {
+        return Err("holds no summary.json or marker of a `latent compare` output".into());
+    }
+    let foreign = |p: &Path| format!("holds `{}`, which latent did not write", p.display());
+    let entries = |d: &Path| -> std::result::Result<Vec<std::fs::DirEntry>, String> {
+        std::fs::read_dir(d)
+            .and_then(Iterator::collect)
+            .map_err(|e| format!("{}: {e}", d.display()))
+    };
+    for e in entries(dir)? {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let is_dir = e.file_type().is_ok_and(|t| t.is_dir());
+        let ok = match name.as_str() {
+            "summary.json" | "report.html" | MARKER => !is_dir,
+            "runs" | "images" => is_dir,
+            n => is_leftover(n),
+        };
+        if !ok {
+            return Err(foreign(&e.path()));
+        }
+    }
+    let runs = dir.join("runs");
+    if runs.is_dir() {
+        for e in entries(&runs)? {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if is_leftover(&name) {
+                continue;
+            }
+            if !e.file_type().is_ok_and(|t| t.is_dir()) {
+                return Err(foreign(&e.path()));
+            }
+            run::owned_run(&e.path())?;
+        }
+    }
+    let images = dir.join("images");
+    if images.is_dir() {
+        for e in entries(&images)? {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let png = name.ends_with(".png") && e.file_type().is_ok_and(|t| t.is_file());
+            if !png && !is_leftover(&name) {
+                return Err(foreign(&e.path()));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn fmt_beta(b: f64) -> String {
+    format!("{b}").replace('.', "_")
+}
+
+/// Run the comparison `spec` into the directory `out` (replacing a compare output latent
+/// wrote there only with `force`): `runs/`, `summary.json`, `images/` and `report.html`.
+/// `command` is recorded in the report.
+///
+/// # Errors
+/// Invalid settings (before anything is written), refusals to write `out`, reading, fitting
+/// and drawing errors.
+pub fn compare(
+    spec: &CompareSpec,
+    out: &Path,
+    force: bool,
+    command: &str,
+    events: &mut dyn CompareEvents,
+) -> Result<CompareSummary> {
+    let inputs: Vec<&Path> = spec.data.path().into_iter().collect();
+    latent_core::output::check_dir(out, force, &inputs, &owned_compare)?;
+    let _lock = latent_core::output::lock_dir(out, command)?;
+    let dims = spec.latent_dims.clone();
+    if dims.is_empty() || dims.contains(&0) {
+        return Err(Error::invalid(
+            "--latent-dims: each dimension must be at least 1",
+        ));
+    }
+    let mut betas = spec.betas.clone();
+    if betas.iter().any(|b| !(b.is_finite() && *b > 0.0)) {
+        return Err(Error::invalid(
+            "--betas: each β must be finite and positive",
+        ));
+    }
+    if !betas.contains(&1.0) {
+        betas.push(1.0);
+    }
+    betas.sort_by(f64::total_cmp);
+    betas.dedup();
+    if spec.epochs == 0 {
+        return Err(Error::invalid("--epochs must be at least 1"));
+    }
+    let (train_src, test_src, split_note) = splits(spec)?;
+    let started = Instant::now();
+
+    events.log(&format!("== loading {} ({split_note})", spec.data.data));
+    let train_raw = train_src.load()?;
+    let test_raw = test_src.load()?;
+    // the same preprocessing the fits choose by default (--scale auto, no binarization)
+    let pre = Preprocess::fit(&train_raw, ScaleChoice::Auto, Binarize::None)?;
+    let train = pre.apply(train_raw)?;
+    let test = pre.apply(test_raw)?;
+    let (n_train, n_test) = (train.n(), test.n());
+
+    let io = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| Error::Io { path, source }
+    };
+    if out.exists() {
+        // --force, on a compare output latent wrote (checked above)
+        std::fs::remove_dir_all(out).map_err(io(out))?;
+    }
+    let images = out.join("images");
+    std::fs::create_dir_all(&images).map_err(io(&images))?;
+    latent_core::fsutil::atomic_write_bytes(
+        &out.join(MARKER),
+        b"a `latent compare` output: `--force` may replace this directory\n",
+    )?;
+
+    let settings = EvalSettings {
+        seed: spec.seed,
+        iw_samples: spec.iw_samples,
+        samples: spec.samples,
+        ..EvalSettings::default()
+    };
+    // a bad --device fails here, before any fit
+    latent_nn::device_by_name(&spec.device)?;
+    let bench = {
+        let mut log = |m: &str| events.log(m);
+        Bench::new(train, test, settings, &latent_nn::cpu_device(), &mut log)?
+    };
+    for n in bench.notes() {
+        events.log(n);
+    }
+
+    let steps_per_epoch = n_train.div_ceil(spec.batch_size.max(1));
+    let linear_epochs = spec
+        .linear_epochs
+        .unwrap_or_else(|| (LINEAR_AE_STEPS.div_ceil(steps_per_epoch.max(1))).clamp(10, 1000));
+
+    let mut records: Vec<Record> = Vec::new();
+    // the fitted models, index for index with `records` (the report draws from them)
+    let mut models: Vec<(run::RunConfig, Model)> = Vec::new();
+    for &k in &dims {
+        let mut jobs: Vec<(Family, Option<f64>)> = vec![
+            (Family::Pca, None),
+            (Family::LinearAe, None),
+            (Family::Ae, None),
+        ];
+        jobs.extend(betas.iter().map(|&b| (Family::Vae, Some(b))));
+        for (family, beta) in jobs {
+            let name = match beta {
+                Some(b) => format!("{}-k{k}-beta{}", family.name(), fmt_beta(b)),
+                None => format!("{}-k{k}", family.name()),
+            };
+            let dir = out.join("runs").join(&name);
+            events.log(&format!("\n== {name}"));
+            let mut fit = FitSpec::new(family, train_src.clone(), LatentDim::Count(k));
+            fit.seed = spec.seed;
+            if family.is_neural() {
+                fit.batch_size = Some(spec.batch_size);
+                fit.device = spec.device.clone();
+            }
+            match family {
+                Family::Pca => {}
+                Family::LinearAe => {
+                    fit.train.epochs = Some(linear_epochs);
+                    fit.train.lr = 0.01;
+                    fit.train.schedule = latent_nn::LrSchedule::Cosine {
+                        final_fraction: 0.0,
+                    };
+                }
+                Family::Ae | Family::Vae => {
+                    fit.train.epochs = Some(spec.epochs);
+                    fit.net.hidden = spec.hidden.clone();
+                    if let Some(b) = beta {
+                        fit.train.beta = b;
+                    }
+                }
+            }
+            let t0 = Instant::now();
+            crate::fit::fit(&fit, &dir, false, fit_command(&fit, &dir), events)?;
+            let fit_seconds = t0.elapsed().as_secs_f64();
+            // the model as saved (as every later command sees it)
+            let (config, m) = run::load(&dir)?;
+            let mut metrics = {
+                let mut log = |l: &str| events.log(l);
+                evaluate(&m, &bench, &mut log)?
+            };
+            metrics.fit_seconds = Some(fit_seconds);
+            records.push(Record {
+                model: family,
+                latent_dim: k,
+                beta,
+                run: format!("runs/{name}"),
+                metrics,
+            });
+            models.push((config, m));
+        }
+        let at = |f: Family| {
+            records
+                .iter()
+                .position(|e| e.model == f && e.latent_dim == k)
+                .ok_or_else(|| Error::Internal(format!("K = {k} has no {f} run")))
+        };
+        let (p, l) = (at(Family::Pca)?, at(Family::LinearAe)?);
+        let angle = largest_angle_deg(&models[l].1, &models[p].1)?;
+        records[l].metrics.pca_angle_deg = Some(angle);
+        events.log(&format!(
+            "linear AE vs PCA at K = {k}: largest principal angle {angle:.2}°"
+        ));
+    }
+
+    let mut summary = CompareSummary {
+        format: "latent-compare".into(),
+        latent_version: env!("CARGO_PKG_VERSION").into(),
+        data: spec.data.data.clone(),
+        split: split_note,
+        train_rows: n_train,
+        test_rows: n_test,
+        latent_dims: dims,
+        betas,
+        epochs: spec.epochs,
+        linear_epochs,
+        hidden: spec
+            .hidden
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(","),
+        batch_size: spec.batch_size,
+        seed: spec.seed,
+        bench: bench.summary(),
+        reading: Vec::new(),
+        records,
+        seconds: 0.0,
+    };
+    summary.reading = crate::report::claims(&summary);
+    summary.seconds = started.elapsed().as_secs_f64();
+    let summary_path = out.join("summary.json");
+    let text = serde_json::to_string_pretty(&summary)
+        .map_err(|e| Error::Internal(format!("serializing the summary: {e}")))?;
+    latent_core::fsutil::atomic_write_bytes(&summary_path, text.as_bytes())?;
+    events.log(&format!("\nwrote {}", summary_path.display()));
+
+    let fits = crate::report::Fits {
+        models: &models,
+        bench: &bench,
+    };
+    let report = crate::report::build(out, &summary, &fits, command)?;
+    let report_path = out.join("report.html");
+    report.write(&report_path)?;
+    events.log(&format!("wrote {}", report_path.display()));
+    Ok(summary)
+}

@@ -1,0 +1,981 @@
+//! One typed entry for every family: a [`FitSpec`] (the family, the data, the settings) in,
+//! a complete run directory out.
+//!
+//! ```text
+//! RUN_DIR/
+//!   config.json        written last: the run is complete (PCA: the whole directory is
+//!                      assembled in a hidden sibling and renamed into place)
+//!   model.safetensors  the weights
+//!   training.json      neural models: the settings, written first (what resume reads)
+//!   checkpoints/       neural models: epoch-NNNN/ with weights, Adam state, metrics so far
+//!   metrics.jsonl      neural models: one line per epoch, rewritten atomically after each
+//! ```
+//!
+//! Progress is reported to a [`FitEvents`] (a front end draws bars or prints lines); nothing
+//! here prints.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use latent_core::{Dataset, Family, Fit, ParamGuard, RowSource, ValueRange, fsutil};
+use latent_data::transform::{Binarize, Preprocess, ScaleChoice, Scaling};
+use latent_nn::{
+    Activation, Arch, Checkpointing, Engine, EpochMetrics, Likelihood, LrSchedule, ModelKind,
+    NetConfig, NnModel, Observer, PosteriorKind, TrainConfig,
+};
+use latent_pca::{Components, PcaParams, Precision, Solver};
+use ndarray::Array2;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use crate::data::DataSource;
+use crate::run::{self, DataInfo, Model, ModelConfig, RunConfig, WeightsInfo};
+use crate::{Error, Result};
+
+/// The default number of training epochs.
+pub const DEFAULT_EPOCHS: usize = 10;
+/// The default training batch.
+pub const DEFAULT_BATCH: usize = 128;
+
+/// The latent dimension: a count, or (PCA) the share of the variance to keep.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub enum LatentDim {
+    /// Exactly this many dimensions.
+    Count(usize),
+    /// The fewest components keeping this fraction of the variance, in (0, 1) (PCA only).
+    Fraction(f64),
+}
+
+impl LatentDim {
+    /// Parse a `--latent-dim` value for `family`.
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] saying what is expected.
+    pub fn parse(s: &str, family: Family) -> Result<Self> {
+        if let Ok(k) = s.parse::<usize>() {
+            return Ok(LatentDim::Count(k));
+        }
+        if family.is_neural() {
+            return Err(Error::invalid(format!(
+                "--latent-dim {s}: expected a positive integer (a variance fraction is for PCA only)"
+            )));
+        }
+        match s.parse::<f64>() {
+            Ok(f) if f > 0.0 && f < 1.0 => Ok(LatentDim::Fraction(f)),
+            _ => Err(Error::invalid(format!(
+                "--latent-dim {s}: expected a positive integer, or a fraction in (0, 1) of the variance to keep"
+            ))),
+        }
+    }
+}
+
+/// Binarization after scaling.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+pub enum BinarizeChoice {
+    /// Values unchanged.
+    #[default]
+    None,
+    /// 1 above the threshold, else 0.
+    Threshold(f32),
+    /// One seeded Bernoulli draw per value (the seed derives from the run's).
+    Bernoulli,
+}
+
+impl FromStr for BinarizeChoice {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        Ok(match s {
+            "none" => BinarizeChoice::None,
+            "threshold" => BinarizeChoice::Threshold(0.5),
+            "bernoulli" => BinarizeChoice::Bernoulli,
+            other => match other.strip_prefix("threshold=").map(str::parse::<f32>) {
+                Some(Ok(at)) if at.is_finite() => BinarizeChoice::Threshold(at),
+                _ => {
+                    return Err(Error::invalid(format!(
+                        "--binarize {other}: expected none, threshold, threshold=T or bernoulli"
+                    )));
+                }
+            },
+        })
+    }
+}
+
+impl BinarizeChoice {
+    /// The binarization of a run with seed `seed`.
+    pub fn resolve(self, seed: u64) -> Binarize {
+        match self {
+            BinarizeChoice::None => Binarize::None,
+            BinarizeChoice::Threshold(at) => Binarize::Threshold { at },
+            BinarizeChoice::Bernoulli => Binarize::Bernoulli {
+                seed: latent_core::seed::derive(seed, "binarize"),
+            },
+        }
+    }
+}
+
+/// The decoder likelihood a VAE is asked for (`None` in [`NetSettings::likelihood`]: Bernoulli
+/// for data in [0, 1], a learned Gaussian otherwise).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
+#[serde(rename_all = "kebab-case")]
+pub enum LikelihoodChoice {
+    /// Bernoulli with logits (data in [0, 1]; binary or binarized data).
+    Bernoulli,
+    /// Gaussian with a fixed σ (--sigma).
+    Gaussian,
+    /// Gaussian with a learned σ per feature (or shared with --shared-sigma).
+    GaussianLearned,
+}
+
+/// PCA's settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PcaSettings {
+    /// The solver.
+    pub solver: Solver,
+    /// Codes scaled to unit variance.
+    pub whiten: bool,
+    /// Arithmetic precision.
+    pub precision: Precision,
+    /// Power iterations of the randomized solver (`None`: its default).
+    pub power_iters: Option<usize>,
+    /// Extra random directions of the randomized solver.
+    pub oversamples: usize,
+}
+
+impl Default for PcaSettings {
+    fn default() -> Self {
+        PcaSettings {
+            solver: Solver::Exact,
+            whiten: false,
+            precision: Precision::F32,
+            power_iters: None,
+            oversamples: 10,
+        }
+    }
+}
+
+/// The network of an autoencoder or VAE.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NetSettings {
+    /// Hidden widths of the encoder (the decoder mirrors them).
+    pub hidden: Vec<usize>,
+    /// Fully connected or convolutional.
+    pub arch: Arch,
+    /// Output channels of each stride-2 convolution (`Arch::Conv`).
+    pub conv_channels: Vec<usize>,
+    /// Hidden non-linearity.
+    pub activation: Activation,
+    /// VAE posterior covariance.
+    pub posterior: PosteriorKind,
+    /// VAE decoder likelihood (`None`: chosen from the data).
+    pub likelihood: Option<LikelihoodChoice>,
+    /// σ of the fixed Gaussian likelihood.
+    pub sigma: f32,
+    /// One learned σ for all features.
+    pub shared_sigma: bool,
+}
+
+impl Default for NetSettings {
+    fn default() -> Self {
+        NetSettings {
+            hidden: vec![400],
+            arch: Arch::Mlp,
+            conv_channels: vec![32, 64],
+            activation: Activation::Relu,
+            posterior: PosteriorKind::Diagonal,
+            likelihood: None,
+            sigma: 1.0,
+            shared_sigma: false,
+        }
+    }
+}
+
+/// How a network is trained.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainSettings {
+    /// Passes over the data ([`DEFAULT_EPOCHS`] when `None`).
+    pub epochs: Option<usize>,
+    /// Adam learning rate.
+    pub lr: f64,
+    /// Adam β₁.
+    pub adam_beta1: f64,
+    /// Adam β₂.
+    pub adam_beta2: f64,
+    /// Adam ε.
+    pub adam_eps: f64,
+    /// L2 weight decay.
+    pub weight_decay: f64,
+    /// Learning-rate schedule.
+    pub schedule: LrSchedule,
+    /// KL weight β.
+    pub beta: f64,
+    /// Epochs over which β rises linearly from 0.
+    pub kl_warmup: usize,
+    /// Share of the rows held out (seeded) for validation.
+    pub val_fraction: f64,
+    /// Stop after this many epochs without a better validation loss.
+    pub early_stopping: Option<usize>,
+    /// A fresh Bernoulli binarization of every batch.
+    pub dynamic_binarize: bool,
+}
+
+impl Default for TrainSettings {
+    fn default() -> Self {
+        TrainSettings {
+            epochs: None,
+            lr: 1e-3,
+            adam_beta1: 0.9,
+            adam_beta2: 0.999,
+            adam_eps: 1e-8,
+            weight_decay: 0.0,
+            schedule: LrSchedule::Constant,
+            beta: 1.0,
+            kl_warmup: 0,
+            val_fraction: 0.0,
+            early_stopping: None,
+            dynamic_binarize: false,
+        }
+    }
+}
+
+/// Parse a learning-rate schedule: `constant`, `cosine`, `cosine=FINAL_FRACTION`,
+/// `step=EVERY:GAMMA`.
+///
+/// # Errors
+/// [`Error::Invalid`] saying what is expected.
+pub fn parse_schedule(s: &str) -> Result<LrSchedule> {
+    let bad = || {
+        Error::invalid(format!(
+            "--lr-schedule {s}: expected constant, cosine, cosine=FINAL_FRACTION or step=EVERY:GAMMA"
+        ))
+    };
+    Ok(match s {
+        "constant" => LrSchedule::Constant,
+        "cosine" => LrSchedule::Cosine {
+            final_fraction: 0.0,
+        },
+        _ => {
+            if let Some(f) = s.strip_prefix("cosine=") {
+                LrSchedule::Cosine {
+                    final_fraction: f.parse().map_err(|_| bad())?,
+                }
+            } else if let Some(rest) = s.strip_prefix("step=") {
+                let (every, gamma) = rest.split_once(':').ok_or_else(bad)?;
+                LrSchedule::Step {
+                    every: every.parse().map_err(|_| bad())?,
+                    gamma: gamma.parse().map_err(|_| bad())?,
+                }
+            } else {
+                return Err(bad());
+            }
+        }
+    })
+}
+
+/// Everything a fit needs: the family, the data, the latent dimension, the seed, the
+/// preprocessing and the family's settings. [`FitSpec::new`] gives the defaults of the
+/// `latent fit` command.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FitSpec {
+    /// The family of the pair.
+    pub family: Family,
+    /// The training data.
+    pub data: DataSource,
+    /// The latent dimension.
+    pub latent: LatentDim,
+    /// Every random choice derives from it.
+    pub seed: u64,
+    /// Feature scaling before the model (recorded, reapplied by every later use).
+    pub scale: ScaleChoice,
+    /// Binarization after scaling.
+    pub binarize: BinarizeChoice,
+    /// PCA's settings.
+    pub pca: PcaSettings,
+    /// Rows per batch: the training minibatch, incremental PCA's read batch.
+    pub batch_size: Option<usize>,
+    /// The network (neural families).
+    pub net: NetSettings,
+    /// The training (neural families).
+    pub train: TrainSettings,
+    /// The compute device: `cpu`, or `vulkan` in a build with the `wgpu` feature.
+    pub device: String,
+    /// Which implementation trains the network.
+    #[serde(skip)]
+    pub engine: Engine,
+}
+
+impl FitSpec {
+    /// A fit of `family` to `data` with `latent` dimensions and every other setting at its
+    /// default.
+    pub fn new(family: Family, data: DataSource, latent: LatentDim) -> Self {
+        FitSpec {
+            family,
+            data,
+            latent,
+            seed: 0,
+            scale: ScaleChoice::Auto,
+            binarize: BinarizeChoice::None,
+            pca: PcaSettings::default(),
+            batch_size: None,
+            net: NetSettings::default(),
+            train: TrainSettings::default(),
+            device: "cpu".into(),
+            engine: Engine::Auto,
+        }
+    }
+}
+
+/// What a fit reports while it works. Every method has a default that ignores the event;
+/// the training events are [`latent_nn::Observer`]'s.
+pub trait FitEvents: Observer {
+    /// A stage starts ("loading data", "fitting PCA to 10000 × 784").
+    fn stage(&mut self, _what: &str) {}
+    /// A streaming fit has read `seen` rows (of `total`, when known).
+    fn rows(&mut self, _seen: usize, _total: Option<usize>) {}
+    /// Training of `epochs` epochs (in all, resumed ones included) starts; `vae`: the loss
+    /// has a KL term.
+    fn training(&mut self, _epochs: usize, _vae: bool) {}
+    /// A line describing what is about to be trained (the model, the data, the engine).
+    fn info(&mut self, _line: &str) {}
+}
+
+/// Events nobody listens to.
+pub struct Quiet;
+impl Observer for Quiet {}
+impl FitEvents for Quiet {}
+
+/// A finished fit: the run as written.
+#[derive(Debug)]
+pub struct Fitted {
+    /// The run directory.
+    pub dir: PathBuf,
+    /// Its `config.json`.
+    pub config: RunConfig,
+    /// The model.
+    pub model: Model,
+    /// Seconds of the fit (PCA: the fit alone, without loading; neural: the training).
+    pub seconds: f64,
+    /// Epochs trained (neural).
+    pub epochs_run: usize,
+    /// Whether early stopping ended training.
+    pub stopped_early: bool,
+}
+
+fn now_unix() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// The values' extent, for drawing decoded rows (the known range, else the observed one).
+fn display_range(data: &Dataset) -> ValueRange {
+    data.range().unwrap_or_else(|| {
+        let (lo, hi) = data
+            .x()
+            .iter()
+            .fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), &v| {
+                (lo.min(v), hi.max(v))
+            });
+        ValueRange { min: lo, max: hi }
+    })
+}
+
+fn data_info(source: &DataSource, raw: &Dataset) -> DataInfo {
+    DataInfo {
+        spec: source.data.clone(),
+        split: source.reader_split(),
+        n: raw.n(),
+        dim: raw.dim(),
+        image_shape: raw.image_shape(),
+        class_names: raw.class_names().map(<[String]>::to_vec),
+        range: raw.range(),
+        args: Some(source.clone()),
+    }
+}
+
+fn new_config(
+    command: Vec<String>,
+    seed: u64,
+    model: ModelConfig,
+    data: DataInfo,
+    preprocess: Preprocess,
+    display_range: ValueRange,
+    latent_dim: usize,
+) -> RunConfig {
+    RunConfig {
+        format: "latent-run".to_string(),
+        format_version: run::FORMAT_VERSION,
+        latent_version: env!("CARGO_PKG_VERSION").to_string(),
+        created_unix: now_unix(),
+        command,
+        seed,
+        model,
+        input_dim: data.dim,
+        latent_dim,
+        data,
+        preprocess,
+        display_range,
+        summary: BTreeMap::new(),
+        weights: WeightsInfo {
+            file: String::new(),
+            sha256: String::new(),
+            layout: BTreeMap::new(),
+        },
+    }
+}
+
+/// Fit `spec` and write the run directory `out` (replacing a run latent wrote there only with
+/// `force`). `command` is recorded in the run.
+///
+/// # Errors
+/// Invalid settings (before anything is read or written), reading errors naming the file,
+/// refusals to write `out`, numerical failures.
+pub fn fit(
+    spec: &FitSpec,
+    out: &Path,
+    force: bool,
+    command: Vec<String>,
+    events: &mut dyn FitEvents,
+) -> Result<Fitted> {
+    let inputs: Vec<&Path> = spec.data.path().into_iter().collect();
+    let (_, _lock) = run::claim_run_dir(out, force, &inputs, &command)?;
+    if spec.family == Family::Pca {
+        fit_pca(spec, out, force, command, events)
+    } else {
+        fit_nn(spec, out, command, events)
+    }
+}
+
+/// A [`RowSource`] applying the run's preprocessing to each batch, tracking the raw values'
+/// extent (for display) and reporting the rows read.
+struct Preprocessed<'a> {
+    inner: Box<dyn RowSource>,
+    pre: &'a Preprocess,
+    seen: usize,
+    lo: f32,
+    hi: f32,
+    events: &'a mut dyn FitEvents,
+}
+
+impl RowSource for Preprocessed<'_> {
+    fn dim(&self) -> usize {
+        self.inner.dim()
+    }
+    fn len_hint(&self) -> Option<usize> {
+        self.inner.len_hint()
+    }
+    fn next_batch(&mut self, max_rows: usize) -> latent_core::Result<Option<Array2<f32>>> {
+        let Some(raw) = self.inner.next_batch(max_rows)? else {
+            return Ok(None);
+        };
+        for &v in &raw {
+            self.lo = self.lo.min(v);
+            self.hi = self.hi.max(v);
+        }
+        self.seen += raw.nrows();
+        self.events.rows(self.seen, self.inner.len_hint());
+        let x = self
+            .pre
+            .apply_rows(raw.view())
+            .map_err(|e| latent_core::Error::Source(Box::new(e)))?;
+        Ok(Some(x))
+    }
+}
+
+fn fit_pca(
+    spec: &FitSpec,
+    out: &Path,
+    force: bool,
+    command: Vec<String>,
+    events: &mut dyn FitEvents,
+) -> Result<Fitted> {
+    let components = match spec.latent {
+        LatentDim::Count(k) => Components::Count(k),
+        LatentDim::Fraction(f) => Components::Fraction(f),
+    };
+    let p = &spec.pca;
+    let mut params = PcaParams::new(components)
+        .solver(p.solver)
+        .whiten(p.whiten)
+        .seed(latent_core::seed::derive(spec.seed, "pca"))
+        .oversamples(p.oversamples)
+        .power_iters(p.power_iters)
+        .precision(p.precision);
+    params = params.batch_size(spec.batch_size);
+    let checked = params.clone().check()?;
+    let binarize = spec.binarize.resolve(spec.seed);
+
+    // The incremental solver streams sequential files (IDX, NPY) without loading them, when
+    // the preprocessing needs no statistics of the whole data set.
+    let streamable = p.solver == Solver::Incremental
+        && spec.data.holdout.is_none()
+        && matches!(spec.scale, ScaleChoice::Auto | ScaleChoice::None)
+        && binarize == Binarize::None;
+    let stream = if streamable {
+        latent_data::source::DataSpec::parse(&spec.data.data)?.stream(&spec.data.load_options())?
+    } else {
+        None
+    };
+
+    let started = Instant::now();
+    let mut fit_seconds = None;
+    let (pca, data_info, preprocess, display) = if let Some(inner) = stream {
+        let range = inner.range();
+        let scaling = match (spec.scale, range) {
+            (ScaleChoice::Auto, Some(r)) => Scaling::Unit {
+                min: r.min,
+                max: r.max,
+            },
+            _ => Scaling::None,
+        };
+        let preprocess = Preprocess {
+            scaling,
+            binarize: Binarize::None,
+        };
+        let (dim, image_shape) = (inner.dim(), inner.image_shape());
+        events.stage("incremental PCA: rows");
+        let mut src = Preprocessed {
+            inner,
+            pre: &preprocess,
+            seen: 0,
+            lo: f32::INFINITY,
+            hi: f32::NEG_INFINITY,
+            events: &mut *events,
+        };
+        let pca = checked.fit_stream(&mut src, &mut |_| {})?;
+        let display = range.unwrap_or(ValueRange {
+            min: src.lo,
+            max: src.hi,
+        });
+        let info = DataInfo {
+            spec: spec.data.data.clone(),
+            split: spec.data.reader_split(),
+            n: pca.n_samples(),
+            dim,
+            image_shape,
+            class_names: None,
+            range,
+            args: Some(spec.data.clone()),
+        };
+        (pca, info, preprocess, display)
+    } else {
+        events.stage("loading data");
+        let raw = spec.data.load()?;
+        events.stage(&format!("fitting PCA to {} × {}", raw.n(), raw.dim()));
+        let preprocess = Preprocess::fit(&raw, spec.scale, binarize)?;
+        let info = data_info(&spec.data, &raw);
+        let display = display_range(&raw);
+        let data = preprocess.apply(raw)?;
+        // the fit alone: loading and preprocessing are timed apart (`load_seconds`), as a
+        // fit of data already in memory is what the benchmarks compare
+        let fit_started = Instant::now();
+        let pca = checked.fit(&data)?;
+        fit_seconds = Some(fit_started.elapsed().as_secs_f64());
+        (pca, info, preprocess, display)
+    };
+    let total_seconds = started.elapsed().as_secs_f64();
+    // a streamed fit reads the data as it fits: its time includes the reading
+    let seconds = fit_seconds.unwrap_or(total_seconds);
+
+    let ratio_sum: f64 = pca
+        .explained_variance_ratio()
+        .iter()
+        .map(|&v| f64::from(v))
+        .sum();
+    let ev_sum: f64 = pca.explained_variance().iter().map(|&v| f64::from(v)).sum();
+    let n = pca.n_samples() as f64;
+    // For PCA the mean squared reconstruction error of the training rows is exactly the
+    // variance left out: (total − Σ kept eigenvalues) · (n − 1) / n.
+    let recon = ((pca.total_variance() - ev_sum) * (n - 1.0) / n).max(0.0);
+    let model_config = Model::pca_config(&pca, &params);
+    let model = Model::Pca(pca);
+    let latent_dim = model.reduction().latent_dim();
+    let mut config = new_config(
+        command,
+        spec.seed,
+        model_config,
+        data_info,
+        preprocess,
+        display,
+        latent_dim,
+    );
+    config
+        .summary
+        .insert("fit_seconds".to_string(), json!(seconds));
+    if fit_seconds.is_some() {
+        config.summary.insert(
+            "load_seconds".to_string(),
+            json!((total_seconds - seconds).max(0.0)),
+        );
+    }
+    config
+        .summary
+        .insert("explained_variance_ratio_sum".to_string(), json!(ratio_sum));
+    config
+        .summary
+        .insert("train_recon_sse_per_example".to_string(), json!(recon));
+    run::save(out, &model, config.clone(), force)?;
+    Ok(Fitted {
+        dir: out.to_path_buf(),
+        config,
+        model,
+        seconds,
+        epochs_run: 0,
+        stopped_early: false,
+    })
+}
+
+fn in_unit_interval(data: &Dataset) -> bool {
+    data.x().iter().all(|&v| (0.0..=1.0).contains(&v))
+}
+
+/// The network of `spec` for `data` (preprocessed).
+fn net_config(spec: &FitSpec, latent_dim: usize, data: &Dataset) -> Result<NetConfig> {
+    let kind = match spec.family {
+        Family::LinearAe => ModelKind::LinearAe,
+        Family::Ae => ModelKind::Ae,
+        Family::Vae => ModelKind::Vae,
+        Family::Pca => return Err(Error::Internal("PCA is not a network".into())),
+    };
+    let n = &spec.net;
+    let likelihood = match (n.likelihood, kind) {
+        (Some(LikelihoodChoice::Bernoulli), _) => {
+            if !in_unit_interval(data) {
+                return Err(Error::invalid(format!(
+                    "--likelihood bernoulli needs data in [0, 1]; {} is not (use --scale unit or another likelihood)",
+                    data.name()
+                )));
+            }
+            Likelihood::Bernoulli
+        }
+        (Some(LikelihoodChoice::Gaussian), _) => Likelihood::Gaussian { sigma: n.sigma },
+        (Some(LikelihoodChoice::GaussianLearned), _) => Likelihood::GaussianLearned {
+            shared: n.shared_sigma,
+        },
+        (None, ModelKind::Vae) if in_unit_interval(data) => Likelihood::Bernoulli,
+        (None, ModelKind::Vae) => Likelihood::GaussianLearned {
+            shared: n.shared_sigma,
+        },
+        // autoencoders use squared error; the field is unused
+        (None, _) => Likelihood::Gaussian { sigma: 1.0 },
+    };
+    let cfg = NetConfig {
+        kind,
+        arch: n.arch,
+        image: data.image_shape().map(|s| [s.height, s.width, s.channels]),
+        conv_channels: n.conv_channels.clone(),
+        input_dim: data.dim(),
+        latent_dim,
+        hidden: n.hidden.clone(),
+        activation: n.activation,
+        posterior: n.posterior,
+        likelihood,
+    };
+    cfg.check()?;
+    Ok(cfg)
+}
+
+fn describe_likelihood(cfg: &NetConfig, pre: &Preprocess, dynamic: bool) -> String {
+    match cfg.likelihood {
+        Likelihood::Bernoulli => {
+            let binary = if dynamic {
+                "binarized afresh each batch"
+            } else if pre.binarize != Binarize::None {
+                "binarized"
+            } else {
+                "not binarized: grey levels are soft targets, as in the PyTorch example"
+            };
+            format!("Bernoulli (logits) on data in [0, 1], {binary}")
+        }
+        Likelihood::Gaussian { sigma } => format!("Gaussian, fixed σ = {sigma}"),
+        Likelihood::GaussianLearned { shared: true } => "Gaussian, one learned σ".into(),
+        Likelihood::GaussianLearned { shared: false } => "Gaussian, a learned σ per feature".into(),
+    }
+}
+
+/// Writes `metrics.jsonl` after every epoch, then tells the front end.
+struct Recorder<'a> {
+    dir: &'a Path,
+    inner: &'a mut dyn FitEvents,
+}
+
+impl Observer for Recorder<'_> {
+    fn epoch_start(&mut self, epoch: usize, steps: usize) {
+        self.inner.epoch_start(epoch, steps);
+    }
+    fn step(&mut self, step: usize, loss: f64, recon: f64, kl: f64) {
+        self.inner.step(step, loss, recon, kl);
+    }
+    fn epoch_end(&mut self, m: &EpochMetrics, history: &[EpochMetrics]) -> latent_nn::Result<()> {
+        run::write_metrics(self.dir, history)?;
+        self.inner.epoch_end(m, history)
+    }
+    fn note(&mut self, message: &str) {
+        self.inner.note(message);
+    }
+    fn resumed(&mut self, history: &[EpochMetrics]) -> latent_nn::Result<()> {
+        run::write_metrics(self.dir, history)?;
+        self.inner.resumed(history)
+    }
+}
+
+fn fit_nn(
+    spec: &FitSpec,
+    dir: &Path,
+    command: Vec<String>,
+    events: &mut dyn FitEvents,
+) -> Result<Fitted> {
+    let latent_dim = match spec.latent {
+        LatentDim::Count(k) => k,
+        LatentDim::Fraction(f) => {
+            return Err(Error::invalid(format!(
+                "--latent-dim {f}: expected a positive integer (a variance fraction is for PCA only)"
+            )));
+        }
+    };
+    let raw = spec.data.load()?;
+    let binarize = spec.binarize.resolve(spec.seed);
+    let preprocess = Preprocess::fit(&raw, spec.scale, binarize)?;
+    let info = data_info(&spec.data, &raw);
+    let display = display_range(&raw);
+    let data = preprocess.apply(raw)?;
+    let net = net_config(spec, latent_dim, &data)?;
+    let t = &spec.train;
+    let train = TrainConfig {
+        epochs: t.epochs.unwrap_or(DEFAULT_EPOCHS),
+        batch_size: spec.batch_size.unwrap_or(DEFAULT_BATCH),
+        lr: t.lr,
+        beta1: t.adam_beta1,
+        beta2: t.adam_beta2,
+        eps: t.adam_eps,
+        weight_decay: t.weight_decay,
+        schedule: t.schedule,
+        beta: t.beta,
+        kl_warmup_epochs: t.kl_warmup,
+        val_fraction: t.val_fraction,
+        early_stopping: t.early_stopping,
+        dynamic_binarize: t.dynamic_binarize,
+        seed: spec.seed,
+    };
+    train.check()?;
+    if t.dynamic_binarize && !in_unit_interval(&data) {
+        return Err(Error::invalid("--dynamic-binarize needs data in [0, 1]"));
+    }
+    latent_nn::device_by_name(&spec.device)?;
+    let config = new_config(
+        command,
+        spec.seed,
+        ModelConfig::Nn {
+            net,
+            train,
+            device: spec.device.clone(),
+            epochs_run: 0,
+            stopped_early: false,
+        },
+        info,
+        preprocess,
+        display,
+        latent_dim,
+    );
+    if dir.exists() {
+        // a run latent wrote, replaced with --force (checked by the caller)
+        fs::remove_dir_all(dir).map_err(|source| Error::Io {
+            path: dir.to_path_buf(),
+            source,
+        })?;
+    }
+    fs::create_dir_all(dir).map_err(|source| Error::Io {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    let json = serde_json::to_vec_pretty(&config)
+        .map_err(|e| Error::Internal(format!("serializing the training settings: {e}")))?;
+    fsutil::atomic_write_bytes(&dir.join(run::TRAINING_FILE), &json)?;
+    train_run(dir, config, data, spec.engine, false, events)
+}
+
+/// Continue the interrupted (or finished) training run in `dir` from its newest valid
+/// checkpoint; `epochs`, when given, is the new total. `command` replaces the recorded one.
+///
+/// # Errors
+/// No run to resume, a run that is not neural, reading errors, training errors.
+pub fn resume(
+    dir: &Path,
+    epochs: Option<usize>,
+    engine: Engine,
+    command: Vec<String>,
+    events: &mut dyn FitEvents,
+) -> Result<Fitted> {
+    if !dir.is_dir() {
+        return Err(Error::invalid(format!(
+            "{}: no such run directory to resume (a run started by `latent fit` with a neural \
+             model holds a {})",
+            dir.display(),
+            run::TRAINING_FILE
+        )));
+    }
+    // held until training ends: a second writer to the same run is refused
+    let _lock = latent_core::output::lock_dir(dir, &command.join(" "))?;
+    // what an atomic write killed half-way leaves in the run directory
+    for name in fsutil::remove_stale_temps(dir) {
+        events.note(&format!("removed {name}, left by an interrupted write"));
+    }
+    let training_path = dir.join(run::TRAINING_FILE);
+    let mut config = run::read_training(dir)?;
+    let source = config.data.args.clone().ok_or_else(|| {
+        Error::invalid(format!(
+            "{}: no data arguments recorded",
+            training_path.display()
+        ))
+    })?;
+    let data = config.preprocess.apply(source.load()?)?;
+    match (&mut config.model, epochs) {
+        (ModelConfig::Nn { train, .. }, Some(e)) => train.epochs = e,
+        (ModelConfig::Nn { .. }, None) => {}
+        (ModelConfig::Pca { .. }, _) => {
+            return Err(Error::invalid(format!(
+                "{}: not a neural-network run",
+                dir.display()
+            )));
+        }
+    }
+    config.command = command;
+    train_run(dir, config, data, engine, true, events)
+}
+
+/// Train the network of `config` on `data` with checkpoints in `dir`, then write the weights
+/// and `config.json`.
+fn train_run(
+    dir: &Path,
+    mut config: RunConfig,
+    data: Dataset,
+    engine: Engine,
+    resume: bool,
+    events: &mut dyn FitEvents,
+) -> Result<Fitted> {
+    let ModelConfig::Nn {
+        net, train, device, ..
+    } = &config.model
+    else {
+        return Err(Error::invalid(format!(
+            "{}: not a neural-network run",
+            dir.display()
+        )));
+    };
+    let (net, train, device_name) = (net.clone(), train.clone(), device.clone());
+    let device = latent_nn::device_by_name(&device_name)?;
+    let (train_set, val_set) = if train.val_fraction > 0.0 {
+        // in place: the training part keeps the data's storage
+        let (t, v) = data.into_split(
+            train.val_fraction,
+            latent_core::seed::derive(train.seed, "split"),
+        )?;
+        (t, Some(v))
+    } else {
+        // moved, not copied: a second copy of the data would double the peak memory
+        (data, None)
+    };
+    events.training(train.epochs, net.is_vae());
+    events.info(&format!(
+        "training {} {}→{} ({}) on {} rows{}, {} epochs, batch {}, device {device_name}{}",
+        net.kind.name(),
+        net.input_dim,
+        net.latent_dim,
+        if net.hidden.is_empty() || net.kind == ModelKind::LinearAe {
+            "linear".to_string()
+        } else if net.arch == Arch::Conv {
+            format!("conv {:?}, hidden {:?}", net.conv_channels, net.hidden)
+        } else {
+            format!("hidden {:?}", net.hidden)
+        },
+        train_set.n(),
+        val_set
+            .as_ref()
+            .map(|v| format!(" (+{} validation)", v.n()))
+            .unwrap_or_default(),
+        train.epochs,
+        train.batch_size,
+        if engine == Engine::Auto
+            && latent_nn::fused::supports(&net)
+            && device == latent_nn::cpu_device()
+        {
+            " (fused kernels)"
+        } else {
+            " (burn)"
+        }
+    ));
+    if net.is_vae() {
+        events.info(&format!(
+            "likelihood: {}; posterior: {:?}; β = {}",
+            describe_likelihood(&net, &config.preprocess, train.dynamic_binarize),
+            net.posterior,
+            train.beta
+        ));
+    }
+    let started = Instant::now();
+    let ckpt_dir = dir.join(run::CHECKPOINT_DIR);
+    let mut recorder = Recorder { dir, inner: events };
+    let trained = latent_nn::train_with(
+        engine,
+        &net,
+        &train,
+        train_set.x(),
+        val_set.as_ref().map(Dataset::x),
+        &device,
+        Some(Checkpointing {
+            dir: &ckpt_dir,
+            resume,
+        }),
+        &mut recorder,
+    )?;
+    let seconds = started.elapsed().as_secs_f64();
+    let epochs_run = trained.history.len();
+    let last = trained.history.last().cloned();
+    let model = Model::Nn(Box::new(NnModel::new(trained.net, &device)));
+
+    if let ModelConfig::Nn {
+        epochs_run: e,
+        stopped_early,
+        train: t,
+        ..
+    } = &mut config.model
+    {
+        *e = epochs_run;
+        *stopped_early = trained.stopped_early;
+        t.epochs = train.epochs;
+    }
+    if let Some(m) = &last {
+        config
+            .summary
+            .insert("train_loss".into(), json!(m.train_loss));
+        config
+            .summary
+            .insert("train_recon".into(), json!(m.train_recon));
+        config.summary.insert("train_kl".into(), json!(m.train_kl));
+        if let Some(v) = m.val_loss {
+            config.summary.insert("val_loss".into(), json!(v));
+        }
+    }
+    config.summary.insert("fit_seconds".into(), json!(seconds));
+    config.summary.insert(
+        "loss_units".into(),
+        json!(if net.is_vae() {
+            "nats per example (summed over features)"
+        } else {
+            "squared error per example (summed over features)"
+        }),
+    );
+    run::write_files(dir, &model, config.clone())?;
+    Ok(Fitted {
+        dir: dir.to_path_buf(),
+        config,
+        model,
+        seconds,
+        epochs_run,
+        stopped_early: trained.stopped_early,
+    })
+}
