@@ -228,7 +228,12 @@ pub struct FitArgs {
     #[arg(long, value_enum, help_heading = "Autoencoders")]
     pub likelihood: Option<LikelihoodChoice>,
     /// σ of the fixed Gaussian likelihood.
-    #[arg(long, default_value_t = 1.0, help_heading = "Autoencoders")]
+    #[arg(
+        long,
+        allow_negative_numbers = true,
+        default_value_t = 1.0,
+        help_heading = "Autoencoders"
+    )]
     pub sigma: f32,
     /// One learned σ for all features (gaussian-learned).
     #[arg(long, help_heading = "Autoencoders")]
@@ -237,31 +242,66 @@ pub struct FitArgs {
     #[arg(long, help_heading = "Training")]
     pub epochs: Option<usize>,
     /// Adam learning rate.
-    #[arg(long, default_value_t = 1e-3, help_heading = "Training")]
+    #[arg(
+        long,
+        allow_negative_numbers = true,
+        default_value_t = 1e-3,
+        help_heading = "Training"
+    )]
     pub lr: f64,
     /// Adam β₁.
-    #[arg(long, default_value_t = 0.9, help_heading = "Training")]
+    #[arg(
+        long,
+        allow_negative_numbers = true,
+        default_value_t = 0.9,
+        help_heading = "Training"
+    )]
     pub adam_beta1: f64,
     /// Adam β₂.
-    #[arg(long, default_value_t = 0.999, help_heading = "Training")]
+    #[arg(
+        long,
+        allow_negative_numbers = true,
+        default_value_t = 0.999,
+        help_heading = "Training"
+    )]
     pub adam_beta2: f64,
     /// Adam ε (PyTorch's default).
-    #[arg(long, default_value_t = 1e-8, help_heading = "Training")]
+    #[arg(
+        long,
+        allow_negative_numbers = true,
+        default_value_t = 1e-8,
+        help_heading = "Training"
+    )]
     pub adam_eps: f64,
     /// L2 weight decay.
-    #[arg(long, default_value_t = 0.0, help_heading = "Training")]
+    #[arg(
+        long,
+        allow_negative_numbers = true,
+        default_value_t = 0.0,
+        help_heading = "Training"
+    )]
     pub weight_decay: f64,
     /// Learning-rate schedule: constant, cosine[=FINAL_FRACTION], step=EVERY:GAMMA.
     #[arg(long, default_value = "constant", help_heading = "Training")]
     pub lr_schedule: String,
     /// KL weight β of the VAE loss (β-VAE; 1 is the ELBO).
-    #[arg(long, default_value_t = 1.0, help_heading = "Training")]
+    #[arg(
+        long,
+        allow_negative_numbers = true,
+        default_value_t = 1.0,
+        help_heading = "Training"
+    )]
     pub beta: f64,
     /// Epochs over which β rises linearly from 0.
     #[arg(long, default_value_t = 0, help_heading = "Training")]
     pub kl_warmup: usize,
     /// Share of the rows held out (seeded) for validation.
-    #[arg(long, default_value_t = 0.0, help_heading = "Training")]
+    #[arg(
+        long,
+        allow_negative_numbers = true,
+        default_value_t = 0.0,
+        help_heading = "Training"
+    )]
     pub val_fraction: f64,
     /// Stop after this many epochs without a better validation loss.
     #[arg(long, value_name = "EPOCHS", help_heading = "Training")]
@@ -374,7 +414,7 @@ pub struct SampleArgs {
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
     /// Scale of the prior's standard deviation (1: the prior itself).
-    #[arg(long, default_value_t = 1.0)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = 1.0)]
     pub temperature: f32,
     /// Images per row.
     #[arg(long, default_value_t = 8)]
@@ -430,7 +470,7 @@ pub struct TraverseArgs {
     #[arg(long, default_value = "0..10")]
     pub dims: String,
     /// Each dimension goes from −RANGE to +RANGE (absolute values; the others stay 0).
-    #[arg(long, default_value_t = 3.0)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = 3.0)]
     pub range: f32,
     /// Points per dimension.
     #[arg(long, default_value_t = 9)]

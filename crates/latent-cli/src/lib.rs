@@ -53,6 +53,13 @@ pub fn exit_code(err: &anyhow::Error) -> u8 {
     2
 }
 
+/// A line on standard error; a standard error that cannot be written (`2>/dev/full`, a
+/// closed pipe) loses the line, never the exit code (`eprintln!` would panic).
+pub fn errln(line: &str) {
+    use std::io::Write as _;
+    let _ = writeln!(std::io::stderr().lock(), "{line}");
+}
+
 /// A closed standard output (`latent info | head`) is not a failure.
 fn is_broken_pipe(err: &anyhow::Error) -> bool {
     err.chain().any(|c| {
@@ -133,7 +140,7 @@ where
         Ok(()) => ExitCode::SUCCESS,
         Err(err) if is_broken_pipe(&err) => ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("{}", render_error(&err));
+            errln(&render_error(&err));
             ExitCode::from(exit_code(&err))
         }
     }

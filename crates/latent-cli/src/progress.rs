@@ -132,7 +132,7 @@ impl latent_nn::Observer for Terminal {
         Ok(())
     }
     fn note(&mut self, message: &str) {
-        eprintln!("note: {message}");
+        crate::errln(&format!("note: {message}"));
     }
 }
 

@@ -233,6 +233,47 @@ fn user_errors_exit_1_with_one_clear_line() {
         1,
     );
     assert!(err.contains("nope.csv"), "{err}");
+    // a standard error that cannot be written loses the message, not the exit code
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .expect("/dev/full");
+    let status = Command::new(env!("CARGO_BIN_EXE_latent"))
+        .args([
+            "fit",
+            "--data",
+            "nope.csv",
+            "--latent-dim",
+            "3",
+            "--out",
+            "r",
+        ])
+        .current_dir(d.0.path())
+        .stderr(full)
+        .status()
+        .expect("run latent");
+    assert_eq!(status.code(), Some(1));
+    // a negative number is a value (refused by the setting's check), not a flag
+    let err = d.fails(
+        &[
+            "fit",
+            "--model",
+            "vae",
+            "--data",
+            "digits",
+            "--latent-dim",
+            "2",
+            "--adam-beta1",
+            "-0.5",
+            "--out",
+            "r",
+        ],
+        1,
+    );
+    assert!(
+        err.contains("beta1") && !err.contains("unexpected argument"),
+        "{err}"
+    );
     let err = d.fails(
         &[
             "fit",
@@ -841,6 +882,22 @@ fn vae_fit_explore_and_resume_end_to_end() {
         "resumed",
     ];
     d.ok(&same);
+    // the recorded fit time is the whole fit's, not only the last session's
+    let info: serde_json::Value =
+        serde_json::from_str(&d.ok(&["info", "--run", "resumed", "--json"])).expect("json");
+    let recorded = info["config"]["summary"]["fit_seconds"]
+        .as_f64()
+        .expect("fit_seconds");
+    let epochs: f64 = std::fs::read_to_string(d.path("resumed/metrics.jsonl"))
+        .expect("metrics")
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).expect("json")["seconds"]
+                .as_f64()
+                .expect("seconds")
+        })
+        .sum();
+    assert!(epochs > 0.0 && recorded >= epochs, "{recorded} < {epochs}");
     let mut changed = same.to_vec();
     changed[9] = "64";
     changed[15] = "6";
@@ -852,6 +909,21 @@ fn vae_fit_explore_and_resume_end_to_end() {
     );
     assert!(!err.contains("--data"), "{err}");
     assert_eq!(metrics(&d.path("resumed/metrics.jsonl")), m);
+
+    // a run killed in its first epoch holds only training.json: `info` points to --resume,
+    // and --resume trains it from epoch 1 (to the same figures as the uninterrupted run)
+    fit("early", "3");
+    for f in ["config.json", "model.safetensors", "metrics.jsonl"] {
+        std::fs::remove_file(d.path("early").join(f)).expect("remove");
+    }
+    std::fs::remove_dir_all(d.path("early/checkpoints")).expect("remove");
+    let err = d.fails(&["info", "--run", "early"], 1);
+    assert!(err.contains("--resume"), "{err}");
+    let out = d.latent(&["fit", "--resume", "--out", "early"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("starts from epoch 1"), "{stderr}");
+    assert_eq!(metrics(&d.path("early/metrics.jsonl")), m);
 
     // interpolation endpoints are the decoded posterior means
     d.ok(&[
@@ -1141,5 +1213,79 @@ fn training_does_not_depend_on_the_thread_count() {
     assert_eq!(
         read("one/model.safetensors"),
         read("four/model.safetensors")
+    );
+}
+
+#[test]
+fn eval_never_uses_evaluated_rows_as_reference_or_classifier_rows() {
+    let d = Dir::new();
+    // fitted on every row of digits; evaluated on a hold-out of those very rows
+    d.ok(&[
+        "fit",
+        "--data",
+        "digits",
+        "--latent-dim",
+        "10",
+        "--out",
+        "all",
+    ]);
+    let out = d.latent(&[
+        "eval",
+        "--run",
+        "all",
+        "--data",
+        "digits",
+        "--holdout",
+        "30",
+        "--split",
+        "test",
+        "--iw-samples",
+        "0",
+        "--samples",
+        "300",
+        "--continuity-points",
+        "0",
+        "--json",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let m: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    // completeness compares with the nearest reference row: with the evaluated rows in the
+    // reference, real rows would be at distance 0 and the ratio would explode (it read 1,058)
+    let completeness = m["completeness"].as_f64().expect("completeness");
+    assert!(
+        completeness > 0.1 && completeness < 10.0,
+        "completeness {completeness}"
+    );
+    // the classifier's accuracy is measured on rows it never trained on
+    let acc = m["classifier_accuracy"].as_f64().expect("accuracy");
+    assert!(acc > 0.5 && acc < 1.0, "{acc}");
+    let err = d
+        .latent(&[
+            "eval",
+            "--run",
+            "all",
+            "--data",
+            "digits",
+            "--holdout",
+            "30",
+            "--split",
+            "test",
+            "--iw-samples",
+            "0",
+            "--samples",
+            "300",
+            "--continuity-points",
+            "0",
+        ])
+        .stderr;
+    let err = String::from_utf8_lossy(&err);
+    assert!(
+        err.contains("539 of the run's training rows are also evaluated")
+            && err.contains("reference set: 1258 rows"),
+        "{err}"
     );
 }

@@ -148,6 +148,7 @@ impl Classifier {
                         epoch: epoch + 1,
                         step: step + 1,
                         what: "classifier cross-entropy".into(),
+                        hint: String::new(),
                     });
                 }
                 let grads = loss.backward();

@@ -13,9 +13,7 @@ pub enum NnError {
         reason: String,
     },
     /// Training produced a NaN or infinite value.
-    #[error(
-        "training diverged at epoch {epoch}, step {step}: {what} is not finite; the last good checkpoint is kept (try a lower --lr)"
-    )]
+    #[error("training diverged at epoch {epoch}, step {step}: {what} is not finite{hint}")]
     Diverged {
         /// 1-based epoch.
         epoch: usize,
@@ -23,6 +21,8 @@ pub enum NnError {
         step: usize,
         /// Which quantity.
         what: String,
+        /// What is kept and what to try, starting with "; " (empty when unknown).
+        hint: String,
     },
     /// A checkpoint or weights file is missing, malformed or fails its checksum.
     #[error("{}: {reason}", path.display())]

@@ -221,6 +221,7 @@ fn check_finite(s: [f64; 3], epoch: usize, step: usize) -> Result<()> {
             epoch,
             step,
             what: what.to_string(),
+            hint: String::new(),
         }),
         None => Ok(()),
     }
@@ -296,6 +297,63 @@ pub fn train_with(
     checkpoints: Option<Checkpointing<'_>>,
     observer: &mut dyn Observer,
 ) -> Result<Trained> {
+    let dir = checkpoints.map(|c| c.dir);
+    train_inner(
+        engine,
+        net_cfg,
+        cfg,
+        train,
+        val,
+        device,
+        checkpoints,
+        observer,
+    )
+    .map_err(|e| match e {
+        NnError::Diverged {
+            epoch, step, what, ..
+        } => NnError::Diverged {
+            epoch,
+            step,
+            what,
+            hint: divergence_hint(train, dir),
+        },
+        other => other,
+    })
+}
+
+/// What a divergence leaves and what to try: whether a checkpoint survives, and the likely
+/// cause — data far from unit scale, or else too large a learning rate.
+fn divergence_hint(train: ArrayView2<'_, f32>, checkpoints: Option<&Path>) -> String {
+    let kept = checkpoints
+        .and_then(|d| checkpoint::list(d).ok())
+        .and_then(|e| e.into_iter().max());
+    let keep = match kept {
+        Some(e) => format!("the checkpoint of epoch {e} is kept (resume with --resume)"),
+        None => "no checkpoint had been written".to_string(),
+    };
+    let largest = train.iter().fold(0.0f32, |m, &v| m.max(v.abs()));
+    let cause = if largest > 50.0 {
+        format!(
+            "the data is far from unit scale (values up to {largest:.4}): scale it \
+             (--scale standardize, or --scale unit), then a lower --lr if it still diverges"
+        )
+    } else {
+        "try a lower --lr".to_string()
+    };
+    format!("; {keep}; {cause}")
+}
+
+#[allow(clippy::too_many_arguments)]
+fn train_inner(
+    engine: Engine,
+    net_cfg: &NetConfig,
+    cfg: &TrainConfig,
+    train: ArrayView2<'_, f32>,
+    val: Option<ArrayView2<'_, f32>>,
+    device: &Device,
+    checkpoints: Option<Checkpointing<'_>>,
+    observer: &mut dyn Observer,
+) -> Result<Trained> {
     let resume = checkpoints.is_some_and(|c| c.resume);
     let checkpoints = checkpoints.map(|c| c.dir);
     net_cfg.check()?;
@@ -335,48 +393,56 @@ pub fn train_with(
         for s in &skipped {
             observer.note(s);
         }
-        let Some(ckpt) = found else {
-            return Err(NnError::Checkpoint {
-                path: dir.to_path_buf(),
-                reason: "no valid checkpoint to resume from".into(),
+        if let Some(ckpt) = found {
+            if ckpt.state.net != *net_cfg {
+                return Err(NnError::Checkpoint {
+                    path: dir.to_path_buf(),
+                    reason:
+                        "was written for a different network; resume with the run's own settings"
+                            .into(),
+                });
+            }
+            let same_training = TrainConfig {
+                epochs: cfg.epochs,
+                ..ckpt.state.train.clone()
+            };
+            if same_training != *cfg {
+                return Err(NnError::Checkpoint {
+                    path: dir.to_path_buf(),
+                    reason: "was written with different training settings (only --epochs may change on resume)".into(),
+                });
+            }
+            let src = checkpoint::epoch_dir(dir, ckpt.state.epoch);
+            net = load_params(net, &ckpt.params, &src)?;
+            adam = Adam::restore(
+                settings,
+                ckpt.state.adam_step,
+                &ckpt.optimizer,
+                &device,
+                &src,
+            )?;
+            history = ckpt.state.history.clone();
+            best_val = ckpt.state.best_val;
+            since_best = ckpt.state.since_best;
+            observer.note(&format!(
+                "resuming after epoch {} from {}",
+                ckpt.state.epoch,
+                src.display()
+            ));
+            observer.resumed(&history)?;
+            checkpoint::remove_leftovers(dir);
+        } else {
+            // a run stopped in its first epoch has no checkpoint yet (and one whose every
+            // checkpoint is corrupt has none worth keeping): it starts again from epoch 1,
+            // the same run an uninterrupted fit would have been
+            observer.note(if skipped.is_empty() {
+                "no checkpoint yet (the run stopped in its first epoch): training starts from epoch 1"
+            } else {
+                "no valid checkpoint: training starts from epoch 1"
             });
-        };
-        if ckpt.state.net != *net_cfg {
-            return Err(NnError::Checkpoint {
-                path: dir.to_path_buf(),
-                reason: "was written for a different network; resume with the run's own settings"
-                    .into(),
-            });
+            observer.resumed(&history)?;
+            checkpoint::remove_leftovers(dir);
         }
-        let same_training = TrainConfig {
-            epochs: cfg.epochs,
-            ..ckpt.state.train.clone()
-        };
-        if same_training != *cfg {
-            return Err(NnError::Checkpoint {
-                path: dir.to_path_buf(),
-                reason: "was written with different training settings (only --epochs may change on resume)".into(),
-            });
-        }
-        let src = checkpoint::epoch_dir(dir, ckpt.state.epoch);
-        net = load_params(net, &ckpt.params, &src)?;
-        adam = Adam::restore(
-            settings,
-            ckpt.state.adam_step,
-            &ckpt.optimizer,
-            &device,
-            &src,
-        )?;
-        history = ckpt.state.history.clone();
-        best_val = ckpt.state.best_val;
-        since_best = ckpt.state.since_best;
-        observer.note(&format!(
-            "resuming after epoch {} from {}",
-            ckpt.state.epoch,
-            src.display()
-        ));
-        observer.resumed(&history)?;
-        checkpoint::remove_leftovers(dir);
     }
 
     let fused_cpu = engine == Engine::Auto
@@ -464,6 +530,7 @@ pub fn train_with(
                 epoch: epoch + 1,
                 step: steps,
                 what,
+                hint: String::new(),
             });
         }
         let val_metrics = match val {

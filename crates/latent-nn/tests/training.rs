@@ -246,9 +246,62 @@ fn divergence_stops_at_the_first_non_finite_loss() {
         &mut Silent,
     )
     .unwrap_err();
-    match err {
-        NnError::Diverged { epoch, step, .. } => assert_eq!((epoch, step), (1, 2), "{err}"),
+    match &err {
+        NnError::Diverged { epoch, step, .. } => assert_eq!((*epoch, *step), (1, 2), "{err}"),
         other => panic!("expected divergence, got {other}"),
     }
+    // no checkpoint exists, and the data is in [0, 1]: the message says both
+    let msg = err.to_string();
+    assert!(
+        msg.contains("no checkpoint had been written") && msg.contains("lower --lr"),
+        "{msg}"
+    );
     assert!(checkpoint::list(dir.path()).unwrap().is_empty());
+}
+
+#[test]
+fn divergence_on_unscaled_data_says_to_scale_it() {
+    // values near 1,000 with a learning rate that is fine for [0, 1] data
+    let x = digits().mapv(|v| v * 1000.0);
+    let cfg = TrainConfig {
+        lr: 0.5,
+        ..settings(1)
+    };
+    let err = train(
+        &vae(),
+        &cfg,
+        x.view(),
+        None,
+        &cpu_device(),
+        None,
+        &mut Silent,
+    )
+    .unwrap_err();
+    let msg = err.to_string();
+    assert!(matches!(err, NnError::Diverged { .. }), "{msg}");
+    assert!(
+        msg.contains("--scale standardize") && msg.contains("far from unit scale"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn resuming_a_run_with_no_checkpoint_starts_it_from_epoch_one() {
+    let x = digits();
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = settings(2);
+    let device = cpu_device();
+    let fresh = train(&vae(), &cfg, x.view(), None, &device, None, &mut Silent).unwrap();
+    let resumed = train(
+        &vae(),
+        &cfg,
+        x.view(),
+        None,
+        &device,
+        ck(&dir.path().join("checkpoints"), true),
+        &mut Silent,
+    )
+    .unwrap();
+    assert_eq!(figures(&fresh.history), figures(&resumed.history));
+    assert_eq!(resumed.history.len(), 2);
 }

@@ -145,6 +145,50 @@ pub struct BenchSummary {
     pub frechet_data: Option<f64>,
 }
 
+/// `train` without the rows that also occur in `test` (the same values, bit for bit; `None`
+/// when no row is left), and how many were left out: the reference rows and the feature classifier of a [`Bench`] must
+/// never include a row they are used to judge, whatever the data's name or path.
+///
+/// # Errors
+/// Shape errors.
+pub fn disjoint_from(train: Dataset, test: &Dataset) -> Result<(Option<Dataset>, usize)> {
+    use std::collections::HashMap;
+    use std::hash::{Hash, Hasher};
+    let key = |row: ndarray::ArrayView1<'_, f32>| {
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        for v in row {
+            v.to_bits().hash(&mut h);
+        }
+        h.finish()
+    };
+    let mut seen: HashMap<u64, Vec<usize>> = HashMap::new();
+    for (i, row) in test.x().outer_iter().enumerate() {
+        seen.entry(key(row)).or_default().push(i);
+    }
+    let same = |a: ndarray::ArrayView1<'_, f32>, b: ndarray::ArrayView1<'_, f32>| {
+        a.iter().zip(b).all(|(x, y)| x.to_bits() == y.to_bits())
+    };
+    let keep: Vec<usize> = train
+        .x()
+        .outer_iter()
+        .enumerate()
+        .filter(|(_, row)| {
+            !seen
+                .get(&key(*row))
+                .is_some_and(|ids| ids.iter().any(|&j| same(*row, test.x().row(j))))
+        })
+        .map(|(i, _)| i)
+        .collect();
+    let dropped = train.n() - keep.len();
+    if dropped == 0 {
+        return Ok((Some(train), 0));
+    }
+    if keep.is_empty() {
+        return Ok((None, dropped));
+    }
+    Ok((Some(train.select(&keep)?), dropped))
+}
+
 /// Mean over rows of the squared error summed over features.
 pub fn sse_per_example(x: ArrayView2<'_, f32>, y: ArrayView2<'_, f32>) -> f64 {
     let total: f64 = x

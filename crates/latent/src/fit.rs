@@ -697,10 +697,12 @@ fn describe_likelihood(cfg: &NetConfig, pre: &Preprocess, dynamic: bool) -> Stri
     }
 }
 
-/// Writes `metrics.jsonl` after every epoch, then tells the front end.
+/// Writes `metrics.jsonl` after every epoch, then tells the front end; remembers the time
+/// the epochs before a resume took.
 struct Recorder<'a> {
     dir: &'a Path,
     inner: &'a mut dyn FitEvents,
+    earlier_seconds: f64,
 }
 
 impl Observer for Recorder<'_> {
@@ -718,6 +720,7 @@ impl Observer for Recorder<'_> {
         self.inner.note(message);
     }
     fn resumed(&mut self, history: &[EpochMetrics]) -> latent_nn::Result<()> {
+        self.earlier_seconds = history.iter().map(|m| m.seconds).sum();
         run::write_metrics(self.dir, history)?;
         self.inner.resumed(history)
     }
@@ -918,7 +921,11 @@ fn train_run(
     }
     let started = Instant::now();
     let ckpt_dir = dir.join(run::CHECKPOINT_DIR);
-    let mut recorder = Recorder { dir, inner: events };
+    let mut recorder = Recorder {
+        dir,
+        inner: events,
+        earlier_seconds: 0.0,
+    };
     let trained = latent_nn::train_with(
         engine,
         &net,
@@ -933,6 +940,8 @@ fn train_run(
         &mut recorder,
     )?;
     let seconds = started.elapsed().as_secs_f64();
+    // the whole fit: this session and the epochs trained before a resume
+    let total_seconds = seconds + recorder.earlier_seconds;
     let epochs_run = trained.history.len();
     let last = trained.history.last().cloned();
     let model = Model::Nn(Box::new(NnModel::new(trained.net, &device)));
@@ -960,7 +969,9 @@ fn train_run(
             config.summary.insert("val_loss".into(), json!(v));
         }
     }
-    config.summary.insert("fit_seconds".into(), json!(seconds));
+    config
+        .summary
+        .insert("fit_seconds".into(), json!(total_seconds));
     config.summary.insert(
         "loss_units".into(),
         json!(if net.is_vae() {

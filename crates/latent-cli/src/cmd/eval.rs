@@ -11,22 +11,45 @@ pub fn run(args: &crate::cli::EvalArgs) -> Result<()> {
     let (config, model) = latent::run::load(&args.run)?;
     let data = config.load_data(&args.data)?;
     // The reference rows (nearest neighbours, the classifier, the code Gaussian) are the run's
-    // training data; when the evaluation data is that same data, a seeded half of it is
-    // (`Err` says why).
-    let reference = match &config.data.args {
-        Some(a) if *a == args.data => {
-            Err("the evaluation data is the training data: half of it serves as the reference set")
-        }
-        Some(a) => Ok(a),
-        None => Err(
-            "the run does not record its training data: half of the evaluation data serves as the reference set",
-        ),
+    // training data less every row that is also evaluated (found by content, not by the data's
+    // name: `mnist`, `./mnist` and an overlapping hold-out are caught alike); when nothing is
+    // left — the evaluation data is the training data — a seeded half of it is.
+    let halves = |why: &str| -> Result<(latent_core::Dataset, latent_core::Dataset)> {
+        outln_err(why, args.json);
+        Ok(data.split(0.5, latent_core::seed::derive(args.seed, "eval-halves"))?)
     };
-    let (train, test) = match reference {
-        Ok(a) => (config.preprocess.apply(a.load()?)?, data),
-        Err(why) => {
-            outln_err(why, args.json);
-            data.split(0.5, latent_core::seed::derive(args.seed, "eval-halves"))?
+    let (train, test) = match &config.data.args {
+        None => halves(
+            "the run does not record its training data: half of the evaluation data serves as the reference set",
+        )?,
+        Some(a) => {
+            let (train, dropped) =
+                latent::eval::disjoint_from(config.preprocess.apply(a.load()?)?, &data)?;
+            match train.filter(|t| t.n() >= 2) {
+                None => halves(
+                    "the evaluation data is the training data: half of it serves as the reference set",
+                )?,
+                Some(train) => {
+                    if dropped > 0 {
+                        outln_err(
+                            &format!(
+                                "{dropped} of the run's training rows are also evaluated: they are left out of the \
+                             reference set and of the classifier's training rows"
+                            ),
+                            args.json,
+                        );
+                    }
+                    outln_err(
+                        &format!(
+                            "reference set: {} rows of {} (the run's training data, none of them evaluated)",
+                            train.n(),
+                            a.data
+                        ),
+                        args.json,
+                    );
+                    (train, data)
+                }
+            }
         }
     };
     let settings = latent::eval::EvalSettings {
@@ -85,6 +108,6 @@ pub fn run(args: &crate::cli::EvalArgs) -> Result<()> {
 /// A progress remark on stderr (not with `--json`, which keeps stdout clean anyway).
 fn outln_err(msg: &str, quiet: bool) {
     if !quiet {
-        eprintln!("{msg}");
+        crate::errln(msg);
     }
 }
