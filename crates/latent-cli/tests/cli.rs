@@ -1229,7 +1229,8 @@ fn eval_never_uses_evaluated_rows_as_reference_or_classifier_rows() {
         "--out",
         "all",
     ]);
-    let out = d.latent(&[
+    // the same evaluation as figures (--json) and with its notes on stderr (without)
+    let eval = [
         "eval",
         "--run",
         "all",
@@ -1245,8 +1246,10 @@ fn eval_never_uses_evaluated_rows_as_reference_or_classifier_rows() {
         "300",
         "--continuity-points",
         "0",
-        "--json",
-    ]);
+    ];
+    let mut json = eval.to_vec();
+    json.push("--json");
+    let out = d.latent(&json);
     assert!(
         out.status.success(),
         "{}",
@@ -1263,25 +1266,7 @@ fn eval_never_uses_evaluated_rows_as_reference_or_classifier_rows() {
     // the classifier's accuracy is measured on rows it never trained on
     let acc = m["classifier_accuracy"].as_f64().expect("accuracy");
     assert!(acc > 0.5 && acc < 1.0, "{acc}");
-    let err = d
-        .latent(&[
-            "eval",
-            "--run",
-            "all",
-            "--data",
-            "digits",
-            "--holdout",
-            "30",
-            "--split",
-            "test",
-            "--iw-samples",
-            "0",
-            "--samples",
-            "300",
-            "--continuity-points",
-            "0",
-        ])
-        .stderr;
+    let err = d.latent(&eval).stderr;
     let err = String::from_utf8_lossy(&err);
     assert!(
         err.contains("539 of the run's training rows are also evaluated")
