@@ -36,6 +36,15 @@ pub struct Cli {
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
+    /// The most memory latent may use, e.g. 8G or 512M (default: the memory available, or
+    /// the LATENT_MAX_MEMORY environment variable). A data file, `--n`, `--steps`, `--grid`
+    /// or `--iw-samples` that would need more is refused before anything is allocated.
+    #[arg(long, global = true, value_name = "SIZE", value_parser = parse_memory)]
+    pub max_memory: Option<u64>,
+}
+
+fn parse_memory(s: &str) -> Result<u64, String> {
+    latent_core::memory::parse_size(s)
 }
 
 /// The subcommands.

@@ -122,6 +122,21 @@ where
             };
         }
     };
+    let limit = match cli.max_memory {
+        Some(bytes) => Some(Ok(bytes)),
+        None => std::env::var(latent_core::memory::ENV).ok().map(|v| {
+            latent_core::memory::parse_size(&v)
+                .map_err(|e| format!("{}={v}: {e}", latent_core::memory::ENV))
+        }),
+    };
+    match limit {
+        Some(Ok(bytes)) => latent_core::memory::set_limit(bytes),
+        Some(Err(e)) => {
+            errln(&format!("error: {e}"));
+            return ExitCode::from(1);
+        }
+        None => {}
+    }
     let result = match &cli.command {
         cli::Command::Fit(a) => cmd::fit::run(a, command_line, &given_flags(&matches, "fit")),
         cli::Command::Encode(a) => cmd::encode::run(a),

@@ -405,6 +405,107 @@ fn corrupt_run_files_are_detected() {
     std::fs::write(d.path("run/config.json"), b"{\"format\": ").expect("write");
     let err = d.fails(&["info", "--run", "run"], 1);
     assert!(err.contains("config.json"), "{err}");
+
+    // One bit of the preprocessing in config.json (a digit of its range or mean) would change
+    // every code silently: config.json is sealed with the checksum of its content.
+    d.ok(&[
+        "fit",
+        "--data",
+        "digits",
+        "--latent-dim",
+        "4",
+        "--out",
+        "run2",
+    ]);
+    let config = d.path("run2/config.json");
+    let text = std::fs::read(&config).expect("read");
+    let from = String::from_utf8_lossy(&text)
+        .find("\"preprocess\"")
+        .expect("a preprocess section");
+    let digit = from
+        + text[from..]
+            .iter()
+            .position(u8::is_ascii_digit)
+            .expect("a number in it");
+    let mut flipped = text.clone();
+    flipped[digit] ^= 1;
+    std::fs::write(&config, &flipped).expect("write");
+    for cmd in [
+        vec!["info", "--run", "run2"],
+        vec![
+            "encode",
+            "--run",
+            "run2",
+            "--data",
+            "digits",
+            "--out",
+            "codes.npy",
+        ],
+    ] {
+        let err = d.fails(&cmd, 1);
+        assert!(
+            err.contains("config.json") && err.contains("checksum mismatch"),
+            "{cmd:?}: {err}"
+        );
+    }
+    // whitespace is not content: a reformatted config still reads
+    let reflowed = String::from_utf8_lossy(&text).replace(",\n", ",\n\n");
+    std::fs::write(&config, reflowed).expect("write");
+    d.ok(&["info", "--run", "run2"]);
+}
+
+#[test]
+fn edited_training_settings_and_checkpoints_are_detected_on_resume() {
+    let d = Dir::new();
+    let fit = [
+        "fit",
+        "--model",
+        "vae",
+        "--data",
+        "digits",
+        "--latent-dim",
+        "2",
+        "--hidden",
+        "16",
+        "--epochs",
+        "2",
+        "--out",
+        "run",
+    ];
+    d.ok(&fit);
+    let training = d.path("run/training.json");
+    let original = std::fs::read_to_string(&training).expect("read");
+    assert!(original.contains("\"checksum\""), "{original}");
+    // a changed learning rate in training.json would silently change the resumed weights
+    let edited = original.replacen("\"lr\": 0.001", "\"lr\": 0.002", 1);
+    assert_ne!(edited, original, "{original}");
+    std::fs::write(&training, &edited).expect("write");
+    let err = d.fails(&["fit", "--resume", "--out", "run", "--epochs", "3"], 1);
+    assert!(
+        err.contains("training.json") && err.contains("checksum mismatch"),
+        "{err}"
+    );
+    std::fs::write(&training, &original).expect("write");
+    // an edited Adam step in the newest checkpoint: that checkpoint is skipped, saying why
+    let state = d.path("run/checkpoints/epoch-0002/state.json");
+    let text = std::fs::read_to_string(&state).expect("read");
+    std::fs::write(
+        &state,
+        text.replacen("\"adam_step\": ", "\"adam_step\": 1", 1),
+    )
+    .expect("write");
+    let run = d.latent(&["fit", "--resume", "--out", "run", "--epochs", "3"]);
+    let out = format!(
+        "{}{}",
+        String::from_utf8_lossy(&run.stdout),
+        String::from_utf8_lossy(&run.stderr)
+    );
+    assert!(run.status.success(), "{out}");
+    assert!(
+        out.contains("skipping checkpoint of epoch 2") && out.contains("checksum mismatch"),
+        "{out}"
+    );
+    assert!(out.contains("resuming after epoch 1"), "{out}");
 }
 
 #[test]

@@ -63,6 +63,28 @@ pub enum Error {
         /// Its command line.
         command: String,
     },
+    /// An input or a request would need more memory than latent may use
+    /// ([`crate::memory`]).
+    #[error(
+        "{what} would need {}, more than the {} latent may use ({})",
+        crate::memory::format_size(*needed),
+        crate::memory::format_size(u128::from(*limit)),
+        if *explicit {
+            "the limit set by --max-memory or LATENT_MAX_MEMORY"
+        } else {
+            "the memory available now; --max-memory or LATENT_MAX_MEMORY sets another limit"
+        }
+    )]
+    TooLarge {
+        /// What would be allocated, in words (names the flag or the file).
+        what: String,
+        /// Its cost in bytes.
+        needed: u128,
+        /// The limit in bytes.
+        limit: u64,
+        /// Whether the limit was set explicitly.
+        explicit: bool,
+    },
     /// Writing a file failed; the previous content (if any) is intact.
     #[error("{}: {source}", path.display())]
     Io {
@@ -99,7 +121,11 @@ impl Error {
     /// Whether the error was caused by the user's input or settings (as opposed to the
     /// environment or a bug). The CLI maps this to exit code 1.
     pub fn is_user_error(&self) -> bool {
-        !matches!(self, Error::Io { .. })
+        match self {
+            // a path that is not a regular file where one is needed
+            Error::Io { source, .. } => source.kind() == std::io::ErrorKind::InvalidInput,
+            _ => true,
+        }
     }
 }
 

@@ -103,6 +103,116 @@ pub fn atomic_write_bytes(path: &Path, bytes: &[u8]) -> Result<()> {
     atomic_write(path, |w| w.write_all(bytes))
 }
 
+/// Read a file latent wrote (weights, a checkpoint, a run's JSON) whole, refusing what is not
+/// a regular file (a link to `/dev/zero` would never end) or is larger than the memory latent
+/// may use ([`crate::memory`]).
+///
+/// # Errors
+/// [`Error::Io`] naming the path (a device or a directory gives `InvalidInput`);
+/// [`Error::TooLarge`].
+pub fn read_file(path: &Path) -> Result<Vec<u8>> {
+    let io = |source: std::io::Error| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let meta = fs::metadata(path).map_err(io)?;
+    if !meta.is_file() {
+        return Err(io(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "not a regular file",
+        )));
+    }
+    crate::memory::check(format!("{}", path.display()), u128::from(meta.len()))?;
+    fs::read(path).map_err(io)
+}
+
+/// The key under which a sealed JSON file carries the SHA-256 of its own content.
+pub const CHECKSUM_KEY: &str = "checksum";
+
+/// The SHA-256 (hex) of a JSON object's content without its [`CHECKSUM_KEY`]: the compact
+/// serialisation of the parsed value, keys in serde_json's map order. Whitespace does not
+/// count; every value, key and number does.
+fn content_sha256(
+    mut value: serde_json::Value,
+) -> std::result::Result<(Option<serde_json::Value>, String), String> {
+    let object = value
+        .as_object_mut()
+        .ok_or_else(|| "not a JSON object".to_string())?;
+    let recorded = object.remove(CHECKSUM_KEY);
+    let compact = serde_json::to_vec(&value).map_err(|e| format!("serialising JSON: {e}"))?;
+    Ok((recorded, crate::tensors::sha256_hex(&compact)))
+}
+
+/// `value` as pretty-printed JSON with the SHA-256 of its content added as a last key,
+/// [`CHECKSUM_KEY`] (see [`check_sealed_json`]).
+///
+/// # Errors
+/// In words: `value` does not serialise to a JSON object, or has a [`CHECKSUM_KEY`] field.
+pub fn seal_json<T: serde::Serialize>(value: &T) -> std::result::Result<Vec<u8>, String> {
+    let json = |e: serde_json::Error| format!("serialising JSON: {e}");
+    let plain = serde_json::to_value(value).map_err(json)?;
+    let Some(fields) = plain.as_object().map(serde_json::Map::len) else {
+        return Err("not a JSON object".into());
+    };
+    if plain.get(CHECKSUM_KEY).is_some() {
+        return Err(format!("the value has its own `{CHECKSUM_KEY}` field"));
+    }
+    // the checksum covers the value as it reads back from the text written (an f32 field
+    // prints shorter than its f64 widening)
+    let mut pretty = serde_json::to_vec_pretty(value).map_err(json)?;
+    let reread: serde_json::Value = serde_json::from_slice(&pretty).map_err(json)?;
+    let (_, sum) = content_sha256(reread)?;
+    // the fields stay in their declared order; the checksum is appended as the last key
+    let trim = |p: &mut Vec<u8>| {
+        while p.last().is_some_and(u8::is_ascii_whitespace) {
+            p.pop();
+        }
+    };
+    trim(&mut pretty);
+    if pretty.pop() != Some(b'}') {
+        return Err("not a JSON object".into());
+    }
+    trim(&mut pretty);
+    if fields > 0 {
+        pretty.push(b',');
+    }
+    pretty.extend_from_slice(format!("\n  \"{CHECKSUM_KEY}\": \"{sum}\"\n}}").as_bytes());
+    Ok(pretty)
+}
+
+/// What [`check_sealed_json`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Seal {
+    /// The file carries its checksum and its content matches it.
+    Intact,
+    /// The file carries no checksum (written before files were sealed).
+    Absent,
+}
+
+/// Check a JSON file written by [`seal_json`]: its content must match the SHA-256 it
+/// carries. A reason in words when it does not (or is not a JSON object).
+///
+/// # Errors
+/// The reason, in words: not JSON, not an object, a checksum that is not a string, or a
+/// content that does not match it (the file was edited or is corrupt).
+pub fn check_sealed_json(bytes: &[u8]) -> std::result::Result<Seal, String> {
+    let value: serde_json::Value =
+        serde_json::from_slice(bytes).map_err(|e| format!("malformed JSON: {e}"))?;
+    if !value.is_object() {
+        return Err("not a JSON object".into());
+    }
+    let (recorded, sum) = content_sha256(value)?;
+    match recorded {
+        None => Ok(Seal::Absent),
+        Some(serde_json::Value::String(r)) if r == sum => Ok(Seal::Intact),
+        Some(serde_json::Value::String(r)) => Err(format!(
+            "checksum mismatch (the content hashes to sha256 {sum}, the file says {r}): it \
+             was edited or is corrupt"
+        )),
+        Some(_) => Err(format!("`{CHECKSUM_KEY}` is not a string")),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -124,6 +234,52 @@ mod tests {
         assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
         atomic_write_bytes(&p, b"second").unwrap();
         assert_eq!(fs::read(&p).unwrap(), b"second");
+    }
+
+    #[derive(serde::Serialize)]
+    struct Sample {
+        name: &'static str,
+        ratio: f32,
+        nested: std::collections::BTreeMap<&'static str, Vec<f64>>,
+    }
+
+    #[test]
+    fn a_sealed_file_detects_every_change_of_its_content() {
+        let value = Sample {
+            name: "run",
+            ratio: 0.1,
+            nested: [("a", vec![1.5, -2.0e-7]), ("b", vec![])]
+                .into_iter()
+                .collect(),
+        };
+        let bytes = seal_json(&value).unwrap();
+        let text = String::from_utf8(bytes.clone()).unwrap();
+        assert!(text.starts_with("{\n  \"name\": \"run\""), "{text}");
+        assert!(text.ends_with("\"\n}"), "{text}");
+        assert_eq!(check_sealed_json(&bytes), Ok(Seal::Intact));
+        // whitespace is not content
+        let reflowed = text.replace("\n", "\n\n");
+        assert_eq!(check_sealed_json(reflowed.as_bytes()), Ok(Seal::Intact));
+        // every single-bit flip of the file is refused or still parses to the same content
+        let original: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+        for i in 0..bytes.len() {
+            for bit in 0..8 {
+                let mut flipped = bytes.clone();
+                flipped[i] ^= 1 << bit;
+                if let Ok(Seal::Intact) = check_sealed_json(&flipped) {
+                    let v: serde_json::Value = serde_json::from_slice(&flipped).unwrap();
+                    assert_eq!(v, original, "byte {i} bit {bit} changed content unnoticed");
+                }
+            }
+        }
+        let edited = text.replace("0.1", "0.2");
+        let err = check_sealed_json(edited.as_bytes()).unwrap_err();
+        assert!(err.contains("checksum mismatch"), "{err}");
+        assert_eq!(check_sealed_json(b"{\"a\": 1}"), Ok(Seal::Absent));
+        assert!(check_sealed_json(b"[1]").is_err());
+        let empty: std::collections::BTreeMap<String, u8> = Default::default();
+        let sealed_empty = seal_json(&empty).unwrap();
+        assert_eq!(check_sealed_json(&sealed_empty), Ok(Seal::Intact));
     }
 
     #[test]

@@ -24,6 +24,7 @@ mod dataset;
 mod error;
 pub mod family;
 pub mod fsutil;
+pub mod memory;
 pub mod output;
 mod reduction;
 pub mod seed;

@@ -268,7 +268,8 @@ pub fn parse(name: &Path, text: &str, opts: &CsvOptions) -> Result<Dataset> {
 }
 
 fn read_text(path: &Path) -> Result<String> {
-    let bytes = read_all_maybe_gz(path)?;
+    // the text, the parsed rows (f32, at most 2 bytes of text per value) and the dataset
+    let bytes = read_all_maybe_gz(path, 5)?;
     String::from_utf8(bytes).map_err(|e| {
         format_err(
             path,

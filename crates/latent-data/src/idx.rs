@@ -208,11 +208,28 @@ fn check_payload_len(name: &Path, kind: Kind, h: &Header, got: u64) -> Result<()
     Ok(())
 }
 
+/// Refuse to read the whole of a file whose images (their bytes and the f32 array made of
+/// them) would need more memory than latent may use. Streaming reads are not bounded by it.
+fn check_memory(name: &Path, kind: Kind, h: &Header) -> Result<()> {
+    if kind != Kind::Images {
+        return Ok(());
+    }
+    crate::util::check_memory(
+        name,
+        &format!(
+            "{} images of {}×{} (as the header declares)",
+            h.n, h.height, h.width
+        ),
+        h.payload as u128 * 5,
+    )
+}
+
 /// Parse an IDX file held in memory: header then data.
 fn parse_kind<'a>(name: &Path, kind: Kind, bytes: &'a [u8]) -> Result<(Header, &'a [u8])> {
     let header = parse_header(name, kind, bytes)?;
     let data = bytes.get(kind.header_len()..).unwrap_or_default();
     check_payload_len(name, kind, &header, data.len() as u64)?;
+    check_memory(name, kind, &header)?;
     Ok((header, data))
 }
 
@@ -232,13 +249,23 @@ fn read_kind(
     let header = parse_header(name, kind, &head[..got])?;
     if let Some(len) = raw_len {
         check_payload_len(name, kind, &header, len.saturating_sub(hl as u64))?;
+        check_memory(name, kind, &header)?;
     }
     // Capacity only once the size is known to be real; otherwise the buffer grows with the
-    // data actually decompressed.
+    // data actually decompressed, up to what latent may hold: a stream that ends before is
+    // truncated, one that goes on is too large.
+    let want = header.payload as u64;
+    let hold = match kind {
+        Kind::Images => want.min(latent_core::memory::limit() / 5),
+        Kind::Labels => want,
+    };
     let mut data = Vec::with_capacity(if raw_len.is_some() { header.payload } else { 0 });
-    r.take(header.payload as u64 + 1)
+    r.take(hold + 1)
         .read_to_end(&mut data)
         .map_err(|e| read_err(name, gzip, e))?;
+    if hold < want && data.len() as u64 > hold {
+        check_memory(name, kind, &header)?;
+    }
     check_payload_len(name, kind, &header, data.len() as u64)?;
     Ok((header, data))
 }

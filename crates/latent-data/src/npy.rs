@@ -268,6 +268,20 @@ fn check_header(name: &Path, d: Dict, offset: usize) -> Result<Header> {
     })
 }
 
+/// Refuse to read the whole of a file whose values (their bytes and the f32 array made of
+/// them) would need more memory than latent may use. Streaming reads are not bounded by it.
+fn check_memory(name: &Path, h: &Header) -> Result<()> {
+    crate::util::check_memory(
+        name,
+        &format!(
+            "shape {} of {} (as the header declares)",
+            shape_str(&h.shape),
+            h.dtype.descr()
+        ),
+        h.nbytes as u128 + (h.nbytes / h.dtype.size()) as u128 * 4,
+    )
+}
+
 fn check_data_len(name: &Path, h: &Header, got: u64) -> Result<()> {
     let want = h.nbytes as u64;
     if got != want {
@@ -480,6 +494,7 @@ pub fn parse(name: &Path, bytes: &[u8]) -> Result<Dataset> {
     let mut r = bytes;
     let h = read_header(name, &mut r)?;
     check_data_len(name, &h, r.len() as u64)?;
+    check_memory(name, &h)?;
     let x = decode(name, &h, r)?;
     to_dataset(name, &h, x)
 }
@@ -497,6 +512,7 @@ fn open_checked(path: &Path) -> Result<(Header, BufReader<File>)> {
 
 fn read_array(path: &Path) -> Result<(Header, Array2<f32>)> {
     let (h, r) = open_checked(path)?;
+    check_memory(path, &h)?;
     let mut data = Vec::with_capacity(h.nbytes);
     r.take(h.nbytes as u64 + 1)
         .read_to_end(&mut data)

@@ -12,6 +12,12 @@ use crate::{DataError, Result};
 /// with [`DataError::TooLarge`] before anything is allocated.
 pub(crate) const MAX_BYTES: u64 = 16 << 30;
 
+/// Refuse a file whose data would need `bytes` of memory (its raw values and the `f32`
+/// array made of them) when that exceeds what latent may use ([`latent_core::memory`]).
+pub(crate) fn check_memory(path: &Path, what: &str, bytes: u128) -> Result<()> {
+    latent_core::memory::check(what, bytes).map_err(|e| too_large(path, e.to_string()))
+}
+
 /// The gzip magic bytes.
 pub(crate) fn is_gzip(bytes: &[u8]) -> bool {
     bytes.starts_with(&[0x1f, 0x8b])
@@ -96,6 +102,18 @@ pub(crate) fn open_maybe_gz(path: &Path) -> Result<Opened> {
     if meta.is_dir() {
         return Err(format_err(path, "is a directory, expected a file"));
     }
+    #[cfg(unix)]
+    {
+        // a device never holds a data set, and `/dev/zero` or `/dev/urandom` never ends
+        use std::os::unix::fs::FileTypeExt as _;
+        let t = meta.file_type();
+        if t.is_char_device() || t.is_block_device() || t.is_socket() {
+            return Err(format_err(
+                path,
+                "is a device or a socket, not a data file (a regular file or a pipe)",
+            ));
+        }
+    }
     let mut buf = BufReader::with_capacity(1 << 16, file);
     let head = buf.fill_buf().map_err(|e| io_err(path, e))?;
     let gzip = is_gzip(head);
@@ -134,23 +152,38 @@ pub(crate) fn read_at_most(r: &mut dyn Read, limit: u64) -> io::Result<Option<Ve
 }
 
 /// The whole content of a file, decompressed when it is gzip data, refusing more than
-/// [`MAX_BYTES`].
-pub(crate) fn read_all_maybe_gz(path: &Path) -> Result<Vec<u8>> {
+/// [`MAX_BYTES`] or `1/share` of the memory latent may use (`share` is what the parsed data
+/// costs per byte of file, counting the bytes themselves).
+pub(crate) fn read_all_maybe_gz(path: &Path, share: u64) -> Result<Vec<u8>> {
     let mut opened = open_maybe_gz(path)?;
-    if !opened.gzip && opened.file_len > MAX_BYTES {
+    let limit = MAX_BYTES.min(latent_core::memory::limit() / share.max(1));
+    let words = || {
+        if limit < MAX_BYTES {
+            format!(
+                "{} bytes, what the memory latent may use allows for this file (--max-memory \
+                 or LATENT_MAX_MEMORY sets it)",
+                limit
+            )
+        } else {
+            format!("{MAX_BYTES} bytes, the most latent reads from one file")
+        }
+    };
+    if !opened.gzip && opened.file_len > limit {
         return Err(too_large(
             path,
-            format!(
-                "{} bytes (latent reads at most {} bytes)",
-                opened.file_len, MAX_BYTES
-            ),
+            format!("{} bytes, more than {}", opened.file_len, words()),
         ));
     }
-    match read_at_most(&mut opened.reader, MAX_BYTES) {
+    // read with a bound: a device or a pipe (`/dev/zero`) has no size to check first
+    match read_at_most(&mut opened.reader, limit) {
         Ok(Some(v)) => Ok(v),
         Ok(None) => Err(too_large(
             path,
-            format!("decompresses to more than {MAX_BYTES} bytes"),
+            format!(
+                "{} to more than {}",
+                if opened.gzip { "decompresses" } else { "reads" },
+                words()
+            ),
         )),
         Err(e) => Err(read_err(path, opened.gzip, e)),
     }

@@ -5,7 +5,8 @@
 //!   model.safetensors      parameters by name
 //!   optimizer.safetensors  Adam moments (m.NAME, v.NAME)
 //!   state.json             epoch, Adam step, metrics so far, early-stopping state, the
-//!                          settings, and the SHA-256 of both weight files
+//!                          settings, the SHA-256 of both weight files, and the SHA-256 of
+//!                          its own content (`checksum`: an edit is detected)
 //! ```
 //! A checkpoint is written into a hidden staging directory and renamed into place, so a crash
 //! at any moment leaves the previous checkpoints intact; loading verifies the checksums and
@@ -122,7 +123,7 @@ pub fn save(dir: &Path, mut ckpt: Checkpoint) -> Result<PathBuf> {
         fsutil::atomic_write_bytes(&staging.join(OPTIMIZER), &optim)?;
         ckpt.state.model_sha256 = sha256_hex(&model);
         ckpt.state.optimizer_sha256 = sha256_hex(&optim);
-        let json = serde_json::to_vec_pretty(&ckpt.state)
+        let json = fsutil::seal_json(&ckpt.state)
             .map_err(|e| NnError::Backend(format!("serializing checkpoint state: {e}")))?;
         fsutil::atomic_write_bytes(&staging.join(STATE), &json)?;
         if target.exists() {
@@ -207,9 +208,26 @@ pub fn load(path: &Path) -> Result<Checkpoint> {
         path: path.join(file),
         reason,
     };
-    let read = |file: &str| fs::read(path.join(file)).map_err(|e| bad(file, e.to_string()));
+    let read =
+        |file: &str| fsutil::read_file(&path.join(file)).map_err(|e| bad(file, e.to_string()));
+    let text = read(STATE)?;
+    // the state is sealed with the checksum of its content: an edited epoch, Adam step or
+    // history would otherwise change the resumed run silently
+    match fsutil::check_sealed_json(&text).map_err(|r| bad(STATE, r))? {
+        fsutil::Seal::Intact => {}
+        fsutil::Seal::Absent => {
+            return Err(bad(
+                STATE,
+                format!(
+                    "carries no `{}`: it was edited, is corrupt or was written by a latent \
+                     older than sealed checkpoints",
+                    fsutil::CHECKSUM_KEY
+                ),
+            ));
+        }
+    }
     let state: CheckpointState =
-        serde_json::from_slice(&read(STATE)?).map_err(|e| bad(STATE, format!("malformed: {e}")))?;
+        serde_json::from_slice(&text).map_err(|e| bad(STATE, format!("malformed: {e}")))?;
     let model = read(MODEL)?;
     if sha256_hex(&model) != state.model_sha256 {
         return Err(bad(MODEL, "checksum mismatch: the file is corrupt".into()));

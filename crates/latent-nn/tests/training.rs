@@ -183,6 +183,26 @@ fn corrupt_newest_checkpoint_falls_back_to_the_previous_one() {
     std::fs::write(&weights, bytes).unwrap();
     let err = checkpoint::load(&checkpoint::epoch_dir(dir.path(), 2)).unwrap_err();
     assert!(err.to_string().contains("checksum"), "{err}");
+    // an edited state.json (the Adam step, one history figure) is detected too: it is sealed
+    // with the checksum of its content; the older checkpoint still loads
+    let state = checkpoint::epoch_dir(dir.path(), 1).join("state.json");
+    let text = std::fs::read_to_string(&state).unwrap();
+    assert!(text.contains("\"checksum\""), "{text}");
+    let step = text.find("\"adam_step\": ").unwrap() + "\"adam_step\": ".len();
+    let mut edited = text.clone().into_bytes();
+    edited[step] ^= 1; // one bit of the first digit
+    std::fs::write(&state, &edited).unwrap();
+    let err = checkpoint::load(&checkpoint::epoch_dir(dir.path(), 1)).unwrap_err();
+    assert!(
+        err.to_string().contains("state.json") && err.to_string().contains("checksum mismatch"),
+        "{err}"
+    );
+    let unsealed = text.rsplit_once(",\n  \"checksum\"").unwrap().0.to_string() + "\n}";
+    std::fs::write(&state, &unsealed).unwrap();
+    let err = checkpoint::load(&checkpoint::epoch_dir(dir.path(), 1)).unwrap_err();
+    assert!(err.to_string().contains("carries no `checksum`"), "{err}");
+    std::fs::write(&state, &text).unwrap();
+    checkpoint::load(&checkpoint::epoch_dir(dir.path(), 1)).unwrap();
 
     struct Notes(Vec<String>);
     impl latent_nn::Observer for Notes {

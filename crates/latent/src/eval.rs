@@ -264,6 +264,20 @@ pub struct Bench {
     notes: Vec<String>,
 }
 
+/// The distinct values of `a` and `b` numbered in increasing order: their count and both
+/// label lists in those numbers.
+fn dense_labels(a: &[u32], b: &[u32]) -> (usize, Vec<u32>, Vec<u32>) {
+    let mut values: Vec<u32> = a.iter().chain(b).copied().collect();
+    values.sort_unstable();
+    values.dedup();
+    let number = |l: &u32| values.binary_search(l).map_or(0, |i| i as u32);
+    (
+        values.len(),
+        a.iter().map(number).collect(),
+        b.iter().map(number).collect(),
+    )
+}
+
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     quantile_sorted(&v, 0.5)
@@ -323,65 +337,73 @@ impl Bench {
         } else {
             (Array2::zeros((0, test.dim())), f64::NAN)
         };
-        let judge = match (settings.classifier, train.labels(), test.labels()) {
-            (false, _, _) => None,
-            (true, Some(train_labels), Some(test_labels)) => {
-                let classes = train.class_names().map(<[String]>::len).unwrap_or(0).max(
-                    train_labels
-                        .iter()
-                        .chain(test_labels)
-                        .max()
-                        .map_or(0, |&m| m as usize + 1),
-                );
-                log(&format!(
-                    "training the feature classifier (MLP {:?}, {} epochs) on {} labelled rows",
-                    settings.classifier_config.hidden,
-                    settings.classifier_config.epochs,
-                    train.n()
-                ));
-                let classifier = Classifier::train(
-                    train.x(),
-                    train_labels,
-                    classes,
-                    &settings.classifier_config,
-                    device,
-                )?;
-                let accuracy = classifier.accuracy(test.x(), test_labels)?;
-                log(&format!(
-                    "classifier accuracy on the {} test rows: {:.2} %",
-                    test.n(),
-                    100.0 * accuracy
-                ));
-                let query_features = classifier.features(queries.view())?;
-                let data_confidence =
-                    mean_top_probability(classifier.probabilities(queries.view())?.view());
-                let frechet_data = if queries.nrows() >= 2 {
-                    let same = pick_rows(
+        let judge = 'judge: {
+            match (settings.classifier, train.labels(), test.labels()) {
+                (false, _, _) => None,
+                (true, Some(train_labels), Some(test_labels)) => {
+                    // the classes are the distinct label values, numbered densely: a CSV label of
+                    // 50,000,000 is one class, not an output layer of 50 million
+                    let (classes, train_labels, test_labels) =
+                        dense_labels(train_labels, test_labels);
+                    let (train_labels, test_labels) = (&train_labels[..], &test_labels[..]);
+                    if classes < 2 {
+                        notes.push(
+                            "one label value only: the classifier-based figures (frechet, \
+                         sample_confidence) are absent"
+                                .into(),
+                        );
+                        break 'judge None;
+                    }
+                    log(&format!(
+                        "training the feature classifier (MLP {:?}, {} epochs) on {} labelled rows",
+                        settings.classifier_config.hidden,
+                        settings.classifier_config.epochs,
+                        train.n()
+                    ));
+                    let classifier = Classifier::train(
                         train.x(),
-                        queries.nrows(),
-                        &mut rng(derive(settings.seed, "eval-frechet-floor")),
-                    );
-                    frechet_distance(
-                        classifier.features(same.view())?.view(),
-                        query_features.view(),
-                    )?
-                } else {
-                    f64::NAN
-                };
-                Some(Judge {
-                    classifier,
-                    accuracy,
-                    data_confidence,
-                    frechet_data,
-                    query_features,
-                })
-            }
-            (true, _, _) => {
-                notes.push(
+                        train_labels,
+                        classes,
+                        &settings.classifier_config,
+                        device,
+                    )?;
+                    let accuracy = classifier.accuracy(test.x(), test_labels)?;
+                    log(&format!(
+                        "classifier accuracy on the {} test rows: {:.2} %",
+                        test.n(),
+                        100.0 * accuracy
+                    ));
+                    let query_features = classifier.features(queries.view())?;
+                    let data_confidence =
+                        mean_top_probability(classifier.probabilities(queries.view())?.view());
+                    let frechet_data = if queries.nrows() >= 2 {
+                        let same = pick_rows(
+                            train.x(),
+                            queries.nrows(),
+                            &mut rng(derive(settings.seed, "eval-frechet-floor")),
+                        );
+                        frechet_distance(
+                            classifier.features(same.view())?.view(),
+                            query_features.view(),
+                        )?
+                    } else {
+                        f64::NAN
+                    };
+                    Some(Judge {
+                        classifier,
+                        accuracy,
+                        data_confidence,
+                        frechet_data,
+                        query_features,
+                    })
+                }
+                (true, _, _) => {
+                    notes.push(
                     "no labels: the classifier-based figures (frechet, sample_confidence) are absent"
                         .into(),
                 );
-                None
+                    None
+                }
             }
         };
         Ok(Bench {
@@ -481,6 +503,11 @@ pub fn evaluate(model: &Model, bench: &Bench, log: &mut dyn FnMut(&str)) -> Resu
         out.kl_per_dim = Some(latent_explore::kl_per_dim(&post).to_vec());
         out.active_units = Some(latent_explore::active_units(post.mean().view(), 0.01));
         if s.iw_samples > 0 {
+            // one f64 log-weight per sample of a row is kept until the row's log-sum-exp
+            latent_core::memory::check(
+                format!("--iw-samples {}", s.iw_samples),
+                latent_core::memory::cost(&[s.iw_samples, 8]),
+            )?;
             log(&format!(
                 "importance sampling ({} samples per row)",
                 s.iw_samples

@@ -14,9 +14,34 @@ use crate::sampler::LatentSource;
 /// neighbour, so 8×8 digits stay visible).
 const MIN_TILE: usize = 56;
 
+/// The factor [`zoom`] enlarges images of `shape` by.
+fn zoom_factor(shape: ImageShape) -> usize {
+    (MIN_TILE / shape.height.max(shape.width).max(1)).max(1)
+}
+
+/// Refuse a figure of `rows` decoded rows of `config`'s model when it would need more memory
+/// than latent may use ([`latent_core::memory`]): the decoded rows, their copy in data
+/// units, the enlarged tiles and their pixels. `what` names the request (the flag).
+///
+/// # Errors
+/// [`latent_core::Error::TooLarge`] naming `what`.
+pub fn check_figure(what: &str, rows: usize, config: &RunConfig) -> Result<()> {
+    use latent_core::memory::cost;
+    let d = config.input_dim;
+    let f = config.data.image_shape.map_or(1, zoom_factor);
+    // f32 decoded rows, their copy in data units and one more working copy; the enlarged
+    // tiles (f32) and their RGB pixels
+    let per_row = cost(&[d, 4, 3]).saturating_add(cost(&[d, f, f, 7]));
+    latent_core::memory::check(
+        format!("{what}: {rows} decoded rows of {d} values"),
+        per_row.saturating_mul(rows as u128),
+    )?;
+    Ok(())
+}
+
 /// Enlarge each image row by an integer factor so that a tile is about 56 pixels across.
 pub fn zoom(x: ArrayView2<'_, f32>, shape: ImageShape) -> (Array2<f32>, ImageShape) {
-    let f = (MIN_TILE / shape.height.max(shape.width).max(1)).max(1);
+    let f = zoom_factor(shape);
     if f == 1 {
         return (x.to_owned(), shape);
     }
@@ -96,6 +121,13 @@ pub fn map(
     data: &Dataset,
     grid: usize,
 ) -> Result<(RgbImage, Projection)> {
+    if model.reduction().latent_dim() == 2 && config.data.image_shape.is_some() {
+        check_figure(
+            &format!("--grid {grid}"),
+            grid.max(2).saturating_mul(grid.max(2)),
+            config,
+        )?;
+    }
     let codes = model.reduction().encode(data.x())?;
     let (points, projection) = latent_explore::project_2d(codes.view())?;
     let title = format!(

@@ -795,7 +795,7 @@ fn fit_nn(
         path: dir.to_path_buf(),
         source,
     })?;
-    let json = serde_json::to_vec_pretty(&config)
+    let json = fsutil::seal_json(&config)
         .map_err(|e| Error::Internal(format!("serializing the training settings: {e}")))?;
     fsutil::atomic_write_bytes(&dir.join(run::TRAINING_FILE), &json)?;
     train_run(dir, config, data, spec.engine, false, events)

@@ -3,8 +3,9 @@
 //! ```text
 //! RUN_DIR/
 //!   config.json        what was fitted, on what data, with which settings and seed; the
-//!                      preprocessing to reapply; the weights' checksum. Written last: a run
-//!                      directory without it is incomplete.
+//!                      preprocessing to reapply; the weights' checksum; the checksum of
+//!                      its own content. Written last: a run directory without it is
+//!                      incomplete.
 //!   model.safetensors  the weights (f32, little-endian, C order; names listed in config.json)
 //! ```
 //! A new run is assembled in a hidden sibling directory and renamed into place when complete,
@@ -33,8 +34,10 @@ pub const TRAINING_FILE: &str = "training.json";
 pub const METRICS_FILE: &str = "metrics.jsonl";
 /// Checkpoints of a training run.
 pub const CHECKPOINT_DIR: &str = "checkpoints";
-/// The run-directory format version written by this build.
-pub const FORMAT_VERSION: u32 = 1;
+/// The run-directory format version written by this build. Version 2 seals `config.json` and
+/// `training.json` with the SHA-256 of their content (`checksum`, see
+/// [`latent_core::fsutil::seal_json`]); version 1 files carry none and are read as they are.
+pub const FORMAT_VERSION: u32 = 2;
 
 /// Errors reading or writing run directories.
 #[derive(Debug, thiserror::Error)]
@@ -432,7 +435,7 @@ pub fn write_files(dir: &Path, model: &Model, mut config: RunConfig) -> Result<(
         sha256: sha256_hex(&bytes),
         layout,
     };
-    let json = serde_json::to_vec_pretty(&config)
+    let json = fsutil::seal_json(&config)
         .map_err(|e| RunError::Internal(format!("serializing config: {e}")))?;
     fsutil::atomic_write_bytes(&dir.join(CONFIG_FILE), &json)?;
     Ok(())
@@ -459,22 +462,13 @@ pub fn load(dir: &Path) -> Result<(RunConfig, Model), RunError> {
             path: dir.to_path_buf(),
         });
     }
-    let text = fs::read(&config_path).map_err(io(&config_path))?;
+    let text = fsutil::read_file(&config_path)?;
     let corrupt = |path: &Path, reason: String| RunError::Corrupt {
         path: path.to_path_buf(),
         reason,
     };
     let config: RunConfig =
-        serde_json::from_slice(&text).map_err(|e| corrupt(&config_path, format!("{e}")))?;
-    if config.format != "latent-run" || config.format_version > FORMAT_VERSION {
-        return Err(corrupt(
-            &config_path,
-            format!(
-                "format {} version {} is not readable by this latent (reads latent-run ≤ {FORMAT_VERSION})",
-                config.format, config.format_version
-            ),
-        ));
-    }
+        parse_sealed(&config_path, &text).map_err(|r| corrupt(&config_path, r))?;
     // The weights file name comes from the config: it must stay inside the run directory.
     if config.weights.file.contains(['/', '\\']) || config.weights.file.starts_with('.') {
         return Err(corrupt(
@@ -486,7 +480,7 @@ pub fn load(dir: &Path) -> Result<(RunConfig, Model), RunError> {
         ));
     }
     let weights_path = dir.join(&config.weights.file);
-    let bytes = fs::read(&weights_path).map_err(io(&weights_path))?;
+    let bytes = fsutil::read_file(&weights_path)?;
     let sum = sha256_hex(&bytes);
     if sum != config.weights.sha256 {
         return Err(corrupt(
@@ -601,14 +595,45 @@ impl RunConfig {
 /// No such file (not a neural run started by latent), or a malformed one.
 pub fn read_training(dir: &Path) -> crate::Result<RunConfig> {
     let path = dir.join(TRAINING_FILE);
-    let text = fs::read(&path).map_err(|e| {
+    let text = fsutil::read_file(&path).map_err(|e| {
         crate::Error::invalid(format!(
-            "{}: cannot resume: {e} (is this a run started by `latent fit` with a neural model?)",
-            path.display()
+            "cannot resume: {e} (is this a run started by `latent fit` with a neural model?)"
         ))
     })?;
-    serde_json::from_slice(&text)
-        .map_err(|e| crate::Error::invalid(format!("{}: malformed: {e}", path.display())))
+    parse_sealed(&path, &text).map_err(|reason| {
+        crate::Error::Run(RunError::Corrupt {
+            path: path.clone(),
+            reason,
+        })
+    })
+}
+
+/// Parse a run's `config.json` or `training.json` and check its seal: a file of format
+/// version 2 or later must carry the checksum of its content and match it; version 1 files
+/// (written before files were sealed) carry none. The reason in words when it is refused.
+fn parse_sealed(path: &Path, text: &[u8]) -> Result<RunConfig, String> {
+    let seal = fsutil::check_sealed_json(text)?;
+    let config: RunConfig = serde_json::from_slice(text).map_err(|e| format!("{e}"))?;
+    let name = path
+        .file_name()
+        .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+    if config.format != "latent-run" || config.format_version > FORMAT_VERSION {
+        return Err(format!(
+            "format {} version {} is not readable by this latent (reads latent-run ≤ {FORMAT_VERSION})",
+            config.format, config.format_version
+        ));
+    }
+    match (config.format_version, seal) {
+        (0, _) => Err(format!(
+            "format version 0 does not exist: {name} is corrupt"
+        )),
+        (1, _) | (_, fsutil::Seal::Intact) => Ok(config),
+        (_, fsutil::Seal::Absent) => Err(format!(
+            "carries no `{}` (every {name} of format version {} does): it was edited or is corrupt",
+            fsutil::CHECKSUM_KEY,
+            config.format_version
+        )),
+    }
 }
 
 /// `metrics.jsonl` of a run: one line per epoch of `history`, written atomically.

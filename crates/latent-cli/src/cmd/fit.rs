@@ -131,7 +131,7 @@ fn check_resume_flags(args: &FitArgs, given: &[String]) -> Result<()> {
     let mut differ = Vec::new();
     for id in given {
         let pair: Option<(String, String)> = match id.as_str() {
-            "out" | "resume" | "epochs" | "engine" => None,
+            "out" | "resume" | "epochs" | "engine" | "max_memory" => None,
             "data" => Some((d(&args.data.as_deref().unwrap_or("")), d(&src.data))),
             "split" => Some((d(&args.split), d(&src.split))),
             "csv_header" => Some((d(&args.csv_header), d(&src.csv_header))),

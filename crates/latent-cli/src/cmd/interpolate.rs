@@ -38,6 +38,11 @@ pub fn run(args: &InterpolateArgs) -> Result<()> {
         )));
     }
     let pairs: Vec<(usize, usize)> = from.into_iter().zip(to).collect();
+    latent::figures::check_figure(
+        &format!("--steps {} for {} pairs", args.steps, pairs.len()),
+        args.steps.saturating_add(2).saturating_mul(pairs.len()),
+        &config,
+    )?;
     let path = if args.slerp {
         Interpolation::Slerp
     } else {

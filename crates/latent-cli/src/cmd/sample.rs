@@ -24,6 +24,7 @@ pub fn run(args: &SampleArgs) -> Result<()> {
         return Err(user("--n must be at least 1"));
     }
     let (config, model) = latent::run::load(&args.run)?;
+    latent::figures::check_figure(&format!("--n {}", args.n), args.n, &config)?;
     let source = LatentSource::for_model(&model, || {
         let data = match &args.data {
             Some(d) => config.load_data(&DataSource {

@@ -11,6 +11,11 @@ pub fn run(args: &TraverseArgs) -> Result<()> {
     let (config, model) = latent::run::load(&args.run)?;
     let k = model.reduction().latent_dim();
     let dims = latent_explore::parse_dims(&args.dims, k)?;
+    latent::figures::check_figure(
+        &format!("--steps {} over {} dims", args.steps, dims.len()),
+        args.steps.saturating_mul(dims.len()),
+        &config,
+    )?;
     let strips = latent_explore::traverse(model.reduction(), None, &dims, args.range, args.steps)?;
     out::write_strips(&args.out, &strips, &config, &args.run)?;
     outln!(
