@@ -1375,3 +1375,56 @@ fn eval_never_uses_evaluated_rows_as_reference_or_classifier_rows() {
         "{err}"
     );
 }
+
+#[test]
+fn values_near_the_f32_limits_are_explained_or_scaled() {
+    let d = Dir::new();
+    let x = ndarray::Array2::from_shape_fn((60, 4), |(i, j)| {
+        if j == 0 {
+            (f64::from(i as u32) / 59.0).mul_add(4.0e38, -1.0e38) as f32
+        } else {
+            ((i * (j + 3)) % 7) as f32
+        }
+    });
+    latent_data::npy::write_f32(&d.path("huge.npy"), x.view()).expect("write");
+    // was "pca: symmetric eigendecomposition did not converge", no file, no cause
+    let err = d.fails(
+        &[
+            "fit",
+            "--data",
+            "huge.npy",
+            "--latent-dim",
+            "2",
+            "--out",
+            "r",
+        ],
+        1,
+    );
+    assert!(
+        err.contains("huge.npy") && err.contains("overflow") && err.contains("--scale"),
+        "{err}"
+    );
+    // was "the range -1e38..3e38 is empty"
+    d.ok(&[
+        "fit",
+        "--data",
+        "huge.npy",
+        "--latent-dim",
+        "2",
+        "--scale",
+        "unit",
+        "--out",
+        "r",
+    ]);
+    d.ok(&[
+        "fit",
+        "--data",
+        "huge.npy",
+        "--latent-dim",
+        "2",
+        "--scale",
+        "standardize",
+        "--out",
+        "s",
+    ]);
+}

@@ -121,7 +121,7 @@ impl Preprocess {
             ScaleChoice::Standardize => standardize(data.x()),
         };
         if let Scaling::Unit { min, max } = scaling
-            && !(max > min && (max - min).is_finite())
+            && !(max > min)
         {
             return Err(invalid(
                 "unit scaling",
@@ -180,9 +180,14 @@ impl Preprocess {
     fn transform_in_place(&self, mut x: ArrayViewMut2<'_, f32>, first_row: usize) {
         match &self.scaling {
             Scaling::None => {}
-            Scaling::Unit { min, max } => {
+            Scaling::Unit { min, max } if (max - min).is_finite() => {
                 let (min, inv) = (*min, 1.0 / (max - min));
                 x.mapv_inplace(|v| (v - min) * inv);
+            }
+            Scaling::Unit { min, max } => {
+                // a width beyond f32's range (values near ±3.4e38): mapped in f64
+                let (min, inv) = (f64::from(*min), 1.0 / (f64::from(*max) - f64::from(*min)));
+                x.mapv_inplace(|v| ((f64::from(v) - min) * inv) as f32);
             }
             Scaling::Standardize { mean, std } => {
                 for mut row in x.outer_iter_mut() {
@@ -255,9 +260,13 @@ impl Preprocess {
     pub fn invert(&self, x: ArrayView2<'_, f32>) -> Array2<f32> {
         match &self.scaling {
             Scaling::None => x.to_owned(),
-            Scaling::Unit { min, max } => {
+            Scaling::Unit { min, max } if (max - min).is_finite() => {
                 let (min, span) = (*min, max - min);
                 x.mapv(|v| v * span + min)
+            }
+            Scaling::Unit { min, max } => {
+                let (min, span) = (f64::from(*min), f64::from(*max) - f64::from(*min));
+                x.mapv(|v| (f64::from(v) * span + min) as f32)
             }
             Scaling::Standardize { mean, std } => {
                 let mut out = x.to_owned();

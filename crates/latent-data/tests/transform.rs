@@ -180,3 +180,33 @@ fn preprocess_serializes_with_kind_tags() {
     );
     assert_eq!(serde_json::from_str::<Preprocess>(&json).unwrap(), std);
 }
+
+#[test]
+fn unit_scaling_of_values_near_the_f32_limits_maps_and_inverts() {
+    // the width 4e38 overflows f32: it was "the range -1e38..3e38 is empty"
+    let x = ndarray::array![[-1.0e38f32, 0.5], [3.0e38, 1.5], [1.0e38, 1.0]];
+    let ds = Dataset::new("huge", x.clone()).unwrap();
+    let pre = Preprocess::fit(&ds, ScaleChoice::Unit, Binarize::None).unwrap();
+    let out = pre.apply(ds).unwrap();
+    assert_eq!(out.x()[[0, 0]], 0.0);
+    assert_eq!(out.x()[[1, 0]], 1.0);
+    assert!((out.x()[[2, 0]] - 0.5).abs() < 1e-6, "{}", out.x());
+    assert!(out.x().iter().all(|v| v.is_finite()));
+    // back to the data's units, to f32's resolution of the mapped values (one range for all
+    // columns: a width of 4e38)
+    let back = pre.invert(out.x());
+    assert!(back.iter().all(|v| v.is_finite()));
+    for (a, b) in back.iter().zip(x.iter()) {
+        assert!(
+            (f64::from(*a) - f64::from(*b)).abs() <= 1e-6 * 4e38,
+            "{a} vs {b}"
+        );
+    }
+    // a range that is really empty is still refused, naming the data
+    let flat = Dataset::new("flat", ndarray::array![[2.0f32], [2.0]]).unwrap();
+    let err = Preprocess::fit(&flat, ScaleChoice::Unit, Binarize::None).unwrap_err();
+    assert!(
+        err.to_string().contains("flat") && err.to_string().contains("empty"),
+        "{err}"
+    );
+}

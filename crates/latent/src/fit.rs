@@ -573,7 +573,19 @@ fn fit_pca(
         // the fit alone: loading and preprocessing are timed apart (`load_seconds`), as a
         // fit of data already in memory is what the benchmarks compare
         let fit_started = Instant::now();
-        let pca = checked.fit(&data)?;
+        let pca = checked.fit(&data).map_err(|e| {
+            // the cause the solver cannot name: values whose squares leave f32/f64's range
+            let largest = data.x().iter().fold(0.0f32, |m, v| m.max(v.abs()));
+            if largest > 1e18 {
+                Error::invalid(format!(
+                    "PCA of {}: {e}: the data's values reach {largest:e}, whose squares \
+                     overflow the covariance; scale the data (--scale standardize)",
+                    spec.data.data
+                ))
+            } else {
+                e.into()
+            }
+        })?;
         fit_seconds = Some(fit_started.elapsed().as_secs_f64());
         (pca, info, preprocess, display)
     };
