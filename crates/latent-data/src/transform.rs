@@ -121,7 +121,7 @@ impl Preprocess {
             ScaleChoice::Standardize => standardize(data.x()),
         };
         if let Scaling::Unit { min, max } = scaling
-            && !(max > min)
+            && max.partial_cmp(&min) != Some(std::cmp::Ordering::Greater)
         {
             return Err(invalid(
                 "unit scaling",
