@@ -1428,3 +1428,59 @@ fn values_near_the_f32_limits_are_explained_or_scaled() {
         "s",
     ]);
 }
+
+#[test]
+fn a_learned_sigma_stops_at_its_floor_on_constant_features_and_says_so() {
+    let d = Dir::new();
+    // 8 of 20 features are always 0: their learned σ would shrink to 0 and the loss to −∞
+    let x = ndarray::Array2::from_shape_fn((200, 20), |(i, j)| {
+        if j < 8 {
+            0.0
+        } else {
+            ((i * 31 + j * 17) % 97) as f32 / 97.0
+        }
+    });
+    latent_data::npy::write_f32(&d.path("zeros.npy"), x.view()).expect("write");
+    for engine in ["auto", "burn"] {
+        let out = d.latent(&[
+            "fit",
+            "--model",
+            "vae",
+            "--data",
+            "zeros.npy",
+            "--likelihood",
+            "gaussian-learned",
+            "--latent-dim",
+            "2",
+            "--hidden",
+            "32",
+            "--epochs",
+            "60",
+            "--batch-size",
+            "16",
+            "--lr",
+            "0.01",
+            "--engine",
+            engine,
+            "--out",
+            engine,
+        ]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{err}");
+        assert!(
+            err.contains("8 of 20 learned σ reached the floor"),
+            "{engine}: {err}"
+        );
+        let config = json_file(&d.path(&format!("{engine}/config.json")));
+        assert_eq!(
+            config["summary"]["learned_sigma_at_floor"],
+            serde_json::json!(8),
+            "{engine}"
+        );
+        // the loss is bounded: each constant feature contributes at least −6 + ½ log 2π
+        let loss = config["summary"]["train_recon"]
+            .as_f64()
+            .expect("train_recon");
+        assert!(loss > 8.0 * (-6.0 + 0.9189) - 1.0, "{engine}: {loss}");
+    }
+}

@@ -1013,9 +1013,11 @@ mod kernels {
         )
     }
 
-    /// Gaussian NLL with learned log σ (`ls`: one per feature, or one shared), without the
-    /// constant: `Σ ½(x − o)² e^{−2 ls} + ls`; with `grad = (s, d, g_ls)` writes
-    /// `d = s·(o − x) e^{−2 ls}` and adds `s·(1 − (x − o)² e^{−2 ls})` into `g_ls`.
+    /// Gaussian NLL with learned log σ (`ls`: one per feature, or one shared, used as
+    /// `max(ls, LOG_SIGMA_FLOOR)`), without the constant: `Σ ½(x − o)² e^{−2 ls} + ls`; with
+    /// `grad = (s, d, g_ls)` writes `d = s·(o − x) e^{−2 ls}` and adds
+    /// `s·(1 − (x − o)² e^{−2 ls})` into `g_ls` where `ls` is not below the floor (burn's
+    /// `clamp_min` passes the gradient at the floor itself, and so does this).
     pub(super) fn gaussian_learned(
         o: &[f32],
         x: &[f32],
@@ -1032,13 +1034,16 @@ mod kernels {
         {
             for (j, (&o, &x)) in orow.iter().zip(xrow).enumerate() {
                 let jl = if shared { 0 } else { j };
-                let l = ls[jl];
+                let raw = ls[jl];
+                let l = raw.max(crate::loss::LOG_SIGMA_FLOOR);
                 let inv_var = (-2.0 * l).exp();
                 let r2 = (x - o) * (x - o);
                 total += f64::from(0.5 * r2 * inv_var + l);
                 if let Some((s, dd, g)) = grad.as_mut() {
                     dd[r * feats + j] = *s * (o - x) * inv_var;
-                    g[jl] += *s * (1.0 - r2 * inv_var);
+                    if raw >= crate::loss::LOG_SIGMA_FLOOR {
+                        g[jl] += *s * (1.0 - r2 * inv_var);
+                    }
                 }
             }
         }

@@ -6,6 +6,13 @@ use burn::tensor::{Device, Tensor, TensorData};
 
 const HALF_LOG_2PI: f32 = 0.918_938_5;
 
+/// The smallest log σ a learned Gaussian likelihood uses: σ ≥ e⁻⁶ ≈ 0.0025 (as the σ-VAE of
+/// Rybkin et al., 2021). A feature that is (nearly) constant — a pixel that is always 0 —
+/// would otherwise drive its σ to 0 and the loss to −∞; at the floor its term stops
+/// falling (no gradient pushes log σ lower). The value is in the data's units after
+/// preprocessing.
+pub const LOG_SIGMA_FLOOR: f32 = -6.0;
+
 /// Bernoulli negative log-likelihood from logits `l` and targets `x ∈ [0, 1]`, summed over
 /// features: `−x log σ(l) − (1 − x) log σ(−l) = l·(1 − x) − log σ(l)`, with burn's stable
 /// `log_sigmoid` (finite at any logit). Its gradient is `σ(l) − x` everywhere, also at
@@ -32,8 +39,8 @@ pub fn gaussian_nll_fixed(mean: Tensor<2>, x: Tensor<2>, sigma: f32) -> Tensor<1
     sq * (0.5 / (sigma * sigma)) + d as f32 * (sigma.ln() + HALF_LOG_2PI)
 }
 
-/// Gaussian negative log-likelihood with a learned log σ (`[D]` per feature or `[1]` shared),
-/// summed over features.
+/// Gaussian negative log-likelihood with a learned log σ (`[D]` per feature or `[1]` shared,
+/// bounded below by [`LOG_SIGMA_FLOOR`]), summed over features.
 ///
 /// # Shapes
 /// - mean, x: `[B, D]`; log_sigma: `[D]` or `[1]`
@@ -41,7 +48,7 @@ pub fn gaussian_nll_fixed(mean: Tensor<2>, x: Tensor<2>, sigma: f32) -> Tensor<1
 pub fn gaussian_nll_learned(mean: Tensor<2>, x: Tensor<2>, log_sigma: Tensor<1>) -> Tensor<1> {
     let [_, d] = x.dims();
     let [s] = log_sigma.dims();
-    let ls = log_sigma.reshape([1, s]);
+    let ls = log_sigma.clamp_min(LOG_SIGMA_FLOOR).reshape([1, s]);
     let inv_var = (ls.clone() * -2.0).exp();
     let per = (x - mean).square() * inv_var * 0.5 + ls;
     // With a shared σ, `[1, 1]` broadcasts over the features: log σ is counted D times.

@@ -533,7 +533,9 @@ fn learned_gaussian_is_stable_at_extreme_sigma() {
     let n = 6;
     let mean = [0.0f32, 0.5, -1.0, 0.0, 0.5, -1.0];
     let x = [0.0f32, 0.501, 1.0, 0.0, 0.501, 1.0];
-    for log_sigma in [-20.0f32, 20.0] {
+    // below the floor (−20), log σ is used as the floor and gets no gradient; at the floor
+    // itself the gradient passes (as burn's `clamp_min`)
+    for log_sigma in [-20.0f32, latent_nn::loss::LOG_SIGMA_FLOOR, 20.0] {
         for shared in [true, false] {
             let ls_v = if shared {
                 vec![log_sigma]
@@ -545,7 +547,8 @@ fn learned_gaussian_is_stable_at_extreme_sigma() {
             let per = gaussian_nll_learned(m.clone(), t2(&x, [1, n], false), ls.clone());
             let grads = per.clone().sum().backward();
             let name = format!("gaussian learned log σ = {log_sigma}, shared {shared}");
-            let lsf = f64::from(log_sigma);
+            let lsf = f64::from(log_sigma.max(latent_nn::loss::LOG_SIGMA_FLOOR));
+            let below = log_sigma < latent_nn::loss::LOG_SIGMA_FLOOR;
             let want = ref_gaussian_log(&f64s(&mean), &f64s(&x), n, &|_| lsf);
             assert_close(&name, &host(per), &want, 1e-5, 1e-5);
             // d/dμ = −(x − μ)/σ²; d/dlog σ = 1 − (x − μ)²/σ² per feature
@@ -556,7 +559,10 @@ fn learned_gaussian_is_stable_at_extreme_sigma() {
                 .map(|(&x, &m)| f64::from(x) - f64::from(m))
                 .collect();
             let want_gm: Vec<f64> = r.iter().map(|r| -r * inv_var).collect();
-            let per_feature: Vec<f64> = r.iter().map(|r| 1.0 - r * r * inv_var).collect();
+            let per_feature: Vec<f64> = r
+                .iter()
+                .map(|r| if below { 0.0 } else { 1.0 - r * r * inv_var })
+                .collect();
             let want_gs = if shared {
                 vec![per_feature.iter().sum()]
             } else {

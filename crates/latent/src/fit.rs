@@ -956,6 +956,26 @@ fn train_run(
     let total_seconds = seconds + recorder.earlier_seconds;
     let epochs_run = trained.history.len();
     let last = trained.history.last().cloned();
+    let mut sigma_at_floor = None;
+    if let Some(ls) = trained.net.log_sigma() {
+        let values = ls
+            .into_data()
+            .try_into_vec::<f32>()
+            .map_err(|e| Error::Internal(format!("reading the learned σ: {e:?}")))?;
+        let floor = latent_nn::loss::LOG_SIGMA_FLOOR;
+        let at_floor = values.iter().filter(|&&v| v <= floor).count();
+        sigma_at_floor = Some(at_floor);
+        if at_floor > 0 {
+            events.note(&format!(
+                "{at_floor} of {} learned σ reached the floor e^{floor} ≈ {:.4}: (nearly) constant \
+                 features, where a learned σ would shrink to 0 and the loss fall without bound; \
+                 their loss terms stop at the floor (drop constant features, or use \
+                 --likelihood gaussian with a fixed --sigma, to avoid it)",
+                values.len(),
+                floor.exp()
+            ));
+        }
+    }
     let model = Model::Nn(Box::new(NnModel::new(trained.net, &device)));
 
     if let ModelConfig::Nn {
@@ -980,6 +1000,11 @@ fn train_run(
         if let Some(v) = m.val_loss {
             config.summary.insert("val_loss".into(), json!(v));
         }
+    }
+    if let Some(n) = sigma_at_floor {
+        config
+            .summary
+            .insert("learned_sigma_at_floor".into(), json!(n));
     }
     config
         .summary
