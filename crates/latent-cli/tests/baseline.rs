@@ -7,6 +7,12 @@
 //! with AVX2 and no AVX-512. The kernels dispatch on the CPU's features, so on a host of
 //! another class the last bits may differ: there the figures must agree to 1e-4 relative, and
 //! the test says which comparison it made.
+//!
+//! One deliberate change since the fixture: PCA in f32 accumulates its covariance and
+//! finishes with a Rayleigh–Ritz step in f64 (issue 16: f32 drifted on badly scaled data), so
+//! PCA's own records agree with the fixture to 1e-4 relative instead of bit for bit, the
+//! linear autoencoders' angle to PCA's subspace to 0.01°, and the readings that quote PCA's
+//! figures with their digits masked. Every other figure is still compared bit for bit.
 
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
@@ -31,12 +37,28 @@ fn same_host_class() -> bool {
     }
 }
 
+/// A text with its digits masked.
+fn masked(s: &str) -> String {
+    s.chars()
+        .map(|c| if c.is_ascii_digit() { '#' } else { c })
+        .collect()
+}
+
 /// Differences between `a` (expected) and `b`, with their JSON paths.
 fn diff(path: &str, a: &Value, b: &Value, exact: bool, out: &mut Vec<String>) {
     match (a, b) {
         (Value::Object(x), Value::Object(y)) => {
+            // PCA's own figures changed with its f64 accumulation (see the top of the file)
+            let exact = exact && x.get("model") != Some(&Value::from("pca"));
             for (k, v) in x {
                 if TIMES.contains(&k.as_str()) {
+                    continue;
+                }
+                if k == "pca_angle_deg" {
+                    let (p, q) = (v.as_f64(), y.get(k).and_then(Value::as_f64));
+                    if !matches!((p, q), (Some(p), Some(q)) if (p - q).abs() <= 0.01) {
+                        out.push(format!("{path}.{k}: {v} vs {:?}", y.get(k)));
+                    }
                     continue;
                 }
                 match y.get(k) {
@@ -61,8 +83,14 @@ fn diff(path: &str, a: &Value, b: &Value, exact: bool, out: &mut Vec<String>) {
                 out.push(format!("{path}: {x} vs {y}"));
             }
         }
-        // the reading quotes figures: compared as text only on the same host class
+        // the reading quotes figures: compared as text only on the same host class, and
+        // with digits masked where it quotes PCA's
         (Value::String(_), Value::String(_)) if !exact && path.contains("reading") => {}
+        (Value::String(x), Value::String(y)) if path.contains("reading") && x.contains("PCA") => {
+            if masked(x) != masked(y) {
+                out.push(format!("{path}: {a} vs {b}"));
+            }
+        }
         _ => {
             if a != b {
                 out.push(format!("{path}: {a} vs {b}"));

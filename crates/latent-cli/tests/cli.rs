@@ -1484,3 +1484,58 @@ fn a_learned_sigma_stops_at_its_floor_on_constant_features_and_says_so() {
         assert!(loss > 8.0 * (-6.0 + 0.9189) - 1.0, "{engine}: {loss}");
     }
 }
+
+#[test]
+fn f32_pca_on_unscaled_data_prints_the_f64_figures() {
+    // wine-like: 13 columns of very different scales, the widest (a proline-like column,
+    // mean ≈ 750, sd ≈ 300) last; the error left by 2 components is ≈ 1e-4 of the total
+    let d = Dir::new();
+    let mut csv = String::new();
+    for i in 0..178u32 {
+        let t = f64::from(i);
+        let (a, b, c) = ((t * 0.37).sin(), (t * 0.11).cos(), (t * 0.73).sin());
+        let row: Vec<String> = (0..13u32)
+            .map(|j| {
+                let scale = [
+                    0.8, 1.1, 0.27, 3.3, 14.0, 0.6, 1.0, 0.12, 0.57, 2.3, 0.23, 0.7, 315.0,
+                ][j as usize];
+                let mean = [
+                    13.0, 2.3, 2.4, 19.5, 99.7, 2.3, 2.0, 0.36, 1.6, 5.1, 0.96, 2.6, 747.0,
+                ][j as usize];
+                let noise = ((t * 1.3 + f64::from(j) * 2.1).sin() * 0.3).mul_add(1.0, 0.0);
+                format!(
+                    "{:.4}",
+                    mean + scale * (a + 0.5 * b * f64::from(j % 3) + 0.2 * c + noise)
+                )
+            })
+            .collect();
+        csv.push_str(&row.join(","));
+        csv.push('\n');
+    }
+    std::fs::write(d.path("wine.csv"), csv).expect("write");
+    let mut figures = Vec::new();
+    for precision in ["f32", "f64"] {
+        d.ok(&[
+            "fit",
+            "--data",
+            "wine.csv",
+            "--latent-dim",
+            "2",
+            "--precision",
+            precision,
+            "--out",
+            precision,
+        ]);
+        let config = json_file(&d.path(&format!("{precision}/config.json")));
+        figures.push(
+            config["summary"]["train_recon_sse_per_example"]
+                .as_f64()
+                .expect("the error"),
+        );
+    }
+    let (f32_error, f64_error) = (figures[0], figures[1]);
+    assert!(
+        (f32_error - f64_error).abs() <= 1e-4 * f64_error,
+        "f32 {f32_error} vs f64 {f64_error}"
+    );
+}

@@ -209,14 +209,23 @@ const COVARIANCE_BLOCK: usize = 8192;
 /// into one reused buffer and its `XcᵀXc` added to the lower triangle: the same centred values
 /// as a centred copy of the whole data, without allocating it (on this project's VM a fresh
 /// 188 MB array costs hundreds of milliseconds of page faults).
+///
+/// Each block's product runs in `T`; the covariance itself is an f64 matrix (an f32 block
+/// product is added to it in f64) and is eigendecomposed in f64: `d × d` is small next to
+/// the `n × d` data, and an f32 eigendecomposition's absolute error, about `10⁻⁷` times the
+/// largest eigenvalue, swamps the small directions of badly scaled data (the f32 block
+/// products' errors are relative to each pair of columns' own scales, which they leave
+/// intact). In f32, when the variance left out is below [`REFINE_BELOW`] of the total, the
+/// kept axes then go through [`rayleigh_ritz`].
 fn exact_blocked<T: Scalar, E: Copy + Into<f64> + Sync>(
     x: ArrayView2<'_, E>,
     components: Components,
 ) -> Result<Spectrum> {
     let (n, d) = x.dim();
     let mean = column_means(x)?;
-    let inv_dof = T::from_f64(1.0 / (n - 1) as f64);
-    let mut cov = Mat::<T>::zeros(d, d);
+    let inv_dof = 1.0 / (n - 1) as f64;
+    let mut cov = Mat::<f64>::zeros(d, d);
+    let mut scratch = Mat::<T>::zeros(0, 0);
     let mut sumsq = vec![0.0f64; d];
     let mut buf: Vec<T> = vec![T::from_f64(0.0); COVARIANCE_BLOCK.min(n) * d];
     for (b, block) in x.axis_chunks_iter(Axis(0), COVARIANCE_BLOCK).enumerate() {
@@ -228,10 +237,28 @@ fn exact_blocked<T: Scalar, E: Copy + Into<f64> + Sync>(
             .for_each(|(s, b)| *s += b);
         let xb = MatRef::from_row_major_slice(&buf[..rows * d], rows, d);
         let accum = if b == 0 { Accum::Replace } else { Accum::Add };
-        syrk_lower(&mut cov, accum, xb.transpose(), inv_dof);
+        T::syrk_lower_into_f64(&mut cov, accum, xb.transpose(), inv_dof, &mut scratch);
     }
     let total = sumsq.iter().sum::<f64>() / (n - 1) as f64;
-    from_covariance(cov.as_ref(), mean, total, n, components)
+    let spectrum = from_covariance(cov.as_ref(), mean, total, n, components)?;
+    let k = spectrum.components.nrows();
+    if T::IS_F64 || !cancels(total, &spectrum.explained_variance, n.min(d)) {
+        return Ok(spectrum);
+    }
+    let axes = Mat::<f64>::from_fn(d, k, |i, j| spectrum.components[[j, i]]);
+    rayleigh_ritz(x, axes.as_ref(), k, spectrum.mean, total)
+}
+
+/// The fraction of the total variance below which the variance left out by an exact f32 fit
+/// is refined by [`rayleigh_ritz`]: there, the explained variances' f32 error (about `10⁻⁷`
+/// of the total) becomes more than `10⁻⁵` of the reconstruction error.
+const REFINE_BELOW: f64 = 0.01;
+
+/// Whether the variance left out, `total − Σ kept`, is a small difference of large numbers:
+/// below [`REFINE_BELOW`] of the total, with some left (`k < rank`; at `k = rank` it is 0 by
+/// definition).
+fn cancels(total: f64, kept: &[f64], rank: usize) -> bool {
+    kept.len() < rank && total - kept.iter().sum::<f64>() < REFINE_BELOW * total
 }
 
 /// Rows per task of the parallel passes over the data: fixed, so that the order of the sums
@@ -348,12 +375,22 @@ fn exact<T: Scalar>(c: Centered<T>, components: Components) -> Result<Spectrum> 
 /// Randomized PCA (Halko, Martinsson & Tropp 2011, algorithms 4.4 and 5.1): a Gaussian test
 /// matrix `Ω` (`d × l`, `l = k + oversamples` clipped to `min(n, d)`), `Q = orth(Xc Ω)`,
 /// `q` power iterations `Q = orth(Xc orth(Xcᵀ Q))`, then the thin SVD of `B = Qᵀ Xc`.
-fn randomized<T: Scalar>(c: Centered<T>, k: usize, params: &PcaValidParams) -> Result<Spectrum> {
+///
+/// In f32, when the variance left out is a small difference of large numbers ([`cancels`]),
+/// the SVD's `l` right singular vectors (a basis of the row space of `B`) go through
+/// [`rayleigh_ritz`] with the data `x`: in f64 arithmetic, what the SVD of `B` computes.
+/// Elsewhere the f32 figures are within `10⁻⁵` of f64's and the extra pass is skipped.
+fn randomized<T: Scalar, E: Copy + Into<f64> + Sync>(
+    c: Centered<T>,
+    x: ArrayView2<'_, E>,
+    k: usize,
+    params: &PcaValidParams,
+) -> Result<Spectrum> {
     let (n, d) = (c.n, c.d);
     let m = n.min(d);
     let l = k.saturating_add(params.oversamples()).min(m);
     let iters = params.power_iters_for(k, n, d);
-    let x = c.view();
+    let xc = c.view();
     let mut rng = seed::rng(params.seed());
     let mut omega = Mat::<T>::zeros(d, l);
     for j in 0..l {
@@ -370,15 +407,15 @@ fn randomized<T: Scalar>(c: Centered<T>, k: usize, params: &PcaValidParams) -> R
     let mut q = Mat::<T>::zeros(n, l);
     let mut z = omega;
     let mut partial = Vec::new();
-    x_times(x, z.as_ref(), q.as_mut());
+    x_times(xc, z.as_ref(), q.as_mut());
     orth.apply(q.as_mut());
     for _ in 0..iters {
-        xt_times(x, q.as_ref(), z.as_mut(), &mut partial);
+        xt_times(xc, q.as_ref(), z.as_mut(), &mut partial);
         orth.apply(z.as_mut());
-        x_times(x, z.as_ref(), q.as_mut());
+        x_times(xc, z.as_ref(), q.as_mut());
         orth.apply(q.as_mut());
     }
-    let b = mul(q.transpose(), x); // l × d
+    let b = mul(q.transpose(), xc); // l × d
     let svd = b
         .thin_svd()
         .map_err(|_| numerical("randomized PCA's SVD"))?;
@@ -386,6 +423,10 @@ fn randomized<T: Scalar>(c: Centered<T>, k: usize, params: &PcaValidParams) -> R
     let v = svd.V(); // d × l
     let dof = (n - 1) as f64;
     let explained_variance: Vec<f64> = (0..k).map(|j| s[j].to_f64().powi(2) / dof).collect();
+    if !T::IS_F64 && cancels(c.total, &explained_variance, m) {
+        let span = Mat::<f64>::from_fn(d, v.ncols(), |i, j| v[(i, j)].to_f64());
+        return rayleigh_ritz(x, span.as_ref(), k, c.mean, c.total);
+    }
     let noise_variance = if k < m {
         ((c.total - explained_variance.iter().sum::<f64>()) / (m - k) as f64).max(0.0)
     } else {
@@ -397,6 +438,102 @@ fn randomized<T: Scalar>(c: Centered<T>, k: usize, params: &PcaValidParams) -> R
         noise_variance,
         mean: c.mean,
         total_variance: c.total,
+        n_samples: n,
+    })
+}
+
+/// Rows centred at a time by [`rayleigh_ritz`] (within each task of [`ROWS_PER_TASK`] rows).
+const RITZ_ROWS: usize = 256;
+
+/// Tasks of [`rayleigh_ritz`] run in parallel at a time: each gives an `m × m` f64 matrix
+/// (`m ≤ d`), so this bounds the memory they take (16 · 4.9 MB at `m = 784`).
+const RITZ_GROUP: usize = 16;
+
+/// The f32 fits' last step, in f64: a Rayleigh–Ritz projection of the data onto the span of
+/// the `m ≥ k` directions found in f32 (the columns of `axes`, `d × m`). With `V` an
+/// orthonormal basis of that span (QR in f64) and `Xc` the rows of `x` centred at `mean`
+/// in f64, the `m × m` matrix `G = (Xc V)ᵀ (Xc V) / (n − 1)` is eigendecomposed,
+/// `G = W Λ Wᵀ`: the `k` largest of `Λ` become the explained variances and the matching
+/// columns of `V W` the axes, and the noise variance is `(total − Σ kept) / (min(n, d) − k)`.
+///
+/// Why: an explained variance from an f32 product is off by about `10⁻⁷` of itself, and on
+/// badly scaled data the reconstruction error is the small difference between the total
+/// variance and the largest explained ones (raw wine: `≈ 17` left of `≈ 99,000`, so
+/// `10⁻⁷ · 10⁵ = 0.01` is a 1e-3 relative error of it; and rounding the explained variances
+/// to f32, as the model stores them, needs them right to well within f32's `6 · 10⁻⁸`). In
+/// f64 the explained variances of the f32 subspace are exact to f64 rounding, and the
+/// subspace's own f32 error changes them only to second order. The cost is one more pass
+/// over the data, `n · d · m` multiply-adds in f64: small next to the randomized fit's
+/// `(2q + 2) · n · d · m` in f32, which always ends with it; next to the exact fit's
+/// `n · d² / 2`, small only for `k ≪ d / 4`, so the exact solver runs it only where the
+/// cancellation calls for it ([`cancels`]).
+///
+/// In parallel over fixed blocks of [`ROWS_PER_TASK`] rows, the partial `G` added in block
+/// order: the same bits on any number of threads.
+fn rayleigh_ritz<E: Copy + Into<f64> + Sync>(
+    x: ArrayView2<'_, E>,
+    axes: MatRef<'_, f64>,
+    k: usize,
+    mean: Vec<f64>,
+    total: f64,
+) -> Result<Spectrum> {
+    let (n, d) = x.dim();
+    let v = thin_q(axes); // d × m, orthonormal to f64 rounding
+    let m = v.ncols();
+    // G of the rows of task `t`, its chunks of RITZ_ROWS rows added in order
+    let task_gram = |t: usize| {
+        let rows = row_block(x, t);
+        let chunk_rows = RITZ_ROWS.min(rows.nrows());
+        let mut g = Mat::<f64>::zeros(m, m);
+        let mut centred = vec![0.0f64; chunk_rows * d];
+        let mut y = Mat::<f64>::zeros(chunk_rows, m);
+        for (b, chunk) in rows.axis_chunks_iter(Axis(0), RITZ_ROWS).enumerate() {
+            let r = chunk.nrows();
+            for (row, out) in chunk.outer_iter().zip(centred.chunks_exact_mut(d)) {
+                for ((o, &value), &mu) in out.iter_mut().zip(row).zip(&mean) {
+                    *o = value.into() - mu;
+                }
+            }
+            let c = MatRef::from_row_major_slice(&centred[..r * d], r, d);
+            let yb = y.as_mut().subrows_mut(0, r);
+            matmul(yb, Accum::Replace, c, v.as_ref(), 1.0, Par::Seq);
+            let accum = if b == 0 { Accum::Replace } else { Accum::Add };
+            let yb = y.as_ref().subrows(0, r);
+            matmul(g.as_mut(), accum, yb.transpose(), yb, 1.0, Par::Seq);
+        }
+        g
+    };
+    // tasks in parallel, RITZ_GROUP at a time (at most RITZ_GROUP partial m × m matrices
+    // held), their partial G added in task order
+    let tasks = n.div_ceil(ROWS_PER_TASK);
+    let mut g = Mat::<f64>::zeros(m, m);
+    for first in (0..tasks).step_by(RITZ_GROUP) {
+        let partial: Vec<Mat<f64>> = (first..(first + RITZ_GROUP).min(tasks))
+            .into_par_iter()
+            .map(&task_gram)
+            .collect();
+        for p in &partial {
+            g += p;
+        }
+    }
+    let inv_dof = 1.0 / (n - 1) as f64;
+    let g = Mat::<f64>::from_fn(m, m, |i, j| g[(i, j)] * inv_dof);
+    let (mut values, w) = eigh_desc(g.as_ref())?;
+    values.truncate(k);
+    values.iter_mut().for_each(|v| *v = v.max(0.0));
+    let rotated = mul(v.as_ref(), w.as_ref().subcols(0, k)); // d × k
+    let rank = n.min(d);
+    let noise_variance = if k < rank {
+        ((total - values.iter().sum::<f64>()) / (rank - k) as f64).max(0.0)
+    } else {
+        0.0
+    };
+    Ok(Spectrum {
+        components: Array2::from_shape_fn((k, d), |(j, i)| rotated[(i, j)]),
+        explained_variance: values,
+        noise_variance,
+        mean,
+        total_variance: total,
         n_samples: n,
     })
 }
@@ -463,19 +600,23 @@ impl PcaValidParams {
         let (n, d) = x.dim();
         check_data_shape(n, d)?;
         check_count(self.components(), n, d)?;
-        if n >= d && self.solver() != Solver::Randomized {
-            return exact_blocked::<T, E>(x, self.components());
+        if self.solver() != Solver::Randomized {
+            if n >= d {
+                return exact_blocked::<T, E>(x, self.components());
+            }
+            // The Gram path runs in f64 whatever the precision: an f32 Gram matrix's
+            // rounding errors are relative to each entry's largest terms (the largest
+            // column's), not to the small directions of badly scaled data, which they swamp.
+            // The incremental solver's result is the exact one; in-memory f64 data reaches
+            // here only through `fit_chunks`.
+            return exact(Centered::<f64>::new(x)?, self.components());
         }
-        let c = Centered::<T>::new(x)?;
-        match (self.solver(), self.components()) {
-            (Solver::Randomized, Components::Count(k)) => randomized(c, k, self),
-            (Solver::Randomized, Components::Fraction(_)) => Err(Error::param(
+        match self.components() {
+            Components::Count(k) => randomized(Centered::<T>::new(x)?, x, k, self),
+            Components::Fraction(_) => Err(Error::param(
                 "components",
                 "a fraction of explained variance needs the exact or incremental solver",
             )),
-            // The incremental solver's result is the exact one; in-memory f64 data reaches
-            // here only through `fit_chunks`.
-            (Solver::Exact | Solver::Incremental, comps) => exact(c, comps),
         }
     }
 

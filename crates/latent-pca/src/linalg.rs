@@ -10,25 +10,72 @@ use ndarray::ArrayView2;
 
 /// The arithmetic types of the exact and randomized fits: `f32` and `f64`.
 pub(crate) trait Scalar: faer::traits::RealField + Copy + Send + Sync + 'static {
+    /// Whether this is f64: the fits' Rayleigh–Ritz step in f64 (`fit::rayleigh_ritz`) is
+    /// for f32 fits only.
+    const IS_F64: bool;
     fn from_f64(v: f64) -> Self;
     fn to_f64(self) -> f64;
+    /// `alpha · a aᵀ` into the lower triangle of the f64 matrix `dst` (`Accum::Replace` or
+    /// `Add`): in f64 a [`syrk_lower`] straight into `dst`; in f32 a [`syrk_lower`] into
+    /// `scratch` (resized to `dst`'s shape), whose lower triangle is then scaled and added
+    /// in f64 — the product keeps f32 speed, the sum over blocks of rows f64 accuracy.
+    fn syrk_lower_into_f64(
+        dst: &mut Mat<f64>,
+        accum: Accum,
+        a: MatRef<'_, Self>,
+        alpha: f64,
+        scratch: &mut Mat<Self>,
+    );
 }
 
 impl Scalar for f32 {
+    const IS_F64: bool = false;
     fn from_f64(v: f64) -> Self {
         v as f32
     }
     fn to_f64(self) -> f64 {
         f64::from(self)
     }
+    fn syrk_lower_into_f64(
+        dst: &mut Mat<f64>,
+        accum: Accum,
+        a: MatRef<'_, f32>,
+        alpha: f64,
+        scratch: &mut Mat<f32>,
+    ) {
+        let d = dst.nrows();
+        if scratch.nrows() != d || scratch.ncols() != d {
+            *scratch = Mat::zeros(d, d);
+        }
+        syrk_lower(scratch, Accum::Replace, a, 1.0);
+        for j in 0..d {
+            for i in j..d {
+                let v = alpha * f64::from(scratch[(i, j)]);
+                dst[(i, j)] = match accum {
+                    Accum::Replace => v,
+                    Accum::Add => dst[(i, j)] + v,
+                };
+            }
+        }
+    }
 }
 
 impl Scalar for f64 {
+    const IS_F64: bool = true;
     fn from_f64(v: f64) -> Self {
         v
     }
     fn to_f64(self) -> f64 {
         self
+    }
+    fn syrk_lower_into_f64(
+        dst: &mut Mat<f64>,
+        accum: Accum,
+        a: MatRef<'_, f64>,
+        alpha: f64,
+        _scratch: &mut Mat<f64>,
+    ) {
+        syrk_lower(dst, accum, a, alpha);
     }
 }
 

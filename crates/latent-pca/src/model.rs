@@ -236,6 +236,20 @@ impl Pca {
     pub fn noise_variance(&self) -> f64 {
         self.noise_variance
     }
+    /// The variance left out, `total − Σ explained` over the `min(n, d)` directions of the
+    /// training data: `noise_variance · (min(n, d) − k)`, in f64 (0 when `k = min(n, d)`).
+    /// The training rows' reconstruction error (squared error per row, summed over the
+    /// features, averaged over the rows) is `residual_variance · (n − 1) / n`.
+    ///
+    /// Prefer it to `total_variance − Σ explained_variance`: the explained variances are
+    /// stored in f32, and on badly scaled data the variance left out is a small difference of
+    /// large numbers (raw UCI wine: `≈ 17` of `≈ 99,000`), which their f32 rounding (up to
+    /// `0.004` at `99,000`) can shift by `10⁻⁴` relative or more.
+    pub fn residual_variance(&self) -> f64 {
+        let (k, d) = self.components.dim();
+        let left_out = self.n_samples.min(d).saturating_sub(k);
+        self.noise_variance * left_out as f64
+    }
 }
 
 /// `max |V Vᵀ − I|` over the entries, computed in f64.

@@ -598,11 +598,11 @@ fn fit_pca(
         .iter()
         .map(|&v| f64::from(v))
         .sum();
-    let ev_sum: f64 = pca.explained_variance().iter().map(|&v| f64::from(v)).sum();
     let n = pca.n_samples() as f64;
     // For PCA the mean squared reconstruction error of the training rows is exactly the
-    // variance left out: (total − Σ kept eigenvalues) · (n − 1) / n.
-    let recon = ((pca.total_variance() - ev_sum) * (n - 1.0) / n).max(0.0);
+    // variance left out: (total − Σ kept eigenvalues) · (n − 1) / n, taken from the fit's
+    // f64 figure (the stored f32 eigenvalues would cancel badly on unscaled data).
+    let recon = (pca.residual_variance() * (n - 1.0) / n).max(0.0);
     let model_config = Model::pca_config(&pca, &params);
     let model = Model::Pca(pca);
     let latent_dim = model.reduction().latent_dim();
