@@ -1539,3 +1539,90 @@ fn f32_pca_on_unscaled_data_prints_the_f64_figures() {
         "f32 {f32_error} vs f64 {f64_error}"
     );
 }
+
+#[test]
+fn degenerate_data_gets_figures_or_a_message_that_names_the_flag() {
+    let d = Dir::new();
+    let constant = ndarray::Array2::from_elem((50, 16), 3.0f32);
+    latent_data::npy::write_f32(&d.path("const.npy"), constant.view()).expect("write");
+    let one = ndarray::Array2::from_shape_fn((1, 16), |(_, j)| j as f32 / 16.0);
+    latent_data::npy::write_f32(&d.path("one.npy"), one.view()).expect("write");
+    // CR-only line endings (classic Mac OS): was "no data rows (only a header)"
+    std::fs::write(d.path("cr.csv"), "a,b\r1,2\r3,5\r5,4\r").expect("write");
+    let out = d.ok(&[
+        "fit",
+        "--data",
+        "cr.csv",
+        "--latent-dim",
+        "1",
+        "--out",
+        "cr",
+    ]);
+    assert!(out.contains("2 → 1"), "{out}");
+    assert_eq!(
+        json_file(&d.path("cr/config.json"))["data"]["n"],
+        serde_json::json!(3)
+    );
+    // one row: the flag that cannot be honoured is named (was "invalid parameter
+    // `validation fraction`")
+    let err = d.fails(
+        &[
+            "compare",
+            "--data",
+            "one.npy",
+            "--latent-dims",
+            "2",
+            "--out",
+            "c",
+        ],
+        1,
+    );
+    assert!(
+        err.contains("--holdout 20") && err.contains("1 rows"),
+        "{err}"
+    );
+    let err = d.fails(
+        &[
+            "fit",
+            "--model",
+            "vae",
+            "--data",
+            "one.npy",
+            "--latent-dim",
+            "2",
+            "--val-fraction",
+            "0.1",
+            "--out",
+            "v",
+        ],
+        1,
+    );
+    assert!(err.contains("--val-fraction 0.1"), "{err}");
+    // constant data: evaluated, without a continuity figure, saying why (was "invalid
+    // parameter `x`")
+    d.ok(&[
+        "fit",
+        "--model",
+        "vae",
+        "--data",
+        "const.npy",
+        "--latent-dim",
+        "2",
+        "--hidden",
+        "8",
+        "--epochs",
+        "1",
+        "--out",
+        "vc",
+    ]);
+    let run = d.latent(&["eval", "--run", "vc", "--data", "const.npy"]);
+    let err = String::from_utf8_lossy(&run.stderr);
+    assert!(run.status.success(), "{err}");
+    assert!(err.contains("continuity is not measured"), "{err}");
+    let run = d.latent(&["eval", "--run", "vc", "--data", "const.npy", "--json"]);
+    let json: serde_json::Value = serde_json::from_slice(&run.stdout).expect("json");
+    assert!(json.get("continuity").is_none(), "{json}");
+    assert!(json["recon_mse"].as_f64().is_some(), "{json}");
+    // one row: evaluated too
+    d.ok(&["eval", "--run", "vc", "--data", "one.npy"]);
+}

@@ -25,6 +25,9 @@ pub enum Error {
     /// A dataset had no rows or no columns where some were needed.
     #[error("empty dataset: {0}")]
     Empty(String),
+    /// A measurement has nothing to measure (e.g. rows that are all equal have no scale).
+    #[error("nothing to measure: {0}")]
+    Degenerate(String),
     /// A value that must be finite was NaN or infinite.
     #[error("non-finite value: {0}")]
     NonFinite(String),

@@ -89,7 +89,14 @@ fn is_number(cell: &str) -> bool {
 /// `(line number, cells)` of every non-blank, non-comment line.
 fn records(text: &str) -> impl Iterator<Item = (usize, &str)> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    text.lines().enumerate().filter_map(|(i, l)| {
+    // lines end in LF or CRLF; a file with CR alone (classic Mac OS, some spreadsheet
+    // exports) ends them in CR
+    let lines: Box<dyn Iterator<Item = &str>> = if !text.contains('\n') && text.contains('\r') {
+        Box::new(text.split('\r'))
+    } else {
+        Box::new(text.lines())
+    };
+    lines.enumerate().filter_map(|(i, l)| {
         let t = l.trim();
         (!t.is_empty() && !t.starts_with('#')).then_some((i + 1, l))
     })

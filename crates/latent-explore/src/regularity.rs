@@ -76,9 +76,8 @@ pub fn continuity(
     let s_z = rms_pairwise_distance(z.view());
     let s_x = rms_pairwise_distance(rows.view());
     if s_z <= 0.0 || s_x <= 0.0 || !s_z.is_finite() || !s_x.is_finite() {
-        return Err(Error::param(
-            "x",
-            "the probed rows (or their codes) are all equal: no scale to measure against",
+        return Err(Error::Degenerate(
+            "the probed rows (or their codes) are all equal: no scale to measure against".into(),
         ));
     }
     let (n, k) = z.dim();

@@ -126,10 +126,20 @@ impl DataSource {
                 self.data
             )));
         }
-        let (train, test) = data.split(
-            f64::from(percent) / 100.0,
-            latent_core::seed::derive(self.holdout_seed, "holdout"),
-        )?;
+        let n = data.n();
+        let (train, test) = data
+            .split(
+                f64::from(percent) / 100.0,
+                latent_core::seed::derive(self.holdout_seed, "holdout"),
+            )
+            .map_err(|e| match e {
+                latent_core::Error::InvalidParam { .. } => Error::invalid(format!(
+                    "--holdout {percent}: {}: {n} rows cannot give both a training and a test \
+                     split of at least one row",
+                    self.data
+                )),
+                e => e.into(),
+            })?;
         Ok(match self.split {
             Some(Split::Test) => test,
             _ => train,

@@ -518,17 +518,25 @@ pub fn evaluate(model: &Model, bench: &Bench, log: &mut dyn FnMut(&str)) -> Resu
         }
     }
     if s.continuity_points >= 2 && bench.test.n() >= 2 {
-        let c = continuity(
+        match continuity(
             red,
             x,
             s.continuity_points,
             s.continuity_step,
             &mut rng(derive(s.seed, "eval-continuity")),
-        )?;
-        out.continuity = Some(c.mean);
-        out.continuity_q95 = Some(c.q95);
-        out.continuity_points = Some(c.points);
-        out.continuity_step = Some(c.step);
+        ) {
+            Ok(c) => {
+                out.continuity = Some(c.mean);
+                out.continuity_q95 = Some(c.q95);
+                out.continuity_points = Some(c.points);
+                out.continuity_step = Some(c.step);
+            }
+            // constant data, or a model that maps every row to one code: no continuity figure
+            Err(latent_core::Error::Degenerate(why)) => {
+                log(&format!("continuity is not measured: {why}"));
+            }
+            Err(e) => return Err(e.into()),
+        }
     }
     let n = bench.queries.nrows();
     if n >= 2 {

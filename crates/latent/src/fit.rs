@@ -885,10 +885,20 @@ fn train_run(
     let device = latent_nn::device_by_name(&device_name)?;
     let (train_set, val_set) = if train.val_fraction > 0.0 {
         // in place: the training part keeps the data's storage
-        let (t, v) = data.into_split(
-            train.val_fraction,
-            latent_core::seed::derive(train.seed, "split"),
-        )?;
+        let n = data.n();
+        let (t, v) = data
+            .into_split(
+                train.val_fraction,
+                latent_core::seed::derive(train.seed, "split"),
+            )
+            .map_err(|e| match e {
+                latent_core::Error::InvalidParam { .. } => Error::invalid(format!(
+                    "--val-fraction {}: {n} training rows cannot give both a training and a \
+                     validation part of at least one row",
+                    train.val_fraction
+                )),
+                e => e.into(),
+            })?;
         (t, Some(v))
     } else {
         // moved, not copied: a second copy of the data would double the peak memory
