@@ -124,10 +124,14 @@ where
     };
     let limit = match cli.max_memory {
         Some(bytes) => Some(Ok(bytes)),
-        None => std::env::var(latent_core::memory::ENV).ok().map(|v| {
-            latent_core::memory::parse_size(&v)
-                .map_err(|e| format!("{}={v}: {e}", latent_core::memory::ENV))
-        }),
+        // an empty variable is unset
+        None => std::env::var(latent_core::memory::ENV)
+            .ok()
+            .filter(|v| !v.trim().is_empty())
+            .map(|v| {
+                latent_core::memory::parse_size(&v)
+                    .map_err(|e| format!("{}={v}: {e}", latent_core::memory::ENV))
+            }),
     };
     match limit {
         Some(Ok(bytes)) => latent_core::memory::set_limit(bytes),

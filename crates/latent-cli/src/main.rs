@@ -49,9 +49,15 @@ fn checked(ptr: *mut u8, size: usize) -> *mut u8 {
 }
 
 /// Say that `size` bytes could not be allocated and exit with code 2, allocating nothing.
+/// Should the exit itself fail to allocate (an exit handler), the process aborts.
 #[cold]
 fn out_of_memory(size: usize) -> ! {
     use std::io::Write as _;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    static EXITING: AtomicBool = AtomicBool::new(false);
+    if EXITING.swap(true, Ordering::SeqCst) {
+        std::process::abort();
+    }
     let mut digits = [0u8; 20];
     let mut at = digits.len();
     let mut n = size;

@@ -452,6 +452,10 @@ fn corrupt_run_files_are_detected() {
     let reflowed = String::from_utf8_lossy(&text).replace(",\n", ",\n\n");
     std::fs::write(&config, reflowed).expect("write");
     d.ok(&["info", "--run", "run2"]);
+    // a missing weights file is the user's problem (exit 1), named
+    std::fs::remove_file(d.path("run2/model.safetensors")).expect("remove");
+    let err = d.fails(&["info", "--run", "run2"], 1);
+    assert!(err.contains("model.safetensors"), "{err}");
 }
 
 #[test]
@@ -506,6 +510,36 @@ fn edited_training_settings_and_checkpoints_are_detected_on_resume() {
         "{out}"
     );
     assert!(out.contains("resuming after epoch 1"), "{out}");
+
+    // a run interrupted by a latent older than the seals (training.json of format version 1,
+    // checkpoints without a checksum) resumes from its newest checkpoint, not from epoch 1
+    let unseal = |path: &std::path::Path, version: Option<u64>| {
+        let mut v: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(path).expect("read")).expect("json");
+        let o = v.as_object_mut().expect("object");
+        o.remove("checksum");
+        if let Some(version) = version {
+            o.insert("format_version".into(), version.into());
+        }
+        std::fs::write(path, serde_json::to_vec_pretty(&v).expect("json")).expect("write");
+    };
+    unseal(&training, Some(1));
+    for e in [2, 3] {
+        unseal(
+            &d.path(&format!("run/checkpoints/epoch-000{e}/state.json")),
+            None,
+        );
+    }
+    let run = d.latent(&["fit", "--resume", "--out", "run", "--epochs", "4"]);
+    let out = format!(
+        "{}{}",
+        String::from_utf8_lossy(&run.stdout),
+        String::from_utf8_lossy(&run.stderr)
+    );
+    assert!(run.status.success(), "{out}");
+    assert!(out.contains("resuming after epoch 3"), "{out}");
+    assert!(!out.contains("skipping"), "{out}");
+    d.ok(&["info", "--run", "run"]);
 }
 
 #[test]

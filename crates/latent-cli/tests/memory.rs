@@ -140,9 +140,21 @@ fn flags_that_would_need_too_much_memory_are_refused_before_anything_is_allocate
                 "digits",
                 "--iw-samples",
                 "100000000000",
-                "--no-classifier",
-                "--samples",
-                "0",
+            ],
+            "--iw-samples 100000000000",
+        ),
+        // before any model is fitted
+        (
+            vec![
+                "compare",
+                "--data",
+                "digits",
+                "--latent-dims",
+                "2",
+                "--iw-samples",
+                "100000000000",
+                "--out",
+                "cmp",
             ],
             "--iw-samples 100000000000",
         ),
@@ -168,7 +180,14 @@ fn flags_that_would_need_too_much_memory_are_refused_before_anything_is_allocate
             "{err}"
         );
     }
-    for f in ["s.png", "t.png", "i.png", "m.png"] {
+    for f in [
+        "s.png",
+        "t.png",
+        "i.png",
+        "m.png",
+        "cmp/runs",
+        "cmp/summary.json",
+    ] {
         assert!(!s.path(f).exists(), "{f}");
     }
     // a lower limit (flag or environment) refuses what the default allows, and says whose

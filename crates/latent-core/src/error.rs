@@ -125,8 +125,13 @@ impl Error {
     /// environment or a bug). The CLI maps this to exit code 1.
     pub fn is_user_error(&self) -> bool {
         match self {
-            // a path that is not a regular file where one is needed
-            Error::Io { source, .. } => source.kind() == std::io::ErrorKind::InvalidInput,
+            // a missing or unreadable input, a path that is not a regular file
+            Error::Io { source, .. } => matches!(
+                source.kind(),
+                std::io::ErrorKind::InvalidInput
+                    | std::io::ErrorKind::NotFound
+                    | std::io::ErrorKind::PermissionDenied
+            ),
             _ => true,
         }
     }

@@ -130,8 +130,8 @@ pub fn read_file(path: &Path) -> Result<Vec<u8>> {
 pub const CHECKSUM_KEY: &str = "checksum";
 
 /// The SHA-256 (hex) of a JSON object's content without its [`CHECKSUM_KEY`]: the compact
-/// serialisation of the parsed value, keys in serde_json's map order. Whitespace does not
-/// count; every value, key and number does.
+/// serialisation of the parsed value, keys sorted at every level. Whitespace and key order
+/// do not count; every value, key and number does.
 fn content_sha256(
     mut value: serde_json::Value,
 ) -> std::result::Result<(Option<serde_json::Value>, String), String> {
@@ -139,6 +139,9 @@ fn content_sha256(
         .as_object_mut()
         .ok_or_else(|| "not a JSON object".to_string())?;
     let recorded = object.remove(CHECKSUM_KEY);
+    // keys sorted at every level, whatever the map type (serde_json's `preserve_order`,
+    // which another crate of a program may enable, keeps them in file order)
+    value.sort_all_objects();
     let compact = serde_json::to_vec(&value).map_err(|e| format!("serialising JSON: {e}"))?;
     Ok((recorded, crate::tensors::sha256_hex(&compact)))
 }

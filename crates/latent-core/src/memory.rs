@@ -58,6 +58,8 @@ fn available() -> u64 {
     ]
     .iter()
     .find_map(|p| std::fs::read_to_string(p).ok()?.trim().parse::<u64>().ok());
+    // 0 is no figure (an unset cgroup file, a sandbox), not a limit of nothing
+    let (meminfo, cgroup) = (meminfo.filter(|&m| m > 0), cgroup.filter(|&c| c > 0));
     match (meminfo, cgroup) {
         (Some(m), Some(c)) => m.min(c),
         (Some(m), None) => m,

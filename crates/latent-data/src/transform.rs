@@ -180,7 +180,8 @@ impl Preprocess {
     fn transform_in_place(&self, mut x: ArrayViewMut2<'_, f32>, first_row: usize) {
         match &self.scaling {
             Scaling::None => {}
-            Scaling::Unit { min, max } if (max - min).is_finite() => {
+            // (a width above 1e37 would make 1/width subnormal in f32)
+            Scaling::Unit { min, max } if (max - min) <= 1e37 => {
                 let (min, inv) = (*min, 1.0 / (max - min));
                 x.mapv_inplace(|v| (v - min) * inv);
             }
@@ -260,7 +261,7 @@ impl Preprocess {
     pub fn invert(&self, x: ArrayView2<'_, f32>) -> Array2<f32> {
         match &self.scaling {
             Scaling::None => x.to_owned(),
-            Scaling::Unit { min, max } if (max - min).is_finite() => {
+            Scaling::Unit { min, max } if (max - min) <= 1e37 => {
                 let (min, span) = (*min, max - min);
                 x.mapv(|v| v * span + min)
             }

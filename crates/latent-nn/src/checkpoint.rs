@@ -98,7 +98,8 @@ pub fn epoch_dir(dir: &Path, epoch: usize) -> PathBuf {
 /// being deleted. Never read as checkpoints ([`list`] sees only `epoch-NNNN`).
 const STAGING_PREFIX: &str = ".staging-";
 
-/// Write `ckpt` under `dir` (created if needed) and delete all but the newest [`KEEP`].
+/// Write `ckpt` under `dir` (created if needed) and delete all but the newest [`KEEP`] up to
+/// it (and any of a later epoch: left by a run that resumed from an earlier one).
 ///
 /// The files go to a hidden staging directory that is renamed to `epoch-NNNN` when complete;
 /// old checkpoints are renamed to a hidden name before they are deleted. So a visible
@@ -112,7 +113,8 @@ const STAGING_PREFIX: &str = ".staging-";
 pub fn save(dir: &Path, mut ckpt: Checkpoint) -> Result<PathBuf> {
     fs::create_dir_all(dir).map_err(io(dir))?;
     remove_leftovers(dir);
-    let target = epoch_dir(dir, ckpt.state.epoch);
+    let this_epoch = ckpt.state.epoch;
+    let target = epoch_dir(dir, this_epoch);
     let pid = std::process::id();
     let staging = dir.join(format!("{STAGING_PREFIX}{}-{pid}", ckpt.state.epoch));
     fs::create_dir(&staging).map_err(io(&staging))?;
@@ -140,14 +142,18 @@ pub fn save(dir: &Path, mut ckpt: Checkpoint) -> Result<PathBuf> {
     if let Ok(d) = fs::File::open(dir) {
         let _ = d.sync_all();
     }
+    // keep the newest KEEP up to the one just written; a later epoch is of a timeline the
+    // run left (a checkpoint that failed verification on resume): never keep it in place of
+    // the one just written
     let mut epochs = list(dir)?;
     epochs.sort_unstable();
-    if epochs.len() > KEEP {
-        for &e in &epochs[..epochs.len() - KEEP] {
-            let old = dir.join(format!("{STAGING_PREFIX}old-{e}-{pid}"));
-            if fs::rename(epoch_dir(dir, e), &old).is_ok() {
-                let _ = fs::remove_dir_all(&old);
-            }
+    let upto = epochs.partition_point(|&e| e <= this_epoch);
+    let mut stale: Vec<usize> = epochs[upto..].to_vec();
+    stale.extend_from_slice(&epochs[..upto.saturating_sub(KEEP)]);
+    for e in stale {
+        let old = dir.join(format!("{STAGING_PREFIX}old-{e}-{pid}"));
+        if fs::rename(epoch_dir(dir, e), &old).is_ok() {
+            let _ = fs::remove_dir_all(&old);
         }
     }
     Ok(target)
@@ -204,6 +210,15 @@ pub fn list(dir: &Path) -> Result<Vec<usize>> {
 /// # Errors
 /// [`NnError::Checkpoint`] naming the file that is missing, malformed or fails its checksum.
 pub fn load(path: &Path) -> Result<Checkpoint> {
+    load_checked(path, false)
+}
+
+/// [`load`], accepting a `state.json` without a seal when `unsealed_ok` (a checkpoint of a
+/// run written before checkpoints were sealed).
+///
+/// # Errors
+/// As [`load`].
+pub fn load_checked(path: &Path, unsealed_ok: bool) -> Result<Checkpoint> {
     let bad = |file: &str, reason: String| NnError::Checkpoint {
         path: path.join(file),
         reason,
@@ -215,6 +230,7 @@ pub fn load(path: &Path) -> Result<Checkpoint> {
     // history would otherwise change the resumed run silently
     match fsutil::check_sealed_json(&text).map_err(|r| bad(STATE, r))? {
         fsutil::Seal::Intact => {}
+        fsutil::Seal::Absent if unsealed_ok => {}
         fsutil::Seal::Absent => {
             return Err(bad(
                 STATE,
@@ -253,12 +269,12 @@ pub fn load(path: &Path) -> Result<Checkpoint> {
 ///
 /// # Errors
 /// I/O errors listing `dir`.
-pub fn latest(dir: &Path) -> Result<(Option<Checkpoint>, Vec<String>)> {
+pub fn latest(dir: &Path, unsealed_ok: bool) -> Result<(Option<Checkpoint>, Vec<String>)> {
     let mut epochs = list(dir)?;
     epochs.sort_unstable_by(|a, b| b.cmp(a));
     let mut skipped = Vec::new();
     for e in epochs {
-        match load(&epoch_dir(dir, e)) {
+        match load_checked(&epoch_dir(dir, e), unsealed_ok) {
             Ok(c) => return Ok((Some(c), skipped)),
             Err(err) => skipped.push(format!("skipping checkpoint of epoch {e}: {err}")),
         }

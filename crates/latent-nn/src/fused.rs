@@ -1035,7 +1035,12 @@ mod kernels {
             for (j, (&o, &x)) in orow.iter().zip(xrow).enumerate() {
                 let jl = if shared { 0 } else { j };
                 let raw = ls[jl];
-                let l = raw.max(crate::loss::LOG_SIGMA_FLOOR);
+                // as burn's clamp_min: a NaN stays NaN (and divergence is detected)
+                let l = if raw < crate::loss::LOG_SIGMA_FLOOR {
+                    crate::loss::LOG_SIGMA_FLOOR
+                } else {
+                    raw
+                };
                 let inv_var = (-2.0 * l).exp();
                 let r2 = (x - o) * (x - o);
                 total += f64::from(0.5 * r2 * inv_var + l);

@@ -249,6 +249,10 @@ pub struct Checkpointing<'a> {
     pub dir: &'a Path,
     /// Continue from the newest valid checkpoint in `dir`.
     pub resume: bool,
+    /// Accept checkpoints whose `state.json` carries no seal: those of a run written before
+    /// checkpoints were sealed (its `training.json` is of format version 1). Otherwise an
+    /// unsealed checkpoint is skipped as edited or corrupt.
+    pub unsealed_ok: bool,
 }
 
 /// Train a network of `net_cfg` on `train` (and evaluate on `val`), on `device` (autodiff is
@@ -355,6 +359,7 @@ fn train_inner(
     observer: &mut dyn Observer,
 ) -> Result<Trained> {
     let resume = checkpoints.is_some_and(|c| c.resume);
+    let unsealed_ok = checkpoints.is_some_and(|c| c.unsealed_ok);
     let checkpoints = checkpoints.map(|c| c.dir);
     net_cfg.check()?;
     cfg.check()?;
@@ -389,7 +394,7 @@ fn train_inner(
     if resume {
         let dir =
             checkpoints.ok_or_else(|| NnError::param("resume", "needs a checkpoint directory"))?;
-        let (found, skipped) = checkpoint::latest(dir)?;
+        let (found, skipped) = checkpoint::latest(dir, unsealed_ok)?;
         for s in &skipped {
             observer.note(s);
         }

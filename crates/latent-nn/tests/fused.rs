@@ -92,6 +92,12 @@ fn losses_and_gradients_equal_burns() {
         if let Some(ls) = params.get_mut("log_sigma") {
             ls.iter_mut()
                 .for_each(|v| *v = rng.random::<f32>() * 0.6 - 0.3);
+            // and, per feature, one below the floor (no gradient) and one at it (gradient)
+            if ls.len() > 2 {
+                let floor = latent_nn::loss::LOG_SIGMA_FLOOR;
+                ls[3] = floor - 1.5;
+                ls[5] = floor;
+            }
         }
         let net = latent_nn::params::load_params(net, &params, std::path::Path::new("t")).unwrap();
         let k = cfg.latent_dim;

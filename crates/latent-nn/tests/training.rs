@@ -37,7 +37,11 @@ fn settings(epochs: usize) -> TrainConfig {
 
 /// The metrics without the wall-clock time.
 fn ck(dir: &std::path::Path, resume: bool) -> Option<Checkpointing<'_>> {
-    Some(Checkpointing { dir, resume })
+    Some(Checkpointing {
+        dir,
+        resume,
+        unsealed_ok: false,
+    })
 }
 
 fn figures(h: &[EpochMetrics]) -> Vec<[f64; 3]> {
@@ -163,6 +167,7 @@ fn corrupt_newest_checkpoint_falls_back_to_the_previous_one() {
     let ck = Checkpointing {
         dir: dir.path(),
         resume: false,
+        unsealed_ok: false,
     };
     let straight = train(
         &vae(),
@@ -220,6 +225,7 @@ fn corrupt_newest_checkpoint_falls_back_to_the_previous_one() {
         Some(Checkpointing {
             dir: dir.path(),
             resume: true,
+            unsealed_ok: false,
         }),
         &mut notes,
     )
@@ -262,6 +268,7 @@ fn divergence_stops_at_the_first_non_finite_loss() {
         Some(Checkpointing {
             dir: dir.path(),
             resume: false,
+            unsealed_ok: false,
         }),
         &mut Silent,
     )

@@ -378,7 +378,9 @@ fn exact<T: Scalar>(c: Centered<T>, components: Components) -> Result<Spectrum> 
 ///
 /// In f32, when the variance left out is a small difference of large numbers ([`cancels`]),
 /// the SVD's `l` right singular vectors (a basis of the row space of `B`) go through
-/// [`rayleigh_ritz`] with the data `x`: in f64 arithmetic, what the SVD of `B` computes.
+/// [`rayleigh_ritz`] with the data `x` (the variances of the data projected on that span,
+/// in f64: those of `B = QᵀXc` plus the part of `Xc` outside `Q`'s span, a second-order
+/// difference once the range finder has converged).
 /// Elsewhere the f32 figures are within `10⁻⁵` of f64's and the extra pass is skipped.
 fn randomized<T: Scalar, E: Copy + Into<f64> + Sync>(
     c: Centered<T>,
@@ -607,8 +609,7 @@ impl PcaValidParams {
             // The Gram path runs in f64 whatever the precision: an f32 Gram matrix's
             // rounding errors are relative to each entry's largest terms (the largest
             // column's), not to the small directions of badly scaled data, which they swamp.
-            // The incremental solver's result is the exact one; in-memory f64 data reaches
-            // here only through `fit_chunks`.
+            // The incremental solver's result is the exact one.
             return exact(Centered::<f64>::new(x)?, self.components());
         }
         match self.components() {

@@ -44,8 +44,8 @@ pub enum Solver {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Precision {
-    /// Single precision for the products over the data: half the memory and about twice
-    /// the speed. The steps where f32 would drift on badly scaled data run in f64 (the
+    /// Single precision for the products over the data: half the memory (except the exact
+    /// solver's `n < d` path, which copies the data in f64) and about twice the speed. The steps where f32 would drift on badly scaled data run in f64 (the
     /// covariance's sum and eigendecomposition, a final Rayleigh–Ritz step; the exact
     /// solver's `n < d` path entirely), so that the figures agree with an f64 fit's: see
     /// the [crate documentation](crate#f32-on-badly-scaled-data).

@@ -221,6 +221,22 @@ pub struct EvalSettings {
     pub classifier_config: ClassifierConfig,
 }
 
+impl EvalSettings {
+    /// Refuse settings whose figures would need more memory than latent may use (see
+    /// [`latent_core::memory`]): `iw_samples` keeps one f64 log-weight per sample of a row.
+    /// Checked by [`Bench::new`], before any work.
+    ///
+    /// # Errors
+    /// [`latent_core::Error::TooLarge`] naming the flag.
+    pub fn check_memory(&self) -> Result<()> {
+        latent_core::memory::check(
+            format!("--iw-samples {}", self.iw_samples),
+            latent_core::memory::cost(&[self.iw_samples, 8]),
+        )?;
+        Ok(())
+    }
+}
+
 impl Default for EvalSettings {
     fn default() -> Self {
         EvalSettings {
@@ -306,6 +322,7 @@ impl Bench {
         device: &Device,
         log: &mut dyn FnMut(&str),
     ) -> Result<Self> {
+        settings.check_memory()?;
         if train.dim() != test.dim() {
             return Err(Error::invalid(format!(
                 "training rows have {} features, test rows {}",
@@ -504,10 +521,7 @@ pub fn evaluate(model: &Model, bench: &Bench, log: &mut dyn FnMut(&str)) -> Resu
         out.active_units = Some(latent_explore::active_units(post.mean().view(), 0.01));
         if s.iw_samples > 0 {
             // one f64 log-weight per sample of a row is kept until the row's log-sum-exp
-            latent_core::memory::check(
-                format!("--iw-samples {}", s.iw_samples),
-                latent_core::memory::cost(&[s.iw_samples, 8]),
-            )?;
+            s.check_memory()?;
             log(&format!(
                 "importance sampling ({} samples per row)",
                 s.iw_samples

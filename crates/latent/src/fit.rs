@@ -576,7 +576,11 @@ fn fit_pca(
         let pca = checked.fit(&data).map_err(|e| {
             // the cause the solver cannot name: values whose squares leave f32/f64's range
             let largest = data.x().iter().fold(0.0f32, |m, v| m.max(v.abs()));
-            if largest > 1e18 {
+            let numerical = matches!(
+                &e,
+                latent_core::Error::Source(_) | latent_core::Error::NonFinite(_)
+            );
+            if numerical && largest > 1e18 {
                 Error::invalid(format!(
                     "PCA of {}: {e}: the data's values reach {largest:e}, whose squares \
                      overflow the covariance; scale the data (--scale standardize)",
@@ -958,20 +962,25 @@ fn train_run(
         Some(Checkpointing {
             dir: &ckpt_dir,
             resume,
+            // a run started before checkpoints were sealed resumes from its checkpoints
+            unsealed_ok: config.format_version < 2,
         }),
         &mut recorder,
     )?;
+    // the run's files are now written sealed, whatever version it started as
+    config.format_version = run::FORMAT_VERSION;
     let seconds = started.elapsed().as_secs_f64();
     // the whole fit: this session and the epochs trained before a resume
     let total_seconds = seconds + recorder.earlier_seconds;
     let epochs_run = trained.history.len();
     let last = trained.history.last().cloned();
     let mut sigma_at_floor = None;
-    if let Some(ls) = trained.net.log_sigma() {
-        let values = ls
-            .into_data()
-            .try_into_vec::<f32>()
-            .map_err(|e| Error::Internal(format!("reading the learned σ: {e:?}")))?;
+    // (a report only: a σ that cannot be read back does not stop the run being written)
+    if let Some(values) = trained
+        .net
+        .log_sigma()
+        .and_then(|ls| ls.into_data().convert::<f32>().try_into_vec::<f32>().ok())
+    {
         let floor = latent_nn::loss::LOG_SIGMA_FLOOR;
         let at_floor = values.iter().filter(|&&v| v <= floor).count();
         sigma_at_floor = Some(at_floor);

@@ -612,17 +612,24 @@ pub fn read_training(dir: &Path) -> crate::Result<RunConfig> {
 /// version 2 or later must carry the checksum of its content and match it; version 1 files
 /// (written before files were sealed) carry none. The reason in words when it is refused.
 fn parse_sealed(path: &Path, text: &[u8]) -> Result<RunConfig, String> {
+    // the format first: a later version may seal (or lay out) its files otherwise
+    #[derive(Deserialize)]
+    struct Format {
+        format: String,
+        format_version: u32,
+    }
+    let f: Format = serde_json::from_slice(text).map_err(|e| format!("{e}"))?;
+    if f.format != "latent-run" || f.format_version > FORMAT_VERSION {
+        return Err(format!(
+            "format {} version {} is not readable by this latent (reads latent-run ≤ {FORMAT_VERSION})",
+            f.format, f.format_version
+        ));
+    }
     let seal = fsutil::check_sealed_json(text)?;
     let config: RunConfig = serde_json::from_slice(text).map_err(|e| format!("{e}"))?;
     let name = path
         .file_name()
         .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
-    if config.format != "latent-run" || config.format_version > FORMAT_VERSION {
-        return Err(format!(
-            "format {} version {} is not readable by this latent (reads latent-run ≤ {FORMAT_VERSION})",
-            config.format, config.format_version
-        ));
-    }
     match (config.format_version, seal) {
         (0, _) => Err(format!(
             "format version 0 does not exist: {name} is corrupt"

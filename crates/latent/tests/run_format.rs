@@ -48,6 +48,12 @@ fn sealed_configs_are_checked_and_version_1_runs_still_read() {
     });
     let err = latent::run::load(&out).unwrap_err().to_string();
     assert!(err.contains("checksum mismatch"), "{err}");
+    // a later version is "not readable", not "corrupt", sealed or not
+    rewrite(&config, |o| {
+        o.insert("format_version".into(), 3.into());
+    });
+    let err = latent::run::load(&out).unwrap_err().to_string();
+    assert!(err.contains("not readable by this latent"), "{err}");
     for (version, says) in [(0, "does not exist"), (3, "not readable")] {
         std::fs::write(&config, &sealed).unwrap();
         rewrite(&config, |o| {
