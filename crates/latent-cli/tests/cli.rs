@@ -1659,4 +1659,25 @@ fn degenerate_data_gets_figures_or_a_message_that_names_the_flag() {
     assert!(json["recon_mse"].as_f64().is_some(), "{json}");
     // one row: evaluated too
     d.ok(&["eval", "--run", "vc", "--data", "one.npy"]);
+    // compare on constant data: every model measured, and no "+inf %" (PCA's error is 0) or
+    // "NaN" in the readings
+    d.ok(&[
+        "compare",
+        "--data",
+        "const.npy",
+        "--latent-dims",
+        "2",
+        "--epochs",
+        "1",
+        "--hidden",
+        "8",
+        "--out",
+        "cmp",
+    ]);
+    let summary = json_file(&d.path("cmp/summary.json"));
+    let reading = summary["reading"].to_string();
+    assert!(
+        !reading.contains("inf %") && !reading.contains("NaN"),
+        "{reading}"
+    );
 }

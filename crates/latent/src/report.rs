@@ -625,6 +625,12 @@ pub fn claims(summary: &CompareSummary) -> Vec<String> {
                 pick("pca", k)?.metrics.recon_mse,
             );
             let pct = 100.0 * (l - p) / p;
+            if !pct.is_finite() {
+                // PCA reconstructs the test rows exactly (constant or low-rank data)
+                return Some(format!(
+                    "K = {k}: PCA's error is {p:.3}, linear AE's {l:.3}"
+                ));
+            }
             // no "−0.000 %": below the printed precision the sign means nothing
             let pct = if pct.abs() < 5e-4 { 0.0 } else { pct };
             Some(format!("K = {k}: {pct:+.3} %"))
