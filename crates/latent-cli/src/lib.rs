@@ -88,11 +88,19 @@ fn given_flags(matches: &clap::ArgMatches, name: &str) -> Vec<String> {
     let Some(sub) = matches.subcommand_matches(name) else {
         return Vec::new();
     };
+    // the subcommand's own arguments: a group (the derive's `FitArgs`) is reported as given
+    // too, and is not one
+    use clap::CommandFactory;
+    let command = cli::Cli::command();
+    let Some(args) = command.find_subcommand(name) else {
+        return Vec::new();
+    };
+    let is_arg = |id: &str| args.get_arguments().any(|a| a.get_id() == id);
     sub.ids()
-        // argument ids only: a group (the derive's `FitArgs`) is reported as given too
-        .filter(|id| id.as_str().starts_with(|c: char| c.is_ascii_lowercase()))
-        .filter(|id| sub.value_source(id.as_str()) == Some(clap::parser::ValueSource::CommandLine))
-        .map(|id| id.as_str().to_string())
+        .map(clap::Id::as_str)
+        .filter(|id| is_arg(id))
+        .filter(|id| sub.value_source(id) == Some(clap::parser::ValueSource::CommandLine))
+        .map(str::to_string)
         .collect()
 }
 
