@@ -153,17 +153,16 @@ fn content_sha256(
 /// In words: `value` does not serialise to a JSON object, or has a [`CHECKSUM_KEY`] field.
 pub fn seal_json<T: serde::Serialize>(value: &T) -> std::result::Result<Vec<u8>, String> {
     let json = |e: serde_json::Error| format!("serialising JSON: {e}");
-    let plain = serde_json::to_value(value).map_err(json)?;
-    let Some(fields) = plain.as_object().map(serde_json::Map::len) else {
-        return Err("not a JSON object".into());
-    };
-    if plain.get(CHECKSUM_KEY).is_some() {
-        return Err(format!("the value has its own `{CHECKSUM_KEY}` field"));
-    }
     // the checksum covers the value as it reads back from the text written (an f32 field
     // prints shorter than its f64 widening)
     let mut pretty = serde_json::to_vec_pretty(value).map_err(json)?;
     let reread: serde_json::Value = serde_json::from_slice(&pretty).map_err(json)?;
+    let Some(fields) = reread.as_object().map(serde_json::Map::len) else {
+        return Err("not a JSON object".into());
+    };
+    if reread.get(CHECKSUM_KEY).is_some() {
+        return Err(format!("the value has its own `{CHECKSUM_KEY}` field"));
+    }
     let (_, sum) = content_sha256(reread)?;
     // the fields stay in their declared order; the checksum is appended as the last key
     let trim = |p: &mut Vec<u8>| {

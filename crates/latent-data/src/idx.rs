@@ -208,6 +208,9 @@ fn check_payload_len(name: &Path, kind: Kind, h: &Header, got: u64) -> Result<()
     Ok(())
 }
 
+/// Bytes of memory a whole-file read holds per pixel: the byte read and its f32.
+const HELD_PER_PIXEL: u64 = 5;
+
 /// Refuse to read the whole of a file whose images (their bytes and the f32 array made of
 /// them) would need more memory than latent may use. Streaming reads are not bounded by it.
 fn check_memory(name: &Path, kind: Kind, h: &Header) -> Result<()> {
@@ -220,7 +223,7 @@ fn check_memory(name: &Path, kind: Kind, h: &Header) -> Result<()> {
             "{} images of {}×{} (as the header declares)",
             h.n, h.height, h.width
         ),
-        h.payload as u128 * 5,
+        h.payload as u128 * u128::from(HELD_PER_PIXEL),
     )
 }
 
@@ -256,7 +259,7 @@ fn read_kind(
     // truncated, one that goes on is too large.
     let want = header.payload as u64;
     let hold = match kind {
-        Kind::Images => want.min(latent_core::memory::limit() / 5),
+        Kind::Images => want.min(latent_core::memory::limit() / HELD_PER_PIXEL),
         Kind::Labels => want,
     };
     let mut data = Vec::with_capacity(if raw_len.is_some() { header.payload } else { 0 });

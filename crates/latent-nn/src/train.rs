@@ -210,8 +210,14 @@ fn evaluate_with(
     Ok(sums.map(|s| s / n.max(1) as f64))
 }
 
-/// [`NnError::Diverged`] when a loss of step `step` (1-based) of epoch `epoch` is not finite.
-fn check_finite(s: [f64; 3], epoch: usize, step: usize) -> Result<()> {
+/// [`NnError::Diverged`] when a loss of step `step` (1-based) of epoch `epoch` is not finite;
+/// `hint` says what is kept and what to try (called only then).
+fn check_finite(
+    s: [f64; 3],
+    epoch: usize,
+    step: usize,
+    hint: impl FnOnce() -> String,
+) -> Result<()> {
     match ["loss", "reconstruction term", "KL term"]
         .iter()
         .zip(s)
@@ -221,10 +227,32 @@ fn check_finite(s: [f64; 3], epoch: usize, step: usize) -> Result<()> {
             epoch,
             step,
             what: what.to_string(),
-            hint: String::new(),
+            hint: hint(),
         }),
         None => Ok(()),
     }
+}
+
+/// What a divergence leaves and what to try: whether a checkpoint survives, and the likely
+/// cause — data far from unit scale, or else too large a learning rate.
+fn divergence_hint(train: ArrayView2<'_, f32>, checkpoints: Option<&Path>) -> String {
+    let kept = checkpoints
+        .and_then(|d| checkpoint::list(d).ok())
+        .and_then(|e| e.into_iter().max());
+    let keep = match kept {
+        Some(e) => format!("the checkpoint of epoch {e} is kept (resume with --resume)"),
+        None => "no checkpoint had been written".to_string(),
+    };
+    let largest = train.iter().fold(0.0f32, |m, &v| m.max(v.abs()));
+    let cause = if largest > 50.0 {
+        format!(
+            "the data is far from unit scale (values up to {largest:.4}): scale it \
+             (--scale standardize, or --scale unit), then a lower --lr if it still diverges"
+        )
+    } else {
+        "try a lower --lr".to_string()
+    };
+    format!("; {keep}; {cause}")
 }
 
 fn devices_of(net: &Net) -> Result<Device> {
@@ -292,63 +320,6 @@ pub fn train(
 /// As [`train`].
 #[allow(clippy::too_many_arguments)]
 pub fn train_with(
-    engine: Engine,
-    net_cfg: &NetConfig,
-    cfg: &TrainConfig,
-    train: ArrayView2<'_, f32>,
-    val: Option<ArrayView2<'_, f32>>,
-    device: &Device,
-    checkpoints: Option<Checkpointing<'_>>,
-    observer: &mut dyn Observer,
-) -> Result<Trained> {
-    let dir = checkpoints.map(|c| c.dir);
-    train_inner(
-        engine,
-        net_cfg,
-        cfg,
-        train,
-        val,
-        device,
-        checkpoints,
-        observer,
-    )
-    .map_err(|e| match e {
-        NnError::Diverged {
-            epoch, step, what, ..
-        } => NnError::Diverged {
-            epoch,
-            step,
-            what,
-            hint: divergence_hint(train, dir),
-        },
-        other => other,
-    })
-}
-
-/// What a divergence leaves and what to try: whether a checkpoint survives, and the likely
-/// cause — data far from unit scale, or else too large a learning rate.
-fn divergence_hint(train: ArrayView2<'_, f32>, checkpoints: Option<&Path>) -> String {
-    let kept = checkpoints
-        .and_then(|d| checkpoint::list(d).ok())
-        .and_then(|e| e.into_iter().max());
-    let keep = match kept {
-        Some(e) => format!("the checkpoint of epoch {e} is kept (resume with --resume)"),
-        None => "no checkpoint had been written".to_string(),
-    };
-    let largest = train.iter().fold(0.0f32, |m, &v| m.max(v.abs()));
-    let cause = if largest > 50.0 {
-        format!(
-            "the data is far from unit scale (values up to {largest:.4}): scale it \
-             (--scale standardize, or --scale unit), then a lower --lr if it still diverges"
-        )
-    } else {
-        "try a lower --lr".to_string()
-    };
-    format!("; {keep}; {cause}")
-}
-
-#[allow(clippy::too_many_arguments)]
-fn train_inner(
     engine: Engine,
     net_cfg: &NetConfig,
     cfg: &TrainConfig,
@@ -494,7 +465,9 @@ fn train_inner(
             }
             let s = if let Some(f) = fused.as_mut() {
                 let s = f.train_step(&xbuf, &ebuf, idx.len(), beta);
-                check_finite(s, epoch + 1, step + 1)?;
+                check_finite(s, epoch + 1, step + 1, || {
+                    divergence_hint(train, checkpoints)
+                })?;
                 // ← a data-parallel all-reduce of `f.grads()` goes here.
                 adam.step_host(f.params_and_grads(), lr);
                 s
@@ -513,7 +486,9 @@ fn train_inner(
                 };
                 let out = net.step_loss(x, eps, beta);
                 let s = scalars(&out)?;
-                check_finite(s, epoch + 1, step + 1)?;
+                check_finite(s, epoch + 1, step + 1, || {
+                    divergence_hint(train, checkpoints)
+                })?;
                 let grads = out.loss.backward();
                 let named = named_grads(&net, &grads);
                 // ← a data-parallel all-reduce of `named` goes here.
@@ -535,7 +510,7 @@ fn train_inner(
                 epoch: epoch + 1,
                 step: steps,
                 what,
-                hint: String::new(),
+                hint: divergence_hint(train, checkpoints),
             });
         }
         let val_metrics = match val {

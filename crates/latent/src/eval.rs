@@ -520,8 +520,7 @@ pub fn evaluate(model: &Model, bench: &Bench, log: &mut dyn FnMut(&str)) -> Resu
         out.kl_per_dim = Some(latent_explore::kl_per_dim(&post).to_vec());
         out.active_units = Some(latent_explore::active_units(post.mean().view(), 0.01));
         if s.iw_samples > 0 {
-            // one f64 log-weight per sample of a row is kept until the row's log-sum-exp
-            s.check_memory()?;
+            // its memory was checked when the bench was built (`EvalSettings::check_memory`)
             log(&format!(
                 "importance sampling ({} samples per row)",
                 s.iw_samples
