@@ -3,52 +3,18 @@
 
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+
+use common::Dir;
 
 use latent_core::{Fit, ParamGuard, Reduction};
 use latent_data::source::{DataSpec, LoadOptions};
 use latent_data::transform::{Binarize, Preprocess, ScaleChoice};
 use latent_data::{csv, npy};
 use latent_pca::{Components, PcaParams};
-
-struct Dir(tempfile::TempDir);
-
-impl Dir {
-    fn new() -> Self {
-        Dir(tempfile::tempdir().expect("tempdir"))
-    }
-    fn path(&self, p: &str) -> PathBuf {
-        self.0.path().join(p)
-    }
-    fn latent(&self, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_latent"))
-            .args(args)
-            .current_dir(self.0.path())
-            .output()
-            .expect("run latent")
-    }
-    /// Run and require exit code 0.
-    fn ok(&self, args: &[&str]) -> String {
-        let out = self.latent(args);
-        assert!(
-            out.status.success(),
-            "latent {args:?} failed ({:?}):\n{}\n{}",
-            out.status.code(),
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-    /// Run and require the exit code `code`; returns stderr.
-    fn fails(&self, args: &[&str], code: i32) -> String {
-        let out = self.latent(args);
-        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-        assert_eq!(out.status.code(), Some(code), "latent {args:?}: {stderr}");
-        assert!(!stderr.contains("panicked"), "{stderr}");
-        stderr
-    }
-}
 
 fn png_size(path: &Path) -> (u32, u32) {
     let decoder = png::Decoder::new(std::io::BufReader::new(

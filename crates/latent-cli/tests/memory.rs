@@ -5,42 +5,12 @@
 
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
 
-struct Scratch(tempfile::TempDir);
+use std::path::Path;
+use std::process::Command;
 
-impl Scratch {
-    fn new() -> Self {
-        Scratch(tempfile::tempdir().unwrap())
-    }
-    fn path(&self, p: &str) -> PathBuf {
-        self.0.path().join(p)
-    }
-    fn run(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_latent"));
-        c.args(args).current_dir(self.0.path());
-        for (k, v) in env {
-            c.env(k, v);
-        }
-        c.output().unwrap()
-    }
-    /// Run, require exit code `code`; stderr.
-    fn code(&self, args: &[&str], code: i32) -> String {
-        self.code_env(args, &[], code)
-    }
-    fn code_env(&self, args: &[&str], env: &[(&str, &str)], code: i32) -> String {
-        let out = self.run(args, env);
-        let err = String::from_utf8_lossy(&out.stderr).into_owned();
-        assert_eq!(
-            out.status.code(),
-            Some(code),
-            "latent {args:?}: {}\n{err}",
-            String::from_utf8_lossy(&out.stdout)
-        );
-        err
-    }
-}
+use common::Dir;
 
 /// An NPY file whose header honestly claims `rows × cols` f4 values; the data is a hole
 /// (a sparse file: nothing is written, but its size is right).
@@ -66,37 +36,31 @@ fn sparse_npy(path: &Path, rows: u64, cols: u64) {
 
 #[test]
 fn flags_that_would_need_too_much_memory_are_refused_before_anything_is_allocated() {
-    let s = Scratch::new();
-    s.code(
-        &[
-            "fit",
-            "--data",
-            "digits",
-            "--latent-dim",
-            "2",
-            "--out",
-            "pca",
-        ],
-        0,
-    );
-    s.code(
-        &[
-            "fit",
-            "--model",
-            "vae",
-            "--data",
-            "digits",
-            "--latent-dim",
-            "2",
-            "--hidden",
-            "8",
-            "--epochs",
-            "1",
-            "--out",
-            "vae",
-        ],
-        0,
-    );
+    let s = Dir::new();
+    s.ok(&[
+        "fit",
+        "--data",
+        "digits",
+        "--latent-dim",
+        "2",
+        "--out",
+        "pca",
+    ]);
+    s.ok(&[
+        "fit",
+        "--model",
+        "vae",
+        "--data",
+        "digits",
+        "--latent-dim",
+        "2",
+        "--hidden",
+        "8",
+        "--epochs",
+        "1",
+        "--out",
+        "vae",
+    ]);
     let big = "1000000000";
     let cases: Vec<(Vec<&str>, &str)> = vec![
         (
@@ -164,7 +128,7 @@ fn flags_that_would_need_too_much_memory_are_refused_before_anything_is_allocate
         ),
     ];
     for (args, flag) in cases {
-        let err = s.code(&args, 1);
+        let err = s.fails(&args, 1);
         assert!(
             err.contains(flag) && err.contains("would need") && err.contains("--max-memory"),
             "{args:?}: {err}"
@@ -192,7 +156,7 @@ fn flags_that_would_need_too_much_memory_are_refused_before_anything_is_allocate
     }
     // a lower limit (flag or environment) refuses what the default allows, and says whose
     // limit it is
-    let err = s.code(
+    let err = s.fails(
         &[
             "--max-memory",
             "1M",
@@ -207,31 +171,28 @@ fn flags_that_would_need_too_much_memory_are_refused_before_anything_is_allocate
         1,
     );
     assert!(err.contains("the limit set by --max-memory"), "{err}");
-    let err = s.code_env(
+    let err = s.fails_env(
         &["sample", "--run", "vae", "--n", "10000", "--out", "s.png"],
         &[("LATENT_MAX_MEMORY", "1M")],
         1,
     );
     assert!(err.contains("1.0 MiB"), "{err}");
-    let err = s.code_env(
+    let err = s.fails_env(
         &["info", "--run", "vae"],
         &[("LATENT_MAX_MEMORY", "lots")],
         1,
     );
     assert!(err.contains("LATENT_MAX_MEMORY=lots"), "{err}");
-    s.code(
-        &["sample", "--run", "vae", "--n", "16", "--out", "s.png"],
-        0,
-    );
+    s.ok(&["sample", "--run", "vae", "--n", "16", "--out", "s.png"]);
 }
 
 #[test]
 fn data_files_are_checked_against_the_limit_before_they_are_read() {
-    let s = Scratch::new();
+    let s = Dir::new();
     // an honest header on a sparse file: 3.4 million rows of 784 values (10.7 GB of holes)
     let npy = s.path("sparse.npy");
     sparse_npy(&npy, 3_400_000, 784);
-    let err = s.code(
+    let err = s.fails(
         &[
             "--max-memory",
             "4G",
@@ -255,7 +216,7 @@ fn data_files_are_checked_against_the_limit_before_they_are_read() {
     #[cfg(unix)]
     {
         std::os::unix::fs::symlink("/dev/zero", s.path("zero.csv")).unwrap();
-        let err = s.code(
+        let err = s.fails(
             &[
                 "fit",
                 "--data",
@@ -269,21 +230,18 @@ fn data_files_are_checked_against_the_limit_before_they_are_read() {
         );
         assert!(err.contains("zero.csv") && err.contains("device"), "{err}");
         // weights that are a device: refused as not a regular file
-        s.code(
-            &[
-                "fit",
-                "--data",
-                "digits",
-                "--latent-dim",
-                "2",
-                "--out",
-                "run",
-            ],
-            0,
-        );
+        s.ok(&[
+            "fit",
+            "--data",
+            "digits",
+            "--latent-dim",
+            "2",
+            "--out",
+            "run",
+        ]);
         std::fs::remove_file(s.path("run/model.safetensors")).unwrap();
         std::os::unix::fs::symlink("/dev/zero", s.path("run/model.safetensors")).unwrap();
-        let err = s.code(&["info", "--run", "run"], 1);
+        let err = s.fails(&["info", "--run", "run"], 1);
         assert!(
             err.contains("model.safetensors") && err.contains("not a regular file"),
             "{err}"
@@ -295,7 +253,7 @@ fn data_files_are_checked_against_the_limit_before_they_are_read() {
         .map(|i| format!("{i},{},{}\n", i * 2, i % 7))
         .collect();
     std::fs::write(s.path("rows.csv"), rows).unwrap();
-    let err = s.code(
+    let err = s.fails(
         &[
             "--max-memory",
             "40K",
@@ -313,23 +271,20 @@ fn data_files_are_checked_against_the_limit_before_they_are_read() {
         err.contains("rows.csv") && err.contains("--max-memory"),
         "{err}"
     );
-    s.code(
-        &[
-            "fit",
-            "--data",
-            "rows.csv",
-            "--latent-dim",
-            "2",
-            "--out",
-            "r",
-        ],
-        0,
-    );
+    s.ok(&[
+        "fit",
+        "--data",
+        "rows.csv",
+        "--latent-dim",
+        "2",
+        "--out",
+        "r",
+    ]);
 }
 
 #[test]
 fn one_huge_label_value_is_one_class_not_a_huge_classifier() {
-    let s = Scratch::new();
+    let s = Dir::new();
     let mut csv = String::from("a,b,c,d,label\n");
     for i in 0..90 {
         let class = [0u64, 7, 50_000_000][i % 3];
@@ -343,48 +298,42 @@ fn one_huge_label_value_is_one_class_not_a_huge_classifier() {
         ));
     }
     std::fs::write(s.path("labels.csv"), csv).unwrap();
-    s.code(
-        &[
-            "fit",
-            "--model",
-            "ae",
-            "--data",
-            "labels.csv",
-            "--label-column",
-            "label",
-            "--holdout",
-            "30",
-            "--latent-dim",
-            "2",
-            "--hidden",
-            "8",
-            "--epochs",
-            "2",
-            "--out",
-            "run",
-        ],
-        0,
-    );
+    s.ok(&[
+        "fit",
+        "--model",
+        "ae",
+        "--data",
+        "labels.csv",
+        "--label-column",
+        "label",
+        "--holdout",
+        "30",
+        "--latent-dim",
+        "2",
+        "--hidden",
+        "8",
+        "--epochs",
+        "2",
+        "--out",
+        "run",
+    ]);
     // was: a classifier with 50,000,001 outputs (25.6 GB) and an abort
-    let out = s.run(
-        &[
-            "--max-memory",
-            "2G",
-            "eval",
-            "--run",
-            "run",
-            "--data",
-            "labels.csv",
-            "--label-column",
-            "label",
-            "--holdout",
-            "30",
-            "--split",
-            "test",
-            "--json",
-        ],
-        &[],
-    );
+    let out = s.latent(&[
+        "--max-memory",
+        "2G",
+        "eval",
+        "--run",
+        "run",
+        "--data",
+        "labels.csv",
+        "--label-column",
+        "label",
+        "--holdout",
+        "30",
+        "--split",
+        "test",
+        "--json",
+    ]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{err}");
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -398,19 +347,16 @@ fn one_huge_label_value_is_one_class_not_a_huge_classifier() {
 
 #[test]
 fn an_allocation_the_system_refuses_exits_2_with_a_message() {
-    let s = Scratch::new();
-    s.code(
-        &[
-            "fit",
-            "--data",
-            "digits",
-            "--latent-dim",
-            "2",
-            "--out",
-            "pca",
-        ],
-        0,
-    );
+    let s = Dir::new();
+    s.ok(&[
+        "fit",
+        "--data",
+        "digits",
+        "--latent-dim",
+        "2",
+        "--out",
+        "pca",
+    ]);
     // the limit raised far above what the process may map (ulimit -v 3 GB): the estimate
     // passes, the allocation fails
     let out = Command::new("sh")
