@@ -379,6 +379,10 @@ pub struct DecodeArgs {
     /// Images per row of a PNG grid.
     #[arg(long, default_value_t = 16)]
     pub columns: usize,
+    /// Enlarge each image N times in a PNG (nearest neighbour; 1 to 16). Default: enough
+    /// for 56 pixels across (×2 for 28-pixel images).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=16))]
+    pub zoom: Option<u32>,
     /// Overwrite the output file.
     #[arg(long)]
     pub force: bool,
@@ -402,6 +406,10 @@ pub struct ReconstructArgs {
     /// Images per row.
     #[arg(long, default_value_t = 16)]
     pub columns: usize,
+    /// Enlarge each image N times in a PNG (nearest neighbour; 1 to 16). Default: enough
+    /// for 56 pixels across (×2 for 28-pixel images).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=16))]
+    pub zoom: Option<u32>,
     /// Overwrite the output file.
     #[arg(long)]
     pub force: bool,
@@ -435,6 +443,10 @@ pub struct SampleArgs {
     /// Split of --data.
     #[arg(long, value_enum)]
     pub split: Option<Split>,
+    /// Enlarge each image N times in a PNG (nearest neighbour; 1 to 16). Default: enough
+    /// for 56 pixels across (×2 for 28-pixel images).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=16))]
+    pub zoom: Option<u32>,
     /// Overwrite the output file.
     #[arg(long)]
     pub force: bool,
@@ -464,6 +476,10 @@ pub struct InterpolateArgs {
     /// Output: .png (one strip per pair) or .npy.
     #[arg(long, value_name = "FILE")]
     pub out: PathBuf,
+    /// Enlarge each image N times in a PNG (nearest neighbour; 1 to 16). Default: enough
+    /// for 56 pixels across (×2 for 28-pixel images).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=16))]
+    pub zoom: Option<u32>,
     /// Overwrite the output file.
     #[arg(long)]
     pub force: bool,
@@ -487,6 +503,10 @@ pub struct TraverseArgs {
     /// Output: .png (one strip per dimension) or .npy.
     #[arg(long, value_name = "FILE")]
     pub out: PathBuf,
+    /// Enlarge each image N times in a PNG (nearest neighbour; 1 to 16). Default: enough
+    /// for 56 pixels across (×2 for 28-pixel images).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=16))]
+    pub zoom: Option<u32>,
     /// Overwrite the output file.
     #[arg(long)]
     pub force: bool,
@@ -507,6 +527,10 @@ pub struct MapArgs {
     /// Images per side of the decoded manifold (2-D latents).
     #[arg(long, default_value_t = 20)]
     pub grid: usize,
+    /// Enlarge each image N times in a PNG (nearest neighbour; 1 to 16). Default: enough
+    /// for 56 pixels across (×2 for 28-pixel images).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=16))]
+    pub zoom: Option<u32>,
     /// Overwrite the output file.
     #[arg(long)]
     pub force: bool,

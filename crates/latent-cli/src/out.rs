@@ -100,13 +100,15 @@ pub fn record(path: &Path) -> Result<()> {
     Ok(latent_core::output::record_file(path)?)
 }
 
-/// Write decoded rows (model space) as image strips (PNG, one strip per entry) or as one
-/// NPY array in the data's units, and record the file.
+/// Write decoded rows (model space) as image strips (PNG, one strip per entry, labelled with
+/// `labels`, enlarged by `zoom` or the default zoom) or as one NPY array in the data's
+/// units, and record the file.
 pub fn write_strips(
     path: &Path,
     strips: &[ndarray::Array2<f32>],
-    config: &latent::RunConfig,
-    run_dir: &Path,
+    (config, run_dir): (&latent::RunConfig, &Path),
+    labels: &latent_report::GridLabels,
+    zoom: Option<u32>,
 ) -> Result<()> {
     if path
         .to_string_lossy()
@@ -124,7 +126,7 @@ pub fn write_strips(
             None => latent_data::npy::write_f32(path, all.view())?,
         }
     } else {
-        let img = latent::figures::image_rows(strips, config, run_dir)?;
+        let img = latent::figures::labelled_rows(strips, labels, config, run_dir, zoom)?;
         latent_report::write_png(path, &img)?;
     }
     record(path)

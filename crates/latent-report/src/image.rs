@@ -77,8 +77,59 @@ impl RgbImage {
         Some([self.pixels[i], self.pixels[i + 1], self.pixels[i + 2]])
     }
 
+    /// The pixels, to draw on.
+    pub(crate) fn pixels_mut(&mut self) -> &mut [u8] {
+        &mut self.pixels
+    }
+
+    /// The image enlarged `factor` times in each direction, each pixel becoming a
+    /// `factor × factor` block (nearest neighbour: no blurring of small images).
+    ///
+    /// # Errors
+    /// [`ReportError::Invalid`] for a factor of 0 or a result of more than 2³⁰ bytes.
+    pub fn zoom(&self, factor: u32) -> Result<RgbImage> {
+        let what = "enlarged image";
+        if factor == 0 {
+            return Err(ReportError::invalid(what, "a zoom factor of 0"));
+        }
+        if factor == 1 {
+            return Ok(self.clone());
+        }
+        let too_big = || {
+            ReportError::invalid(
+                what,
+                format!(
+                    "{}×{} pixels enlarged {factor} times is too large",
+                    self.width, self.height
+                ),
+            )
+        };
+        let width = self.width.checked_mul(factor).ok_or_else(too_big)?;
+        let height = self.height.checked_mul(factor).ok_or_else(too_big)?;
+        let bytes = (width as usize)
+            .checked_mul(height as usize)
+            .and_then(|v| v.checked_mul(3))
+            .filter(|&b| b <= MAX_IMAGE_BYTES)
+            .ok_or_else(too_big)?;
+        let f = factor as usize;
+        let row_bytes = 3 * width as usize;
+        let mut pixels = Vec::with_capacity(bytes);
+        for src_row in self.pixels.chunks_exact(3 * self.width as usize) {
+            let start = pixels.len();
+            for px in src_row.chunks_exact(3) {
+                for _ in 0..f {
+                    pixels.extend_from_slice(px);
+                }
+            }
+            for _ in 1..f {
+                pixels.extend_from_within(start..start + row_bytes);
+            }
+        }
+        RgbImage::from_raw(width, height, pixels)
+    }
+
     /// Copy `src` with its top-left corner at `(x, y)`; what falls outside is clipped.
-    fn blit(&mut self, src: &RgbImage, x: u32, y: u32) {
+    pub(crate) fn blit(&mut self, src: &RgbImage, x: u32, y: u32) {
         let w = src.width.min(self.width.saturating_sub(x)) as usize;
         for row in 0..src.height.min(self.height.saturating_sub(y)) as usize {
             let from = 3 * row * src.width as usize;
@@ -122,6 +173,9 @@ impl RgbImage {
         Ok(out)
     }
 }
+
+/// The largest image the compositions make, in bytes (1 GiB).
+pub(crate) const MAX_IMAGE_BYTES: usize = 1 << 30;
 
 /// The background of compositions: white.
 const BACKGROUND: [u8; 3] = [255, 255, 255];

@@ -4,7 +4,9 @@ use std::ops::Range;
 use std::path::Path;
 
 use ndarray::ArrayView2;
-use plotters::coord::ranged1d::{AsRangedCoord, ValueFormatter};
+use plotters::coord::ranged1d::{
+    KeyPointHint, KeyPointWeight, NoDefaultFormatting, Ranged, ValueFormatter,
+};
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 use rand::seq::SliceRandom;
@@ -13,6 +15,7 @@ use plotters::coord::Shift;
 
 use crate::canvas::{Canvas, text_width};
 use crate::font::{FONT, ensure_font};
+use crate::ticks::{Axis, Scale};
 use crate::{ReportError, Result, RgbImage, write_png};
 
 /// The size of [`scatter_plot`]'s image, `(width, height)`.
@@ -51,31 +54,70 @@ const LEGEND_ROW: i32 = 24;
 /// The seed of the (fixed) order in which scatter points are drawn.
 const DRAW_ORDER_SEED: u64 = 0x5ca7;
 
-/// `[lo, hi]` widened by 4 % on each side (or to `±1` around a single value).
-fn padded(lo: f64, hi: f64) -> Range<f64> {
-    let span = hi - lo;
-    if span > 0.0 && span.is_finite() {
-        (lo - 0.04 * span)..(hi + 0.04 * span)
-    } else {
-        (lo - 1.0)..(hi + 1.0)
+/// The padding of a data range on each side, as a fraction of the span.
+const PAD: f64 = 0.04;
+
+/// An [`Axis`] as plotters' coordinate: values placed linearly or logarithmically between the
+/// ends of its range, grid lines and numbers at its ticks only.
+struct Coord(Axis);
+
+impl Ranged for Coord {
+    type FormatOption = NoDefaultFormatting;
+    type ValueType = f64;
+
+    fn map(&self, value: &f64, limit: (i32, i32)) -> i32 {
+        let Range { start, end } = self.0.range;
+        let (v, a, b) = if self.0.log {
+            (value.ln(), start.ln(), end.ln())
+        } else {
+            (*value, start, end)
+        };
+        let f = (v - a) / (b - a);
+        let px = f64::from(limit.1 - limit.0) * f + 1e-3;
+        // `as` saturates (and sends NaN to 0): a value far outside lands off the canvas.
+        limit.0.saturating_add(px.floor() as i32)
+    }
+
+    fn key_points<Hint: KeyPointHint>(&self, hint: Hint) -> Vec<f64> {
+        match hint.weight() {
+            KeyPointWeight::Bold => self.0.ticks.values.clone(),
+            KeyPointWeight::Any => Vec::new(),
+        }
+    }
+
+    fn range(&self) -> Range<f64> {
+        self.0.range.clone()
     }
 }
 
-/// A tick label: up to 6 decimals, no trailing zeros (`2`, `0.25`, `-1.5`), or scientific
-/// notation for very large or small magnitudes; below 1e-12 in magnitude it is 0 (plotters'
-/// tick arithmetic leaves residues like `-2.2e-16` where 0 is meant).
-fn tick(v: &f64) -> String {
-    let v = *v;
-    if v.abs() < 1e-12 {
-        return "0".into();
+impl ValueFormatter<f64> for Coord {
+    fn format(value: &f64) -> String {
+        value.to_string()
     }
-    let a = v.abs();
-    if !(1e-4..1e6).contains(&a) {
-        return format!("{v:.2e}");
+
+    fn format_ext(&self, value: &f64) -> String {
+        let ticks = &self.0.ticks;
+        ticks
+            .values
+            .iter()
+            .position(|v| v == value)
+            .and_then(|i| ticks.labels.get(i))
+            .cloned()
+            .unwrap_or_else(|| value.to_string())
     }
-    let s = format!("{v:.6}");
-    let s = s.trim_end_matches('0').trim_end_matches('.');
-    if s == "-0" { "0".into() } else { s.into() }
+}
+
+/// The width of the area left of a plot for the y axis: its widest number, the gap to the axis
+/// and the (rotated) axis title.
+fn y_label_area(axis: &Axis) -> u32 {
+    let widest = axis
+        .ticks
+        .labels
+        .iter()
+        .map(|l| text_width(f64::from(TICK_SIZE), l).ceil() as u32)
+        .max()
+        .unwrap_or(0);
+    (widest + 20 + 2 * AXIS_DESC_SIZE).max(62)
 }
 
 /// Draw `title` centred at the top of `area` and return the area below it. The font shrinks
@@ -169,17 +211,18 @@ pub fn scatter_plot(
             body.split_horizontally(width)
         };
 
-        let range = |c: usize| {
+        let axis = |c: usize| {
             let col = points.column(c);
             let lo = col.iter().copied().fold(f32::INFINITY, f32::min);
             let hi = col.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-            padded(f64::from(lo), f64::from(hi))
+            Axis::new(f64::from(lo), f64::from(hi), Scale::Linear, PAD)
         };
+        let (x_axis, y_axis) = (axis(0), axis(1));
         let mut chart = ChartBuilder::on(&plot_area)
             .margin(12)
             .x_label_area_size(50)
-            .y_label_area_size(62)
-            .build_cartesian_2d(range(0), range(1))
+            .y_label_area_size(y_label_area(&y_axis))
+            .build_cartesian_2d(Coord(x_axis), Coord(y_axis))
             .map_err(draw_err)?;
         chart
             .configure_mesh()
@@ -187,8 +230,6 @@ pub fn scatter_plot(
             .y_desc(axis_labels.1)
             .label_style((FONT, TICK_SIZE))
             .axis_desc_style((FONT, AXIS_DESC_SIZE))
-            .x_label_formatter(&tick)
-            .y_label_formatter(&tick)
             .light_line_style(TRANSPARENT)
             .bold_line_style(RGBColor(225, 225, 225))
             .draw()
@@ -262,19 +303,38 @@ pub fn scatter_png(
 /// One named curve of a [`line_plot`]: `(name, points (x, y))`.
 pub type Series<'a> = (&'a str, Vec<(f64, f64)>);
 
-/// A line plot of `series` as a [`LINE_SIZE`] image: one line per series in the [`TAB10`]
-/// colours, with a legend in the upper right when there is more than one series; markers at
-/// the points when a series has 30 points or fewer (or a single one). `log_y` puts the y axis
-/// on a logarithmic scale (loss curves spanning decades).
+/// A line plot of `series` as a [`LINE_SIZE`] image, the x axis linear: [`line_plot_scaled`]
+/// with [`Scale::Linear`] along x and, along y, [`Scale::Log`] when `log_y` (loss curves
+/// spanning decades) or [`Scale::Linear`].
 ///
 /// # Errors
-/// [`ReportError::Invalid`] for no series, an empty series, a NaN or infinite value, or (with
-/// `log_y`) a `y ≤ 0`, each naming the series; [`ReportError::Draw`] if plotting fails.
+/// As [`line_plot_scaled`].
 pub fn line_plot(
     series: &[Series<'_>],
     title: &str,
     axis_labels: (&str, &str),
     log_y: bool,
+) -> Result<RgbImage> {
+    let y = if log_y { Scale::Log } else { Scale::Linear };
+    line_plot_scaled(series, title, axis_labels, (Scale::Linear, y))
+}
+
+/// A line plot of `series` as a [`LINE_SIZE`] image: one line per series in the [`TAB10`]
+/// colours, with a legend in the upper right when there is more than one series; markers at
+/// the points when a series has 30 points or fewer (or a single one). `scales` are those of
+/// the x and y axes: numbers at nice steps ([`crate::ticks`]), integers only for
+/// [`Scale::Integer`] (epochs), a logarithmic axis for [`Scale::Log`] numbered even when it
+/// spans less than a decade.
+///
+/// # Errors
+/// [`ReportError::Invalid`] for no series, an empty series, a NaN or infinite value, or (on a
+/// [`Scale::Log`] axis) a value `≤ 0`, each naming the series; [`ReportError::Draw`] if
+/// plotting fails.
+pub fn line_plot_scaled(
+    series: &[Series<'_>],
+    title: &str,
+    axis_labels: (&str, &str),
+    scales: (Scale, Scale),
 ) -> Result<RgbImage> {
     let what = "line plot";
     if series.is_empty() {
@@ -300,11 +360,15 @@ pub fn line_plot(
                     format!("series `{name}`, point {i}: ({x}, {y}) is not finite"),
                 ));
             }
-            if log_y && y <= 0.0 {
-                return Err(ReportError::invalid(
-                    what,
-                    format!("series `{name}`, point {i}: y = {y} cannot go on a log scale"),
-                ));
+            for (axis, v, scale) in [("x", x, scales.0), ("y", y, scales.1)] {
+                if scale == Scale::Log && v <= 0.0 {
+                    return Err(ReportError::invalid(
+                        what,
+                        format!(
+                            "series `{name}`, point {i}: {axis} = {v} cannot go on a log scale"
+                        ),
+                    ));
+                }
             }
             x_lo = x_lo.min(x);
             x_hi = x_hi.max(x);
@@ -313,55 +377,24 @@ pub fn line_plot(
         }
     }
     ensure_font()?;
-    let x_range = if x_hi > x_lo {
-        x_lo..x_hi
-    } else {
-        padded(x_lo, x_hi)
-    };
+    // The x axis ends at the data (a little room for the markers); the y axis is padded.
+    let x_axis = Axis::new(x_lo, x_hi, scales.0, PAD / 2.0);
+    let y_axis = Axis::new(y_lo, y_hi, scales.1, PAD);
     let (width, height) = LINE_SIZE;
     let mut buf = vec![255u8; width as usize * height as usize * 3];
-    if log_y {
-        // Pad by a factor instead of an offset.
-        let (lo, hi) = if y_hi > y_lo {
-            let f = (y_hi / y_lo).powf(0.04);
-            (y_lo / f, y_hi * f)
-        } else {
-            (y_lo / 2.0, y_hi * 2.0)
-        };
-        draw_lines(
-            &mut buf,
-            series,
-            title,
-            axis_labels,
-            x_range,
-            (lo..hi).log_scale(),
-        )?;
-    } else {
-        draw_lines(
-            &mut buf,
-            series,
-            title,
-            axis_labels,
-            x_range,
-            padded(y_lo, y_hi),
-        )?;
-    }
+    draw_lines(&mut buf, series, title, axis_labels, x_axis, y_axis)?;
     RgbImage::from_raw(width, height, buf)
 }
 
-/// The drawing of [`line_plot`], generic over the y axis (linear or logarithmic).
-fn draw_lines<Y>(
+/// The drawing of [`line_plot_scaled`].
+fn draw_lines(
     buf: &mut [u8],
     series: &[Series<'_>],
     title: &str,
     axis_labels: (&str, &str),
-    x_range: Range<f64>,
-    y_range: Y,
-) -> Result<()>
-where
-    Y: AsRangedCoord<Value = f64>,
-    Y::CoordDescType: ValueFormatter<f64>,
-{
+    x_axis: Axis,
+    y_axis: Axis,
+) -> Result<()> {
     let what = "line plot";
     let draw_err = |e| ReportError::draw(what, e);
     let root = Canvas::with_buffer(buf, LINE_SIZE).into_drawing_area();
@@ -369,8 +402,8 @@ where
     let mut chart = ChartBuilder::on(&body)
         .margin(14)
         .x_label_area_size(50)
-        .y_label_area_size(80)
-        .build_cartesian_2d(x_range, y_range)
+        .y_label_area_size(y_label_area(&y_axis))
+        .build_cartesian_2d(Coord(x_axis), Coord(y_axis))
         .map_err(draw_err)?;
     chart
         .configure_mesh()
@@ -378,8 +411,6 @@ where
         .y_desc(axis_labels.1)
         .label_style((FONT, TICK_SIZE))
         .axis_desc_style((FONT, AXIS_DESC_SIZE))
-        .x_label_formatter(&tick)
-        .y_label_formatter(&tick)
         .light_line_style(TRANSPARENT)
         .bold_line_style(RGBColor(225, 225, 225))
         .draw()
@@ -429,20 +460,4 @@ pub fn line_plot_png(
 ) -> Result<()> {
     let image = line_plot(series, title, axis_labels, log_y)?;
     write_png(path, &image)
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn tick_labels() {
-        let t = |v: f64| super::tick(&v);
-        assert_eq!(t(2.0), "2");
-        assert_eq!(t(-1.5), "-1.5");
-        assert_eq!(t(0.25), "0.25");
-        assert_eq!(t(0.1 + 0.2), "0.3");
-        assert_eq!(t(-2.22e-16), "0");
-        assert_eq!(t(300.0), "300");
-        assert_eq!(t(2.5e7), "2.50e7");
-        assert_eq!(t(3e-6), "3.00e-6");
-    }
 }

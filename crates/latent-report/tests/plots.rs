@@ -208,3 +208,95 @@ fn hstack_and_caption_compose_images() {
     let (w, h, rgb) = read_png(&path);
     assert_eq!((w, h, rgb.as_slice()), (6, 4, both.pixels()));
 }
+
+/// Runs of consecutive `true`s.
+fn runs(flags: impl Iterator<Item = bool>) -> usize {
+    let mut count = 0;
+    let mut prev = false;
+    for f in flags {
+        if f && !prev {
+            count += 1;
+        }
+        prev = f;
+    }
+    count
+}
+
+fn dark(img: &RgbImage, x: u32, y: u32) -> bool {
+    img.pixel(x, y).is_some_and(|p| p.iter().all(|&c| c < 110))
+}
+
+/// The reported case: a loss from 255 down to 120 over 3 epochs on a log axis. The y axis
+/// carries numbers (several labels left of the plot), the x axis exactly the 3 epochs.
+#[test]
+fn narrow_log_loss_curve_is_numbered_with_integer_epochs() {
+    let loss = vec![(1.0, 255.0), (2.0, 160.0), (3.0, 120.0)];
+    let img = latent_report::line_plot_scaled(
+        &[("train", loss)],
+        "Training loss",
+        ("epoch", "loss (nats per example)"),
+        (latent_report::Scale::Integer, latent_report::Scale::Log),
+    )
+    .unwrap();
+    assert_eq!((img.width(), img.height()), LINE_SIZE);
+    if let Some(dir) = std::env::var_os("LATENT_FIGURE_DIR") {
+        write_png(&Path::new(&dir).join("loss-narrow.png"), &img).unwrap();
+    }
+    // The plot's frame: the left axis is the first dark column spanning most of the height.
+    let (w, h) = (img.width(), img.height());
+    let axis_x = (0..w / 2)
+        .find(|&x| (h / 4..h * 3 / 4).all(|y| dark(&img, x, y)))
+        .expect("a y axis line");
+    // Tick labels end just left of the axis: count the text lines there.
+    let labels = runs((0..h).map(|y| (axis_x - 40..axis_x - 4).any(|x| dark(&img, x, y))));
+    assert!((4..=9).contains(&labels), "{labels} numbers on the y axis");
+    // The bottom axis: the first dark row spanning the plot's width; below it, the epoch
+    // labels: exactly three runs of dark columns (1, 2, 3), no 1.5 or 2.5.
+    let axis_y = (h / 2..h)
+        .find(|&y| (axis_x + 10..w - 40).all(|x| dark(&img, x, y)))
+        .expect("an x axis line");
+    let epochs = runs((axis_x + 1..w).map(|x| (axis_y + 6..axis_y + 24).any(|y| dark(&img, x, y))));
+    assert_eq!(epochs, 3, "epoch labels");
+}
+
+#[test]
+fn labelled_grid_of_cells() {
+    use latent_report::{GridLabels, default_zoom, image_grid};
+    // A traversal-like grid: 3 rows of 5 cells of 28×28 pixels.
+    let cells: Vec<Vec<RgbImage>> = (0..3)
+        .map(|r| {
+            (0..5)
+                .map(|c| RgbImage::filled(28, 28, [(40 * c) as u8, (80 * r) as u8, 200]).unwrap())
+                .collect()
+        })
+        .collect();
+    let labels = GridLabels {
+        corner: "value".into(),
+        rows: vec!["z0".into(), "z3".into(), "z7".into()],
+        columns: ["-3.0", "-1.5", "0.0", "1.5", "3.0"]
+            .map(String::from)
+            .to_vec(),
+    };
+    let zoom = default_zoom(28, 28);
+    assert!(28 * zoom >= 56);
+    let img = image_grid(&cells, &labels, zoom).unwrap();
+    if let Some(dir) = std::env::var_os("LATENT_FIGURE_DIR") {
+        write_png(&Path::new(&dir).join("grid.png"), &img).unwrap();
+    }
+    // Every cell is there at 56 × 56, each colour once per cell.
+    let seen = colours(img.pixels());
+    for r in 0..3u32 {
+        for c in 0..5u32 {
+            let colour = [(40 * c) as u8, (80 * r) as u8, 200];
+            assert!(seen.contains(&colour), "cell ({r}, {c})");
+            let count = img
+                .pixels()
+                .chunks_exact(3)
+                .filter(|p| *p == colour)
+                .count();
+            assert_eq!(count, 56 * 56, "cell ({r}, {c}) at zoom {zoom}");
+        }
+    }
+    assert!(seen.contains(&[128, 128, 128]), "separators");
+    assert!(img.width() > 5 * 58 + 20 && img.height() > 3 * 58 + 14);
+}

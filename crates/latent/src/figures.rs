@@ -3,34 +3,48 @@
 
 use latent_core::{Dataset, ImageShape};
 use latent_explore::Projection;
-use latent_report::RgbImage;
+use latent_report::{GridLabels, RgbImage};
 use ndarray::{Array2, ArrayView2};
 
 use crate::Result;
 use crate::run::{Model, RunConfig};
 use crate::sampler::LatentSource;
 
-/// Tiles drawn at least this many pixels across (small images are enlarged, nearest
-/// neighbour, so 8×8 digits stay visible).
-const MIN_TILE: usize = 56;
-
-/// The factor [`zoom`] enlarges images of `shape` by.
-fn zoom_factor(shape: ImageShape) -> usize {
-    (MIN_TILE / shape.height.max(shape.width).max(1)).max(1)
-}
-
-/// Refuse a figure of `rows` decoded rows of `config`'s model when it would need more memory
-/// than latent may use ([`latent_core::memory`]): the decoded rows, their copy in data
-/// units, the enlarged tiles and their pixels. `what` names the request (the flag).
+/// The factor image cells of `shape` are enlarged by: `zoom` when given (checked to be
+/// `1..=latent_report::MAX_ZOOM`), else [`latent_report::default_zoom`] (at least 56 pixels
+/// across: ×2 for 28- and 32-pixel images, ×7 for 8×8 digits).
 ///
 /// # Errors
-/// [`latent_core::Error::TooLarge`] naming `what`.
-pub fn check_figure(what: &str, rows: usize, config: &RunConfig) -> Result<()> {
+/// [`latent_report::ReportError::Invalid`] (a user error) for a zoom outside `1..=16`.
+pub fn zoom_factor(shape: ImageShape, zoom: Option<u32>) -> Result<u32> {
+    match zoom {
+        Some(z) => Ok(latent_report::check_zoom(z)?),
+        None => {
+            let side = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+            Ok(latent_report::default_zoom(
+                side(shape.width),
+                side(shape.height),
+            ))
+        }
+    }
+}
+
+/// Refuse a figure of `rows` decoded rows of `config`'s model, its cells enlarged by
+/// [`zoom_factor`]`(zoom)`, when it would need more memory than latent may use
+/// ([`latent_core::memory`]): the decoded rows, their copy in data units, the enlarged cells
+/// and their pixels. `what` names the request (the flag).
+///
+/// # Errors
+/// [`latent_core::Error::TooLarge`] naming `what`; a zoom outside `1..=16`.
+pub fn check_figure(what: &str, rows: usize, config: &RunConfig, zoom: Option<u32>) -> Result<()> {
     use latent_core::memory::cost;
     let d = config.input_dim;
-    let f = config.data.image_shape.map_or(1, zoom_factor);
+    let f = match config.data.image_shape {
+        Some(shape) => zoom_factor(shape, zoom)? as usize,
+        None => 1,
+    };
     // f32 decoded rows, their copy in data units and one more working copy; the enlarged
-    // tiles (f32) and their RGB pixels
+    // cells (f32 or RGB) and the composed figure's RGB pixels
     let per_row = cost(&[d, 4, 3]).saturating_add(cost(&[d, f, f, 7]));
     latent_core::memory::check(
         format!("{what}: {rows} decoded rows of {d} values"),
@@ -39,11 +53,19 @@ pub fn check_figure(what: &str, rows: usize, config: &RunConfig) -> Result<()> {
     Ok(())
 }
 
-/// Enlarge each image row by an integer factor so that a tile is about 56 pixels across.
-pub fn zoom(x: ArrayView2<'_, f32>, shape: ImageShape) -> (Array2<f32>, ImageShape) {
-    let f = zoom_factor(shape);
+/// Enlarge each image row by [`zoom_factor`]`(shape, zoom)`, nearest neighbour (for grids
+/// drawn by `latent_data::image`).
+///
+/// # Errors
+/// A zoom outside `1..=16`.
+pub fn zoom(
+    x: ArrayView2<'_, f32>,
+    shape: ImageShape,
+    zoom: Option<u32>,
+) -> Result<(Array2<f32>, ImageShape)> {
+    let f = zoom_factor(shape, zoom)? as usize;
     if f == 1 {
-        return (x.to_owned(), shape);
+        return Ok((x.to_owned(), shape));
     }
     let big = ImageShape {
         height: shape.height * f,
@@ -62,10 +84,23 @@ pub fn zoom(x: ArrayView2<'_, f32>, shape: ImageShape) -> (Array2<f32>, ImageSha
             }
         }
     }
-    (out, big)
+    Ok((out, big))
 }
 
-/// Decoded rows (model space), one strip per entry, drawn as images in the data's units.
+/// Each row of `x` (values in data units) as an image cell at its own size.
+fn cells(x: ArrayView2<'_, f32>, shape: ImageShape, config: &RunConfig) -> Result<Vec<RgbImage>> {
+    (0..x.nrows())
+        .map(|i| {
+            let row = x.slice(ndarray::s![i..i + 1, ..]);
+            let (w, h, rgb) =
+                latent_data::image::grid_pixels(row, shape, 1, config.display_range, 0)?;
+            Ok(RgbImage::from_raw(w, h, rgb)?)
+        })
+        .collect()
+}
+
+/// Decoded rows (model space), one strip per entry, drawn as rows of images in the data's
+/// units: [`labelled_rows`] without labels, at the default zoom.
 ///
 /// # Errors
 /// Non-image data; drawing errors.
@@ -74,15 +109,71 @@ pub fn image_rows(
     config: &RunConfig,
     run_dir: &std::path::Path,
 ) -> Result<RgbImage> {
+    labelled_rows(strips, &GridLabels::none(), config, run_dir, None)
+}
+
+/// Decoded rows (model space), one strip per entry, drawn as a grid of images in the data's
+/// units (`latent_report::image_grid`): cells enlarged by [`zoom_factor`]`(zoom)`, grey lines
+/// between them, `labels` along the rows and columns ([`traversal_labels`],
+/// [`interpolation_labels`]).
+///
+/// # Errors
+/// Non-image data; a zoom outside `1..=16`; labels not matching the strips; drawing errors.
+pub fn labelled_rows(
+    strips: &[Array2<f32>],
+    labels: &GridLabels,
+    config: &RunConfig,
+    run_dir: &std::path::Path,
+    zoom: Option<u32>,
+) -> Result<RgbImage> {
     let shape = config.image_shape(run_dir)?;
-    let zoomed: Vec<(Array2<f32>, ImageShape)> = strips
+    let f = zoom_factor(shape, zoom)?;
+    let rows = strips
         .iter()
-        .map(|s| zoom(config.preprocess.invert(s.view()).view(), shape))
-        .collect();
-    let big = zoomed.first().map_or(shape, |z| z.1);
-    let views: Vec<ArrayView2<'_, f32>> = zoomed.iter().map(|z| z.0.view()).collect();
-    let (w, h, rgb) = latent_data::image::rows_pixels(&views, big, config.display_range)?;
-    Ok(RgbImage::from_raw(w, h, rgb)?)
+        .map(|s| cells(config.preprocess.invert(s.view()).view(), shape, config))
+        .collect::<Result<Vec<_>>>()?;
+    Ok(latent_report::image_grid(&rows, labels, f)?)
+}
+
+/// `steps` evenly spaced values from `lo` to `hi`, both included (as
+/// `latent_explore::traversal_codes` places them).
+fn linspace(lo: f64, hi: f64, steps: usize) -> Vec<f64> {
+    if steps == 1 {
+        return vec![0.5 * (lo + hi)];
+    }
+    (0..steps)
+        .map(|i| {
+            if i + 1 == steps {
+                hi
+            } else {
+                lo + (hi - lo) * i as f64 / (steps - 1) as f64
+            }
+        })
+        .collect()
+}
+
+/// The labels of a traversal (`latent_explore::traverse` over `dims`, `±range`, `steps`):
+/// a row per dimension (`z3`), a column per value (`-3.00 … 3.00`, as many decimals as
+/// it takes to tell them apart), `value` in the corner.
+pub fn traversal_labels(dims: &[usize], range: f32, steps: usize) -> GridLabels {
+    // The range as written (0.1, not 0.100000001…).
+    let r: f64 = range.to_string().parse().unwrap_or(f64::from(range));
+    GridLabels {
+        corner: "value".into(),
+        rows: dims.iter().map(|d| format!("z{d}")).collect(),
+        columns: latent_report::ticks::value_labels(&linspace(-r, r, steps)),
+    }
+}
+
+/// The labels of interpolations (`latent_explore::interpolate` between `pairs` of rows in
+/// `steps`): a row per pair (`12 → 40`), a column per position `t` from 0 (the first row's
+/// code) to 1 (the second's), `t` in the corner.
+pub fn interpolation_labels(pairs: &[(usize, usize)], steps: usize) -> GridLabels {
+    GridLabels {
+        corner: "t".into(),
+        rows: pairs.iter().map(|(i, j)| format!("{i} → {j}")).collect(),
+        columns: latent_report::ticks::value_labels(&linspace(0.0, 1.0, steps)),
+    }
 }
 
 /// `n` decoded samples of `source` (seeded by `seed`, at `temperature`) in strips of
@@ -110,7 +201,7 @@ pub fn sample_strips(
 
 /// The codes of `data` in 2-D coloured by label; for a 2-D latent of image data, also the
 /// decoded manifold over Gaussian quantiles (Kingma & Welling's figure) with `grid` images a
-/// side.
+/// side, enlarged by [`zoom_factor`]`(zoom)` and separated by grey lines.
 ///
 /// # Errors
 /// The model's errors; drawing errors.
@@ -120,12 +211,14 @@ pub fn map(
     run_dir: &std::path::Path,
     data: &Dataset,
     grid: usize,
+    zoom: Option<u32>,
 ) -> Result<(RgbImage, Projection)> {
     if model.reduction().latent_dim() == 2 && config.data.image_shape.is_some() {
         check_figure(
             &format!("--grid {grid}"),
             grid.max(2).saturating_mul(grid.max(2)),
             config,
+            zoom,
         )?;
     }
     let codes = model.reduction().encode(data.x())?;
@@ -153,10 +246,10 @@ pub fn map(
     let grid = latent_explore::manifold_grid(model.reduction(), n, 0.05, source.gaussian())?;
     let grid = config.preprocess.invert(grid.view());
     let shape = config.image_shape(run_dir)?;
-    let (big, big_shape) = zoom(grid.view(), shape);
-    let (w, h, rgb) =
-        latent_data::image::grid_pixels(big.view(), big_shape, n, config.display_range, 0)?;
-    let grid_img = RgbImage::from_raw(w, h, rgb)?;
+    let f = zoom_factor(shape, zoom)?;
+    let all = cells(grid.view(), shape, config)?;
+    let rows: Vec<Vec<RgbImage>> = all.chunks(n).map(<[RgbImage]>::to_vec).collect();
+    let grid_img = latent_report::image_grid(&rows, &GridLabels::none(), f)?;
     let grid_img = latent_report::caption(
         &grid_img,
         &format!(
@@ -173,4 +266,61 @@ pub fn map(
         latent_report::hstack(&[&scatter, &grid_img], 16)?,
         projection,
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn shape(side: usize) -> ImageShape {
+        ImageShape {
+            height: side,
+            width: side,
+            channels: 1,
+        }
+    }
+
+    #[test]
+    fn zoom_defaults_to_56_pixels_and_checks_the_flag() {
+        assert_eq!(zoom_factor(shape(28), None).unwrap(), 2);
+        assert_eq!(zoom_factor(shape(32), None).unwrap(), 2);
+        assert_eq!(zoom_factor(shape(8), None).unwrap(), 7);
+        assert_eq!(zoom_factor(shape(28), Some(5)).unwrap(), 5);
+        for bad in [0, 17] {
+            let err = zoom_factor(shape(28), Some(bad)).unwrap_err();
+            assert!(err.to_string().contains("from 1 to 16"), "{err}");
+            assert!(err.is_user_error());
+        }
+        let x = Array2::from_shape_vec((1, 4), vec![1.0f32, 2.0, 3.0, 4.0]).unwrap();
+        let (big, big_shape) = zoom(x.view(), shape(2), Some(2)).unwrap();
+        assert_eq!((big_shape.height, big_shape.width), (4, 4));
+        assert_eq!(
+            big.row(0).to_vec(),
+            [
+                1., 1., 2., 2., 1., 1., 2., 2., 3., 3., 4., 4., 3., 3., 4., 4.
+            ]
+        );
+    }
+
+    #[test]
+    fn traversal_and_interpolation_labels() {
+        let l = traversal_labels(&[0, 3], 3.0, 9);
+        assert_eq!(l.rows, ["z0", "z3"]);
+        assert_eq!(l.columns.len(), 9);
+        assert_eq!(l.columns[0], "-3.00");
+        assert_eq!(l.columns[1], "-2.25");
+        assert_eq!(l.columns[4], "0.00");
+        assert_eq!(l.columns[8], "3.00");
+        // A range not exact in f32 is labelled as written.
+        let l = traversal_labels(&[1], 0.1, 3);
+        assert_eq!(l.columns, ["-0.1", "0.0", "0.1"]);
+        let l = interpolation_labels(&[(12, 40), (2, 3)], 5);
+        assert_eq!(l.corner, "t");
+        assert_eq!(l.rows, ["12 → 40", "2 → 3"]);
+        assert_eq!(l.columns, ["0.00", "0.25", "0.50", "0.75", "1.00"]);
+        let l = interpolation_labels(&[(0, 1)], 10);
+        assert_eq!(l.columns[1], "0.11");
+        assert_eq!(l.columns[9], "1.00");
+    }
 }

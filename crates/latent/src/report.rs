@@ -6,7 +6,7 @@
 use std::path::Path;
 
 use latent_core::Family;
-use latent_report::{Block, Report, RgbImage, Section};
+use latent_report::{Block, GridLabels, Report, RgbImage, Scale, Section};
 
 use crate::compare::{CompareSummary, Record};
 use crate::eval::Bench;
@@ -34,20 +34,20 @@ fn figure(out: &Path, name: &str, image: &RgbImage) -> Result<Vec<u8>> {
     Ok(bytes)
 }
 
-/// A line plot, saved and embedded.
+/// A line plot with axes of `scales` (x, y), saved and embedded.
 fn plot(
     out: &Path,
     name: &str,
     series: &[(String, Vec<(f64, f64)>)],
     title: &str,
     axes: (&str, &str),
-    log_y: bool,
+    scales: (Scale, Scale),
 ) -> Result<Vec<u8>> {
     let refs: Vec<latent_report::Series<'_>> = series
         .iter()
         .map(|(n, p)| (n.as_str(), p.clone()))
         .collect();
-    let img = latent_report::line_plot(&refs, title, axes, log_y)?;
+    let img = latent_report::line_plot_scaled(&refs, title, axes, scales)?;
     figure(out, name, &img)
 }
 
@@ -102,7 +102,7 @@ pub fn build(
             &series,
             "Test reconstruction error",
             ("latent dimension K", "squared error per example"),
-            false,
+            (Scale::Integer, Scale::Linear),
         )?,
         alt: "reconstruction error against latent dimension".into(),
         caption: "Squared error per test example, summed over features (recon_mse), for each method and latent dimension.".into(),
@@ -277,7 +277,7 @@ pub fn build(
                 &rd,
                 "Rate–distortion of the VAEs over β",
                 ("rate: KL (nats)", "distortion: reconstruction (nats)"),
-                false,
+                (Scale::Linear, Scale::Linear),
             )?,
             alt: "rate-distortion curves".into(),
             caption: format!(
@@ -345,7 +345,10 @@ pub fn build(
         if series.is_empty() {
             continue;
         }
+        // A log axis where every loss is positive (numbered even over less than a decade);
+        // whole epochs along x.
         let log_y = series.iter().all(|(_, p)| p.iter().all(|&(_, y)| y > 0.0));
+        let y_scale = if log_y { Scale::Log } else { Scale::Linear };
         s.push(Block::Image {
             png: plot(
                 out,
@@ -353,7 +356,7 @@ pub fn build(
                 &series,
                 &format!("Training loss, {what}"),
                 ("epoch", unit),
-                log_y,
+                (Scale::Integer, y_scale),
             )?,
             alt: format!("training loss of the {what}"),
             caption: format!("Training loss per epoch of the {what} at each latent dimension (metrics.jsonl of each run)."),
@@ -413,13 +416,13 @@ const THREE: [(Family, Option<f64>); 3] = [
 type Strips<'a> = dyn Fn(&Model, &RunConfig) -> Result<Vec<ndarray::Array2<f32>>> + 'a;
 
 /// One figure per model of [`THREE`] at latent dimension `k`: the strips `draw` decodes,
-/// saved as `images/{what}-{family}-k{k}.png`, with the model's label.
+/// labelled with `labels`, saved as `images/{what}-{family}-k{k}.png`, with the model's label.
 fn gallery(
     out: &Path,
     summary: &CompareSummary,
     fits: &Fits<'_>,
-    k: usize,
-    what: &str,
+    (k, what): (usize, &str),
+    labels: &GridLabels,
     draw: &Strips<'_>,
 ) -> Result<Vec<(Vec<u8>, String)>> {
     let mut items = Vec::new();
@@ -429,7 +432,7 @@ fn gallery(
         };
         let (config, m) = fit_of(summary, fits, e)?;
         let strips = draw(m, config)?;
-        let img = figures::image_rows(&strips, config, &out.join(&e.run))?;
+        let img = figures::labelled_rows(&strips, labels, config, &out.join(&e.run), None)?;
         let name = format!("{what}-{}-k{k}.png", model.name());
         items.push((figure(out, &name, &img)?, e.label()));
     }
@@ -452,11 +455,19 @@ fn image_sections(
          fitted to their training codes is sampled (the most favourable choice for them).",
     );
     for &k in dims {
-        let items = gallery(out, summary, fits, k, "samples", &|m, _| {
-            let source =
-                LatentSource::for_model(m, || Ok(m.reduction().encode(fits.bench.train().x())?))?;
-            Ok(figures::sample_strips(m, &source, 32, 1.0, 0, 8)?.0)
-        })?;
+        let items = gallery(
+            out,
+            summary,
+            fits,
+            (k, "samples"),
+            &GridLabels::none(),
+            &|m, _| {
+                let source = LatentSource::for_model(m, || {
+                    Ok(m.reduction().encode(fits.bench.train().x())?)
+                })?;
+                Ok(figures::sample_strips(m, &source, 32, 1.0, 0, 8)?.0)
+            },
+        )?;
         s.push(Block::Gallery {
             items,
             caption: format!("K = {k}: 32 decoded samples each."),
@@ -474,19 +485,31 @@ fn image_sections(
         .into_iter()
         .filter(|&(a, b)| a.max(b) < test.n())
         .collect();
+    let steps = 10;
+    let labels = figures::interpolation_labels(&pairs, steps);
     for &k in dims {
-        let items = gallery(out, summary, fits, k, "interpolation", &|m, _| {
-            Ok(latent_explore::interpolate(
-                m.reduction(),
-                test.x(),
-                &pairs,
-                10,
-                latent_explore::Interpolation::Lerp,
-            )?)
-        })?;
+        let items = gallery(
+            out,
+            summary,
+            fits,
+            (k, "interpolation"),
+            &labels,
+            &|m, _| {
+                Ok(latent_explore::interpolate(
+                    m.reduction(),
+                    test.x(),
+                    &pairs,
+                    steps,
+                    latent_explore::Interpolation::Lerp,
+                )?)
+            },
+        )?;
         s.push(Block::Gallery {
             items,
-            caption: format!("K = {k}: test pairs (0→1, 2→3, 4→5, 6→7)."),
+            caption: format!(
+                "K = {k}: one row per pair of test rows (0 → 1, 2 → 3, 4 → 5, 6 → 7); t = 0 \
+                 decodes the first row's code, t = 1 the second's."
+            ),
         });
     }
     sections.push(s);
@@ -504,12 +527,18 @@ fn image_sections(
         };
         let (config, m) = fit_of(summary, fits, e)?;
         let dims: Vec<usize> = (0..k.min(10)).collect();
-        let strips = latent_explore::traverse(m.reduction(), None, &dims, 3.0, 9)?;
-        let img = figures::image_rows(&strips, config, &out.join(&e.run))?;
+        let (range, steps) = (3.0, 9);
+        let strips = latent_explore::traverse(m.reduction(), None, &dims, range, steps)?;
+        let labels = figures::traversal_labels(&dims, range, steps);
+        let img = figures::labelled_rows(&strips, &labels, config, &out.join(&e.run), None)?;
         s.push(Block::Image {
             png: figure(out, &format!("traversal-vae-k{k}.png"), &img)?,
             alt: format!("traversal of the K = {k} VAE"),
-            caption: format!("K = {k}: dimensions 0 to {}.", k.min(10) - 1),
+            caption: format!(
+                "K = {k}: one row per dimension z0 to z{}; the columns give the value of that \
+                 coordinate, the others at 0.",
+                k.min(10) - 1
+            ),
         });
     }
     sections.push(s);
@@ -527,7 +556,7 @@ fn image_sections(
                 continue;
             };
             let (config, m) = fit_of(summary, fits, e)?;
-            let (img, _) = figures::map(m, config, &out.join(&e.run), test, 15)?;
+            let (img, _) = figures::map(m, config, &out.join(&e.run), test, 15, None)?;
             s.push(Block::Image {
                 png: figure(out, &format!("map-{}-k2.png", model.name()), &img)?,
                 alt: format!("2-D latent map of the {}", e.label()),

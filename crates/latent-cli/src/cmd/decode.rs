@@ -43,7 +43,7 @@ pub fn run(args: &DecodeArgs) -> Result<()> {
     match kind {
         OutKind::Png => {
             let shape = config.image_shape(&args.run)?;
-            let (big, big_shape) = latent::figures::zoom(decoded.view(), shape);
+            let (big, big_shape) = latent::figures::zoom(decoded.view(), shape, args.zoom)?;
             image::write_grid(
                 &args.out,
                 big.view(),

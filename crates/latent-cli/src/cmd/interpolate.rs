@@ -42,6 +42,7 @@ pub fn run(args: &InterpolateArgs) -> Result<()> {
         &format!("--steps {} for {} pairs", args.steps, pairs.len()),
         args.steps.saturating_add(2).saturating_mul(pairs.len()),
         &config,
+        args.zoom,
     )?;
     let path = if args.slerp {
         Interpolation::Slerp
@@ -50,7 +51,8 @@ pub fn run(args: &InterpolateArgs) -> Result<()> {
     };
     let strips =
         latent_explore::interpolate(model.reduction(), data.x(), &pairs, args.steps, path)?;
-    out::write_strips(&args.out, &strips, &config, &args.run)?;
+    let labels = latent::figures::interpolation_labels(&pairs, args.steps);
+    out::write_strips(&args.out, &strips, (&config, &args.run), &labels, args.zoom)?;
     outln!(
         "{} interpolation{} of {} steps ({}) between posterior means, written to {}",
         strips.len(),

@@ -19,7 +19,8 @@ pub fn run(args: &MapArgs) -> Result<()> {
     out::prepare(&args.out, args.force, &out::inputs(&args.run, &args.data))?;
     let (config, model) = latent::run::load(&args.run)?;
     let data = config.load_data(&args.data)?;
-    let (figure, projection) = latent::figures::map(&model, &config, &args.run, &data, args.grid)?;
+    let (figure, projection) =
+        latent::figures::map(&model, &config, &args.run, &data, args.grid, args.zoom)?;
     latent_report::write_png(&args.out, &figure)?;
     out::record(&args.out)?;
     outln!(

@@ -23,8 +23,8 @@ pub fn run(args: &ReconstructArgs) -> Result<()> {
         .preprocess
         .invert(data.x().slice(ndarray::s![..n, ..]));
     let recons = config.preprocess.invert(recon.slice(ndarray::s![..n, ..]));
-    let (originals, big_shape) = latent::figures::zoom(originals.view(), shape);
-    let (recons, _) = latent::figures::zoom(recons.view(), shape);
+    let (originals, big_shape) = latent::figures::zoom(originals.view(), shape, args.zoom)?;
+    let (recons, _) = latent::figures::zoom(recons.view(), shape, args.zoom)?;
     image::write_comparison(
         &args.out,
         originals.view(),

@@ -24,7 +24,7 @@ pub fn run(args: &SampleArgs) -> Result<()> {
         return Err(user("--n must be at least 1"));
     }
     let (config, model) = latent::run::load(&args.run)?;
-    latent::figures::check_figure(&format!("--n {}", args.n), args.n, &config)?;
+    latent::figures::check_figure(&format!("--n {}", args.n), args.n, &config, args.zoom)?;
     let source = LatentSource::for_model(&model, || {
         let data = match &args.data {
             Some(d) => config.load_data(&DataSource {
@@ -43,7 +43,13 @@ pub fn run(args: &SampleArgs) -> Result<()> {
         args.seed,
         args.columns,
     )?;
-    out::write_strips(&args.out, &strips, &config, &args.run)?;
+    out::write_strips(
+        &args.out,
+        &strips,
+        (&config, &args.run),
+        &latent_report::GridLabels::none(),
+        args.zoom,
+    )?;
     outln!(
         "sampled {} points from {} at temperature {}{}",
         args.n,

@@ -15,9 +15,11 @@ pub fn run(args: &TraverseArgs) -> Result<()> {
         &format!("--steps {} over {} dims", args.steps, dims.len()),
         args.steps.saturating_mul(dims.len()),
         &config,
+        args.zoom,
     )?;
     let strips = latent_explore::traverse(model.reduction(), None, &dims, args.range, args.steps)?;
-    out::write_strips(&args.out, &strips, &config, &args.run)?;
+    let labels = latent::figures::traversal_labels(&dims, args.range, args.steps);
+    out::write_strips(&args.out, &strips, (&config, &args.run), &labels, args.zoom)?;
     outln!(
         "traversed latent dims {dims:?} over [−{r}, {r}] in {} steps around the origin, written to {}",
         args.steps,
