@@ -4,29 +4,26 @@
 use std::path::Path;
 
 use burn::module::Module;
-use burn::tensor::{Device, Tensor, TensorData};
+use burn::tensor::Device;
 use latent_core::tensors::Tensors;
 use latent_core::{Posterior, Probabilistic, Reduction};
-use ndarray::{Array2, Array3, ArrayView2, Axis, s};
+use ndarray::{Array2, Array3, ArrayView2, Axis};
 
-use crate::config::{NetConfig, PosteriorKind};
-use crate::fused::FusedNet;
+use crate::config::{Likelihood, ModelKind, NetConfig, PosteriorKind};
+use crate::engine::Network;
 use crate::loss::strict_lower_indices;
 use crate::model::Net;
-use crate::params::{HostTensors, load_params, named_params};
-use crate::train::to_array2;
+use crate::params::{HostTensors, load_params};
+use crate::train::Engine;
 use crate::{NnError, Result};
 
-/// Rows processed at once by encode/decode.
-const CHUNK: usize = 2048;
-
-/// A trained autoencoder or VAE, ready for inference (no autodiff).
+/// A trained autoencoder or VAE, ready for inference (no autodiff). Every result comes
+/// from one engine ([`crate::engine::build`]): the fused host kernels for the networks they
+/// compute on the CPU, burn otherwise.
 #[derive(Debug)]
 pub struct NnModel {
-    net: Net,
+    engine: Box<dyn Network>,
     device: Device,
-    /// The same network on the fused host path, for encoding on the CPU device.
-    fused: Option<FusedNet>,
 }
 
 fn core_err(e: NnError) -> latent_core::Error {
@@ -38,21 +35,14 @@ fn core_err(e: NnError) -> latent_core::Error {
 
 impl NnModel {
     /// Wrap a network, moving it to `device` without autodiff.
-    pub fn new(net: Net, device: &Device) -> Self {
+    ///
+    /// # Errors
+    /// [`NnError::Backend`] when the parameters cannot be read from the device.
+    pub fn new(net: Net, device: &Device) -> Result<Self> {
         let device = device.clone().without_autodiff();
         let net = net.valid().to_device(&device);
-        let fused = Self::fused_for(&net, &device);
-        NnModel { net, device, fused }
-    }
-
-    /// The fused host copy of `net` when it runs on the CPU and the fused path computes it.
-    fn fused_for(net: &Net, device: &Device) -> Option<FusedNet> {
-        if *device != crate::cpu_device() || !crate::fused::supports(net.config()) {
-            return None;
-        }
-        named_params(net)
-            .and_then(|p| FusedNet::new(net.config(), &p))
-            .ok()
+        let engine = crate::engine::build(Engine::Auto, net, false)?;
+        Ok(NnModel { engine, device })
     }
 
     /// A network of `config` with the named parameters `params` (read from `source`).
@@ -85,8 +75,7 @@ impl NnModel {
         let device = device.clone().without_autodiff();
         let net = Net::new(config, &mut latent_core::seed::rng(0), &device);
         let net = load_params(net, params, source)?;
-        let fused = Self::fused_for(&net, &device);
-        Ok(NnModel { net, device, fused })
+        Self::new(net, &device)
     }
 
     /// The model as a probabilistic one (VAEs only).
@@ -103,12 +92,12 @@ impl NnModel {
     pub fn losses(&self, x: ArrayView2<'_, f32>, seed: u64) -> Result<[f64; 3]> {
         self.check_input("evaluation data", x)?;
         let beta = if self.config().is_vae() { 1.0 } else { 0.0 };
-        crate::train::evaluate(&self.net, x, beta, seed, 1024)
+        crate::train::evaluate(&*self.engine, x, beta, seed, 1024)
     }
 
     /// The network's settings.
     pub fn config(&self) -> &NetConfig {
-        self.net.config()
+        self.engine.config()
     }
 
     /// The device the network runs on.
@@ -116,9 +105,9 @@ impl NnModel {
         &self.device
     }
 
-    /// The network.
-    pub fn net(&self) -> &Net {
-        &self.net
+    /// The engine that computes the network.
+    pub fn engine(&self) -> &dyn Network {
+        &*self.engine
     }
 
     /// Parameters by name (burn layout: linear weights are `[d_in, d_out]`).
@@ -126,7 +115,7 @@ impl NnModel {
     /// # Errors
     /// Backend failures.
     pub fn params(&self) -> Result<HostTensors> {
-        named_params(&self.net)
+        self.engine.params()
     }
 
     /// The parameters as safetensors.
@@ -155,59 +144,16 @@ impl NnModel {
         let params: HostTensors = t.iter().map(|(k, v)| (k.to_string(), v.clone())).collect();
         Self::from_params(config, &params, path, device)
     }
-
-    fn tensor(&self, x: ArrayView2<'_, f32>) -> Tensor<2> {
-        let v: Vec<f32> = x.iter().copied().collect();
-        Tensor::from_data(TensorData::new(v, [x.nrows(), x.ncols()]), &self.device)
-    }
-
-    fn chunked(
-        &self,
-        x: ArrayView2<'_, f32>,
-        out_cols: usize,
-        f: impl Fn(Tensor<2>) -> Tensor<2>,
-    ) -> latent_core::Result<Array2<f32>> {
-        let mut out = Array2::zeros((x.nrows(), out_cols));
-        let mut start = 0;
-        while start < x.nrows() {
-            let end = (start + CHUNK).min(x.nrows());
-            let y = to_array2(f(self.tensor(x.slice(s![start..end, ..])))).map_err(core_err)?;
-            out.slice_mut(s![start..end, ..]).assign(&y);
-            start = end;
-        }
-        Ok(out)
-    }
 }
 
-/// The codes of `x` through the fused encoder (mean head only), [`CHUNK`] rows at a time.
-fn encode_fused(f: &FusedNet, x: ArrayView2<'_, f32>) -> Array2<f32> {
-    let k = f.config().latent_dim;
-    let mut out = Array2::zeros((x.nrows(), k));
-    let mut buf = Vec::new();
-    let mut scratch = [Vec::new(), Vec::new()];
-    for (rows, mut codes) in x
-        .axis_chunks_iter(Axis(0), CHUNK)
-        .zip(out.axis_chunks_iter_mut(Axis(0), CHUNK))
-    {
-        let n = rows.nrows();
-        let flat: &[f32] = match rows.as_slice() {
-            Some(s) => s,
-            None => {
-                buf.clear();
-                buf.extend(rows.iter().copied());
-                &buf
-            }
-        };
-        match codes.as_slice_mut() {
-            Some(dst) => f.encode_mean(flat, n, dst, &mut scratch),
-            None => {
-                let mut dst = vec![0.0; n * k];
-                f.encode_mean(flat, n, &mut dst, &mut scratch);
-                codes.iter_mut().zip(dst).for_each(|(c, v)| *c = v);
-            }
-        }
+/// `σ(x)`, stable for any `x`.
+fn sigmoid(x: f32) -> f32 {
+    if x >= 0.0 {
+        1.0 / (1.0 + (-x).exp())
+    } else {
+        let e = x.exp();
+        e / (1.0 + e)
     }
-    out
 }
 
 impl Reduction for NnModel {
@@ -222,14 +168,17 @@ impl Reduction for NnModel {
     }
     fn encode(&self, x: ArrayView2<'_, f32>) -> latent_core::Result<Array2<f32>> {
         self.check_input("encode input", x)?;
-        match &self.fused {
-            Some(f) => Ok(encode_fused(f, x)),
-            None => self.chunked(x, self.latent_dim(), |t| self.net.encode(t).mean),
-        }
+        self.engine.encode_mean(x).map_err(core_err)
     }
     fn decode(&self, z: ArrayView2<'_, f32>) -> latent_core::Result<Array2<f32>> {
         self.check_latent("decode input", z)?;
-        self.chunked(z, self.input_dim(), |t| self.net.decode_mean(t))
+        let mut out = self.engine.decode_raw(z).map_err(core_err)?;
+        if let (ModelKind::Vae, Likelihood::Bernoulli) =
+            (self.config().kind, self.config().likelihood)
+        {
+            out.mapv_inplace(sigmoid);
+        }
+        Ok(out)
     }
 }
 
@@ -246,11 +195,15 @@ impl Probabilistic for NnModel {
             ));
         }
         let k = self.latent_dim();
-        let mean = self.encode(x)?;
-        let log_scale = self.chunked(x, k, |t| {
-            let enc = self.net.encode(t);
-            enc.log_scale.unwrap_or_else(|| enc.mean.zeros_like())
-        })?;
+        let enc = self.engine.encode(x).map_err(core_err)?;
+        let (mean, log_scale) = match enc.log_scale {
+            Some(ls) => (enc.mean, ls),
+            None => {
+                return Err(latent_core::Error::Source(Box::new(NnError::Backend(
+                    "a VAE's encoder gave no posterior scale".into(),
+                ))));
+            }
+        };
         match self.config().posterior {
             PosteriorKind::Diagonal => Ok(Posterior::Diagonal {
                 mean,
@@ -258,14 +211,9 @@ impl Probabilistic for NnModel {
             }),
             PosteriorKind::Full => {
                 let idx = strict_lower_indices(k);
-                let off = if idx.is_empty() {
-                    Array2::zeros((x.nrows(), 0))
-                } else {
-                    self.chunked(x, idx.len(), |t| {
-                        let enc = self.net.encode(t);
-                        enc.off_diag.unwrap_or_else(|| enc.mean.zeros_like())
-                    })?
-                };
+                let off = enc
+                    .off_diag
+                    .unwrap_or_else(|| Array2::zeros((x.nrows(), idx.len())));
                 let mut l = Array3::zeros((x.nrows(), k, k));
                 for (b, mut lb) in l.axis_iter_mut(Axis(0)).enumerate() {
                     for j in 0..k {

@@ -29,6 +29,7 @@ use rayon::prelude::*;
 
 use crate::config::{Activation, Arch, Likelihood, ModelKind, NetConfig, PosteriorKind};
 use crate::params::HostTensors;
+use crate::topology::{Layer, Part, Shape, Topology};
 use crate::{NnError, Result};
 
 const HALF_LOG_2PI: f64 = 0.918_938_533_204_672_8;
@@ -146,6 +147,8 @@ pub struct FusedNet {
     decoder: Vec<Dense>,
     log_sigma: Option<usize>,
     ws: Workspace,
+    /// `grads` hold a training step's gradients not yet applied by an update.
+    fresh_grads: bool,
 }
 
 impl FusedNet {
@@ -182,7 +185,15 @@ impl FusedNet {
             }
             Ok(i)
         };
-        let dense = |prefix: &str, d_in: usize, d_out: usize| -> Result<Dense> {
+        let topology = Topology::of(config);
+        let dense = |layer: &Layer| -> Result<Dense> {
+            let Shape::Dense { d_in, d_out } = layer.shape else {
+                return Err(NnError::Backend(format!(
+                    "fused network: layer `{}` is not a dense layer",
+                    layer.name()
+                )));
+            };
+            let prefix = layer.name();
             Ok(Dense {
                 w: find(&format!("{prefix}.weight"), &[d_in, d_out])?,
                 b: find(&format!("{prefix}.bias"), &[d_out])?,
@@ -190,39 +201,20 @@ impl FusedNet {
                 d_out,
             })
         };
-        let (d, k) = (config.input_dim, config.latent_dim);
-        let hidden: &[usize] = if config.kind == ModelKind::LinearAe {
-            &[]
-        } else {
-            &config.hidden
-        };
-        let mut encoder = Vec::new();
-        let mut width = d;
-        for (i, &h) in hidden.iter().enumerate() {
-            encoder.push(dense(&format!("encoder.{i}"), width, h)?);
-            width = h;
-        }
-        let mean = dense("mean", width, k)?;
-        let log_var = if config.kind == ModelKind::Vae {
-            Some(dense("log_var", width, k)?)
-        } else {
-            None
-        };
-        let mut decoder = Vec::new();
-        let mut width = k;
-        for (i, &h) in hidden.iter().rev().enumerate() {
-            decoder.push(dense(&format!("decoder.{i}"), width, h)?);
-            width = h;
-        }
-        decoder.push(dense(&format!("decoder.{}", hidden.len()), width, d)?);
-        let log_sigma = match (config.kind, config.likelihood) {
-            (ModelKind::Vae, Likelihood::GaussianLearned { shared }) => {
-                Some(find("log_sigma", &[if shared { 1 } else { d }])?)
-            }
+        let dense_part =
+            |part: Part| -> Result<Vec<Dense>> { topology.part(part).map(dense).collect() };
+        let encoder = dense_part(Part::Encoder)?;
+        let decoder = dense_part(Part::Decoder)?;
+        let mean = topology
+            .single(Part::Mean)
+            .ok_or_else(|| NnError::Backend("fused network: no mean head".into()))
+            .and_then(dense)?;
+        let log_var = topology.single(Part::LogVar).map(dense).transpose()?;
+        let log_sigma = match topology.single(Part::LogSigma).map(|l| l.shape) {
+            Some(Shape::Vector { len }) => Some(find("log_sigma", &[len])?),
             _ => None,
         };
-        let used = 2 * (encoder.len() + decoder.len() + 1 + usize::from(log_var.is_some()))
-            + usize::from(log_sigma.is_some());
+        let used = topology.tensor_count();
         if used != names.len() {
             return Err(NnError::Backend(format!(
                 "fused network: {} parameters given, the network has {used}",
@@ -242,6 +234,7 @@ impl FusedNet {
             decoder,
             log_sigma,
             ws: Workspace::default(),
+            fresh_grads: false,
         })
     }
 
@@ -283,12 +276,16 @@ impl FusedNet {
             .map(|(n, g)| (n.as_str(), g.as_slice()))
     }
 
+    /// Whether the gradients are a training step's not yet applied; marks them applied.
+    pub(crate) fn take_fresh_grads(&mut self) -> bool {
+        std::mem::replace(&mut self.fresh_grads, false)
+    }
+
     fn is_vae(&self) -> bool {
         self.log_var.is_some()
     }
 
-    fn resize(&mut self, rows: usize) {
-        let ws = &mut self.ws;
+    fn resize(&self, ws: &mut Workspace, rows: usize) {
         if ws.rows == rows && !ws.out.is_empty() {
             return;
         }
@@ -360,11 +357,10 @@ impl FusedNet {
     }
 
     /// The encoder's mean (the code) for `rows` rows of `x`, into the workspace.
-    fn forward_encoder(&mut self, x: &[f32], rows: usize) {
-        self.resize(rows);
+    fn forward_encoder(&self, ws: &mut Workspace, x: &[f32], rows: usize) {
+        self.resize(ws, rows);
         let act = self.config.activation;
         let silu = act == Activation::Silu;
-        let ws = &mut self.ws;
         for (i, &l) in self.encoder.iter().enumerate() {
             let (done, rest) = ws.enc_h.split_at_mut(i);
             let input: &[f32] = if i == 0 { x } else { &done[i - 1] };
@@ -380,12 +376,11 @@ impl FusedNet {
 
     /// Encoder, reparameterisation with `eps` (VAE), decoder: the decoder's raw output in
     /// the workspace.
-    fn forward(&mut self, x: &[f32], eps: &[f32], rows: usize) {
-        self.forward_encoder(x, rows);
+    fn forward(&self, ws: &mut Workspace, x: &[f32], eps: &[f32], rows: usize) {
+        self.forward_encoder(ws, x, rows);
         let act = self.config.activation;
         let silu = act == Activation::Silu;
         let vae = self.is_vae();
-        let ws = &mut self.ws;
         if vae {
             kernels::reparameterize(&ws.mean, &ws.log_var, eps, &mut ws.std, &mut ws.z);
         } else {
@@ -408,9 +403,14 @@ impl FusedNet {
     /// The reconstruction term summed over the batch and, with `grad`, its gradient with
     /// respect to the decoder's output scaled by `scale`, into `d_out`; the learned σ's
     /// gradient too.
-    fn recon(&mut self, x: &[f32], grad: Option<f32>) -> f64 {
+    fn recon(
+        &self,
+        ws: &mut Workspace,
+        sigma_grad: Option<&mut Vec<f32>>,
+        x: &[f32],
+        grad: Option<f32>,
+    ) -> f64 {
         let d = self.config.input_dim;
-        let ws = &mut self.ws;
         match (self.config.kind, self.config.likelihood) {
             (ModelKind::Vae, Likelihood::Bernoulli) => {
                 kernels::bernoulli(&ws.out, x, grad.map(|s| (s, &mut ws.d_out[..])))
@@ -427,15 +427,14 @@ impl FusedNet {
                     + (rows * d) as f64 * (f64::from(sigma.ln()) + HALF_LOG_2PI)
             }
             (ModelKind::Vae, Likelihood::GaussianLearned { .. }) => {
-                let idx = self.log_sigma.unwrap_or(0);
-                let (ls, g) = (&self.values[idx], &mut self.grads[idx]);
+                let ls = &self.values[self.log_sigma.unwrap_or(0)];
                 let rows = x.len() / d.max(1);
                 kernels::gaussian_learned(
                     &ws.out,
                     x,
                     d,
                     ls,
-                    grad.map(|s| (s, &mut ws.d_out[..], g)),
+                    grad.zip(sigma_grad).map(|(s, g)| (s, &mut ws.d_out[..], g)),
                 ) + (rows * d) as f64 * HALF_LOG_2PI
             }
             _ => kernels::squared_error(&ws.out, x, grad.map(|s| (2.0 * s, &mut ws.d_out[..]))),
@@ -444,11 +443,12 @@ impl FusedNet {
 
     /// Losses per example `[recon + β·kl, recon, kl]` of `rows` rows of `x` with noise
     /// `eps` (`rows × K`, ignored by autoencoders), without gradients.
-    pub fn losses(&mut self, x: &[f32], eps: &[f32], rows: usize, beta: f64) -> [f64; 3] {
-        self.forward(x, eps, rows);
-        let recon = self.recon(x, None) / rows as f64;
+    pub fn losses(&self, x: &[f32], eps: &[f32], rows: usize, beta: f64) -> [f64; 3] {
+        let ws = &mut Workspace::default();
+        self.forward(ws, x, eps, rows);
+        let recon = self.recon(ws, None, x, None) / rows as f64;
         let kl = if self.is_vae() {
-            kernels::kl_diagonal(&self.ws.mean, &self.ws.log_var, None) / rows as f64
+            kernels::kl_diagonal(&ws.mean, &ws.log_var, None) / rows as f64
         } else {
             0.0
         };
@@ -464,15 +464,20 @@ impl FusedNet {
     /// `recon + β·kl` (averaged over the batch) with respect to every parameter, kept for
     /// [`FusedNet::params_and_grads`].
     pub fn train_step(&mut self, x: &[f32], eps: &[f32], rows: usize, beta: f64) -> [f64; 3] {
-        self.forward(x, eps, rows);
+        let mut ws = std::mem::take(&mut self.ws);
+        self.forward(&mut ws, x, eps, rows);
         let scale = 1.0 / rows as f32;
-        if let Some(i) = self.log_sigma {
-            self.grads[i].fill(0.0);
+        // the learned σ's gradient, out of `grads` while `recon` reads the parameters
+        let mut sigma_grad = self.log_sigma.map(|i| std::mem::take(&mut self.grads[i]));
+        if let Some(g) = sigma_grad.as_mut() {
+            g.fill(0.0);
         }
-        let recon = self.recon(x, Some(scale)) / rows as f64;
+        let recon = self.recon(&mut ws, sigma_grad.as_mut(), x, Some(scale)) / rows as f64;
+        if let (Some(i), Some(g)) = (self.log_sigma, sigma_grad) {
+            self.grads[i] = g;
+        }
         let vae = self.is_vae();
         let kl = if vae {
-            let ws = &mut self.ws;
             kernels::kl_diagonal(
                 &ws.mean,
                 &ws.log_var,
@@ -485,7 +490,9 @@ impl FusedNet {
         } else {
             0.0
         };
-        self.backward(x, eps, rows);
+        self.backward(&mut ws, x, eps, rows);
+        self.ws = ws;
+        self.fresh_grads = true;
         let loss = if vae { recon + beta * kl } else { recon };
         [loss, recon, kl]
     }
@@ -525,10 +532,9 @@ impl FusedNet {
         }
     }
 
-    fn backward(&mut self, x: &[f32], eps: &[f32], rows: usize) {
+    fn backward(&mut self, ws: &mut Workspace, x: &[f32], eps: &[f32], rows: usize) {
         let act = self.config.activation;
         let vae = self.is_vae();
-        let ws = &mut self.ws;
         let [mut cur, mut next] = match std::mem::take(&mut ws.d_hidden).try_into() {
             Ok(pair) => pair,
             Err(_) => unreachable!("two gradient buffers"),
@@ -640,6 +646,19 @@ impl FusedNet {
         out: &mut [f32],
         scratch: &mut [Vec<f32>; 2],
     ) {
+        self.encode_into(x, rows, out, None, scratch);
+    }
+
+    /// [`FusedNet::encode_mean`], and the log-variance head into `log_var` (`rows × K`)
+    /// when given and the network is a VAE.
+    pub fn encode_into(
+        &self,
+        x: &[f32],
+        rows: usize,
+        mean: &mut [f32],
+        log_var: Option<&mut [f32]>,
+        scratch: &mut [Vec<f32>; 2],
+    ) {
         let act = self.config.activation;
         let [h, next] = scratch;
         for (i, &l) in self.encoder.iter().enumerate() {
@@ -659,7 +678,41 @@ impl FusedNet {
             Some(l) => &h[..rows * l.d_out],
             None => x,
         };
-        Self::dense_forward(&self.values, self.mean, input, rows, out, None);
+        Self::dense_forward(&self.values, self.mean, input, rows, mean, None);
+        if let (Some(lv), Some(out)) = (self.log_var, log_var) {
+            Self::dense_forward(&self.values, lv, input, rows, out, None);
+        }
+    }
+
+    /// The decoder's raw output (logits for a Bernoulli likelihood, the mean otherwise) of
+    /// `rows` codes `z` (`rows × K`), into `out` (`rows × D`): the same layers as the
+    /// training step's decoder.
+    pub fn decode_raw(&self, z: &[f32], rows: usize, out: &mut [f32], scratch: &mut [Vec<f32>; 2]) {
+        let act = self.config.activation;
+        let [h, next] = scratch;
+        let last = self.decoder.len() - 1;
+        for (i, &l) in self.decoder.iter().enumerate() {
+            let input: &[f32] = if i == 0 { z } else { &h[..rows * l.d_in] };
+            if i == last {
+                Self::dense_forward(&self.values, l, input, rows, out, None);
+            } else {
+                next.resize(rows * l.d_out, 0.0);
+                Self::dense_forward(
+                    &self.values,
+                    l,
+                    input,
+                    rows,
+                    &mut next[..rows * l.d_out],
+                    Some((act, None)),
+                );
+                std::mem::swap(h, next);
+            }
+        }
+    }
+
+    /// The learned log σ (`[D]` or `[1]`), for a VAE with a learned Gaussian likelihood.
+    pub fn log_sigma(&self) -> Option<&[f32]> {
+        self.log_sigma.map(|i| self.values[i].as_slice())
     }
 }
 

@@ -14,6 +14,7 @@
 pub mod checkpoint;
 pub mod classifier;
 pub mod config;
+pub mod engine;
 mod error;
 pub mod fitted;
 pub mod fused;
@@ -22,6 +23,7 @@ pub mod loss;
 pub mod model;
 pub mod optim;
 pub mod params;
+pub mod topology;
 pub mod train;
 
 pub use burn::tensor::Device;

@@ -6,16 +6,61 @@
 //! The estimate is a lower bound in expectation that tightens as K grows (K = 1 is the
 //! ELBO). Samples are processed in chunks so memory stays bounded for K up to thousands.
 
-use burn::tensor::{Tensor, TensorData};
 use latent_core::seed;
-use ndarray::{Array1, ArrayView2};
+use ndarray::{Array1, Array2, ArrayView1, ArrayView2, s};
 use rand_distr::{Distribution, StandardNormal};
 
-use crate::config::PosteriorKind;
+use crate::config::{Likelihood, NetConfig, PosteriorKind};
 use crate::fitted::NnModel;
-use crate::loss::strict_lower_matvec;
-use crate::train::to_array2;
+use crate::loss::{LOG_SIGMA_FLOOR, strict_lower_indices};
 use crate::{NnError, Result};
+
+const HALF_LOG_2PI: f64 = 0.918_938_533_204_672_8;
+
+/// `−log p(x|z)` of one row in nats from the decoder's raw output `out` (logits or the
+/// mean), summed over features in f64: the likelihoods of [`crate::loss`], on the host.
+fn nll_row(
+    cfg: &NetConfig,
+    out: ArrayView1<'_, f32>,
+    x: ArrayView1<'_, f32>,
+    log_sigma: Option<&[f32]>,
+) -> f64 {
+    let pairs = out
+        .iter()
+        .zip(x.iter())
+        .map(|(&o, &t)| (f64::from(o), f64::from(t)));
+    let d = out.len() as f64;
+    match cfg.likelihood {
+        Likelihood::Bernoulli => pairs
+            // l·(1 − x) − log σ(l), with log σ(l) = −(max(−l, 0) + log(1 + e^−|l|))
+            .map(|(l, t)| l * (1.0 - t) + (-l).max(0.0) + (-l.abs()).exp().ln_1p())
+            .sum(),
+        Likelihood::Gaussian { sigma } => {
+            let sigma = f64::from(sigma);
+            let sq: f64 = pairs.map(|(m, t)| (t - m) * (t - m)).sum();
+            0.5 * sq / (sigma * sigma) + d * (sigma.ln() + HALF_LOG_2PI)
+        }
+        Likelihood::GaussianLearned { .. } => {
+            let floor = f64::from(LOG_SIGMA_FLOOR);
+            let ls = |j: usize| -> f64 {
+                let v = match log_sigma {
+                    Some([one]) => *one,
+                    Some(all) => all.get(j).copied().unwrap_or(0.0),
+                    None => 0.0,
+                };
+                f64::from(v).max(floor)
+            };
+            pairs
+                .enumerate()
+                .map(|(j, (m, t))| {
+                    let l = ls(j);
+                    0.5 * (t - m) * (t - m) * (-2.0 * l).exp() + l
+                })
+                .sum::<f64>()
+                + d * HALF_LOG_2PI
+        }
+    }
+}
 
 /// Decoded points per chunk (rows × samples).
 const CHUNK: usize = 16_384;
@@ -52,73 +97,71 @@ impl NnModel {
         }
         use latent_core::Reduction;
         self.check_input("likelihood data", x)?;
-        let device = self.device().clone();
+        let engine = self.engine();
+        let log_sigma = engine.log_sigma()?;
         let latent = cfg.latent_dim;
-        let d = cfg.input_dim;
+        let pairs = strict_lower_indices(latent);
         let mut rng = seed::rng(seed::derive(seed_, "importance-sampling"));
         let mut out = Array1::zeros(x.nrows());
         let per_chunk = (CHUNK / k.max(1)).max(1); // rows per chunk when k is small
         let mut row = 0;
         while row < x.nrows() {
             let rows = per_chunk.min(x.nrows() - row);
-            let xb: Vec<f32> = x
-                .slice(ndarray::s![row..row + rows, ..])
-                .iter()
-                .copied()
-                .collect();
-            let xt = Tensor::<2>::from_data(TensorData::new(xb, [rows, d]), &device);
-            let enc = self.net().encode(xt.clone());
+            let xb = x.slice(s![row..row + rows, ..]);
+            let enc = engine.encode(xb)?;
+            let log_scale = enc
+                .log_scale
+                .ok_or_else(|| NnError::Backend("VAE without a posterior scale".into()))?;
             // log-weights of each row's samples, filled sample-chunk by sample-chunk
             let mut logw = vec![Vec::with_capacity(k); rows];
             let s_chunk = (CHUNK / rows).max(1).min(k);
             let mut done = 0;
             while done < k {
                 let s = s_chunk.min(k - done);
+                // rows × s samples in (row, sample) order, each of `latent` draws
                 let eps: Vec<f32> = (0..rows * s * latent)
                     .map(|_| StandardNormal.sample(&mut rng))
                     .collect();
-                // rows repeated s times: [rows·s, ·] with row-major (row, sample) order
-                let rep = |t: Tensor<2>| {
-                    let [b, c] = t.dims();
-                    t.reshape([b, 1, c]).repeat_dim(1, s).reshape([b * s, c])
-                };
-                let eps_t =
-                    Tensor::<2>::from_data(TensorData::new(eps, [rows * s, latent]), &device);
-                let mean = rep(enc.mean.clone());
-                let log_scale = enc
-                    .log_scale
-                    .clone()
-                    .map(rep)
-                    .ok_or_else(|| NnError::Backend("VAE without a posterior scale".into()))?;
-                let (z, log_det) = match cfg.posterior {
-                    PosteriorKind::Diagonal => {
-                        let z = mean + (log_scale.clone() * 0.5).exp() * eps_t.clone();
-                        (z, log_scale.sum_dim(1) * 0.5)
-                    }
-                    PosteriorKind::Full => {
-                        let mut z = mean + log_scale.clone().exp() * eps_t.clone();
-                        if let Some(off) = enc.off_diag.clone().map(rep) {
-                            z = z + strict_lower_matvec(off, eps_t.clone(), latent);
+                let mut z = Array2::<f32>::zeros((rows * s, latent));
+                // log q(z|x) − log p(z), without the two −K/2·log 2π terms that cancel
+                let mut log_q_minus_pz = vec![0.0f64; rows * s];
+                for (i, (mut zi, e)) in z.outer_iter_mut().zip(eps.chunks(latent)).enumerate() {
+                    let r = i / s;
+                    let (mean, ls) = (enc.mean.row(r), log_scale.row(r));
+                    let log_det = match cfg.posterior {
+                        PosteriorKind::Diagonal => {
+                            for j in 0..latent {
+                                zi[j] = mean[j] + (0.5 * ls[j]).exp() * e[j];
+                            }
+                            0.5 * ls.iter().map(|&v| f64::from(v)).sum::<f64>()
                         }
-                        (z, log_scale.sum_dim(1))
-                    }
-                };
-                // log q(z|x) = −½‖ε‖² − log|det L| − K/2 log 2π ; log p(z) = −½‖z‖² − K/2 log 2π
-                let log_q = eps_t.square().sum_dim(1) * -0.5 - log_det;
-                let log_pz = z.clone().square().sum_dim(1) * -0.5;
-                let out_raw = self.net().decode_raw(z);
-                let nll = self
-                    .net()
-                    .recon_per_example(out_raw, rep(xt.clone()))
-                    .reshape([rows * s, 1]);
-                let w = to_array2(log_pz - log_q - nll)?;
-                for (i, v) in w.iter().enumerate() {
-                    logw[i / s].push(f64::from(*v));
+                        PosteriorKind::Full => {
+                            for j in 0..latent {
+                                zi[j] = mean[j] + ls[j].exp() * e[j];
+                            }
+                            if let Some(off) = &enc.off_diag {
+                                for (p, &(a, b)) in pairs.iter().enumerate() {
+                                    zi[a] += off[[r, p]] * e[b];
+                                }
+                            }
+                            ls.iter().map(|&v| f64::from(v)).sum::<f64>()
+                        }
+                    };
+                    let sq = |v: &mut dyn Iterator<Item = f32>| {
+                        v.map(|t| f64::from(t) * f64::from(t)).sum::<f64>()
+                    };
+                    let log_q = -0.5 * sq(&mut e.iter().copied()) - log_det;
+                    let log_pz = -0.5 * sq(&mut zi.iter().copied());
+                    log_q_minus_pz[i] = log_q - log_pz;
+                }
+                let decoded = engine.decode_raw(z.view())?;
+                for (i, out_row) in decoded.outer_iter().enumerate() {
+                    let nll = nll_row(&cfg, out_row, xb.row(i / s), log_sigma.as_deref());
+                    logw[i / s].push(-nll - log_q_minus_pz[i]);
                 }
                 done += s;
             }
             for (i, lw) in logw.iter().enumerate() {
-                // the two −K/2·log 2π terms of p(z) and q(z|x) cancel
                 out[row + i] = logsumexp(lw) - (k as f64).ln();
             }
             row += rows;

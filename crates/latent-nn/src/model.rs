@@ -11,6 +11,7 @@ use rand_distr::{Distribution, Uniform};
 
 use crate::config::{Activation, Likelihood, ModelKind, NetConfig, PosteriorKind};
 use crate::loss;
+use crate::topology::{Part, Shape, Topology};
 
 /// An encoder/decoder pair as a burn module.
 ///
@@ -146,68 +147,42 @@ pub struct StepLoss {
 }
 
 impl Net {
-    /// Build the network with seeded initialisation on `device`.
+    /// Build the network of `config`'s [`Topology`] with seeded initialisation on
+    /// `device`, layer by layer in the topology's order.
     pub fn new(config: &NetConfig, rng: &mut impl Rng, device: &Device) -> Self {
-        let (d, k) = (config.input_dim, config.latent_dim);
-        let hidden: &[usize] = if config.kind == ModelKind::LinearAe {
-            &[]
-        } else {
-            &config.hidden
-        };
         let mut conv_encoder = Vec::new();
         let mut conv_decoder = Vec::new();
-        let features = config.conv_features();
-        if let (Some([_, _, c]), Some(_)) = (config.image, features) {
-            let mut c_in = c;
-            for &ch in &config.conv_channels {
-                conv_encoder.push(conv(c_in, ch, rng, device));
-                c_in = ch;
-            }
-        }
-        // the dense layers see the flattened feature map (conv) or the input row (mlp)
-        let dense_in = features.map_or(d, |[c, h, w]| c * h * w);
         let mut encoder = Vec::new();
-        let mut width = dense_in;
-        for &h in hidden {
-            encoder.push(linear(width, h, rng, device));
-            width = h;
-        }
-        let mean = linear(width, k, rng, device);
-        let (log_var, off_diag) = if config.kind == ModelKind::Vae {
-            let lv = Some(linear(width, k, rng, device));
-            let off = (config.posterior == PosteriorKind::Full && k > 1)
-                .then(|| linear(width, k * (k - 1) / 2, rng, device));
-            (lv, off)
-        } else {
-            (None, None)
-        };
         let mut decoder = Vec::new();
-        let mut width = k;
-        for &h in hidden.iter().rev() {
-            decoder.push(linear(width, h, rng, device));
-            width = h;
-        }
-        decoder.push(linear(width, dense_in, rng, device));
-        if let (Some([_, _, c]), Some(_)) = (config.image, features) {
-            let mut outs: Vec<usize> = config.conv_channels.iter().rev().skip(1).copied().collect();
-            outs.push(c);
-            let mut c_in = *config.conv_channels.last().unwrap_or(&c);
-            for c_out in outs {
-                conv_decoder.push(conv_transpose(c_in, c_out, rng, device));
-                c_in = c_out;
+        let (mut mean, mut log_var, mut off_diag, mut log_sigma) = (None, None, None, None);
+        for layer in Topology::of(config).layers() {
+            match (layer.part, layer.shape) {
+                (_, Shape::Conv { c_in, c_out }) => {
+                    conv_encoder.push(conv(c_in, c_out, rng, device));
+                }
+                (_, Shape::ConvTranspose { c_in, c_out }) => {
+                    conv_decoder.push(conv_transpose(c_in, c_out, rng, device));
+                }
+                (part, Shape::Dense { d_in, d_out }) => {
+                    let l = linear(d_in, d_out, rng, device);
+                    match part {
+                        Part::Encoder => encoder.push(l),
+                        Part::Decoder => decoder.push(l),
+                        Part::Mean => mean = Some(l),
+                        Part::LogVar => log_var = Some(l),
+                        _ => off_diag = Some(l),
+                    }
+                }
+                (_, Shape::Vector { len }) => {
+                    log_sigma = Some(Param::from_tensor(Tensor::zeros([len], device)));
+                }
             }
         }
-        let log_sigma = match (config.kind, config.likelihood) {
-            (ModelKind::Vae, Likelihood::GaussianLearned { shared }) => {
-                let n = if shared { 1 } else { d };
-                Some(Param::from_tensor(Tensor::zeros([n], device)))
-            }
-            _ => None,
-        };
         Net {
             conv_encoder,
             encoder,
-            mean,
+            // every topology has a mean head; a zero-width one only for an invalid config
+            mean: mean.unwrap_or_else(|| linear(1, config.latent_dim, rng, device)),
             log_var,
             off_diag,
             decoder,
@@ -218,63 +193,9 @@ impl Net {
     }
 
     /// The number of `f32` parameters [`Net::new`] allocates for `config`, computed without
-    /// allocating (layer by layer as there); `None` when it overflows `usize`. Lets a caller
-    /// refuse a configuration read from a file before building it.
+    /// allocating; `None` when it overflows `usize`.
     pub(crate) fn param_count(config: &NetConfig) -> Option<usize> {
-        fn linear(d_in: usize, d_out: usize) -> Option<usize> {
-            d_in.checked_mul(d_out)?.checked_add(d_out)
-        }
-        fn conv(c_in: usize, c_out: usize) -> Option<usize> {
-            c_in.checked_mul(c_out)?.checked_mul(16)?.checked_add(c_out)
-        }
-        let (d, k) = (config.input_dim, config.latent_dim);
-        let hidden: &[usize] = if config.kind == ModelKind::LinearAe {
-            &[]
-        } else {
-            &config.hidden
-        };
-        let features = config.conv_features();
-        let mut layers = Vec::new();
-        if let (Some([_, _, c]), Some(_)) = (config.image, features) {
-            let mut c_in = c;
-            for &ch in &config.conv_channels {
-                layers.push(conv(c_in, ch));
-                c_in = ch;
-            }
-            let outs = config.conv_channels.iter().rev().skip(1).copied();
-            for c_out in outs.chain([c]) {
-                layers.push(conv(c_in, c_out));
-                c_in = c_out;
-            }
-        }
-        let dense_in = match features {
-            Some([c, h, w]) => c.checked_mul(h)?.checked_mul(w)?,
-            None => d,
-        };
-        let mut width = dense_in;
-        for &h in hidden {
-            layers.push(linear(width, h));
-            width = h;
-        }
-        layers.push(linear(width, k));
-        if config.kind == ModelKind::Vae {
-            layers.push(linear(width, k));
-            if config.posterior == PosteriorKind::Full && k > 1 {
-                layers.push(linear(width, k.checked_mul(k - 1)? / 2));
-            }
-            if let Likelihood::GaussianLearned { shared } = config.likelihood {
-                layers.push(Some(if shared { 1 } else { d }));
-            }
-        }
-        let mut width = k;
-        for &h in hidden.iter().rev() {
-            layers.push(linear(width, h));
-            width = h;
-        }
-        layers.push(linear(width, dense_in));
-        layers
-            .into_iter()
-            .try_fold(0usize, |n, l| n.checked_add(l?))
+        Topology::of(config).param_count()
     }
 
     /// The configuration the network was built from.
@@ -483,6 +404,21 @@ mod tests {
                     .map(|a| a.len())
                     .sum();
                 assert_eq!(Net::param_count(&cfg), Some(built), "{cfg:?}");
+                // the topology's names are the built module's parameter names
+                let topology = Topology::of(&cfg);
+                let mut names: Vec<String> = topology
+                    .layers()
+                    .iter()
+                    .flat_map(|l| match l.shape {
+                        Shape::Vector { .. } => vec![l.name()],
+                        _ => vec![format!("{}.weight", l.name()), format!("{}.bias", l.name())],
+                    })
+                    .collect();
+                names.sort();
+                let params = crate::params::named_params(&net).unwrap();
+                let built_names: Vec<String> = params.keys().cloned().collect();
+                assert_eq!(names, built_names, "{cfg:?}");
+                assert_eq!(topology.tensor_count(), params.len());
             }
         }
     }

@@ -14,10 +14,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::checkpoint::{self, Checkpoint, CheckpointState};
 use crate::config::{NetConfig, TrainConfig};
-use crate::fused::FusedNet;
+use crate::engine::{EngineKind, Network};
 use crate::model::Net;
-use crate::optim::{Adam, AdamSettings, named_grads};
-use crate::params::{load_params, named_params};
+use crate::optim::{Adam, AdamSettings};
+use crate::params::load_params;
 use crate::{NnError, Result};
 
 /// One line of `metrics.jsonl`: losses per example (nats, or squared error for
@@ -79,6 +79,8 @@ pub struct Trained {
     pub history: Vec<EpochMetrics>,
     /// Whether early stopping ended training.
     pub stopped_early: bool,
+    /// The engine that trained it.
+    pub engine: EngineKind,
 }
 
 /// Rows `idx` of `x` into `out` (row-major `[b, D]`), optionally binarized by a Bernoulli
@@ -134,46 +136,13 @@ pub enum Engine {
     Burn,
 }
 
-fn scalars(loss: &crate::model::StepLoss) -> Result<[f64; 3]> {
-    let t = Tensor::cat(
-        vec![loss.loss.clone(), loss.recon.clone(), loss.kl.clone()],
-        0,
-    );
-    let host = crate::params::to_host(t)?;
-    let v: Vec<f64> = host.iter().map(|&x| f64::from(x)).collect();
-    match v.as_slice() {
-        [a, b, c] => Ok([*a, *b, *c]),
-        _ => Err(NnError::Backend("loss is not a scalar".into())),
-    }
-}
-
 /// Losses of `net` on all rows of `x` (no gradients), with `beta`; the VAE's noise comes
 /// from `seed` so repeated evaluations are comparable.
 ///
 /// # Errors
 /// Backend failures.
 pub fn evaluate(
-    net: &Net,
-    x: ArrayView2<'_, f32>,
-    beta: f64,
-    seed: u64,
-    batch: usize,
-) -> Result<[f64; 3]> {
-    let device = devices_of(net)?;
-    let k = net.config().latent_dim;
-    evaluate_with(x, k, seed, batch, |xb, eps, rows| {
-        let xb = Tensor::from_data(TensorData::new(xb.to_vec(), [rows, x.ncols()]), &device);
-        let eps = Tensor::from_data(TensorData::new(eps.to_vec(), [rows, k]), &device);
-        scalars(&net.step_loss(xb, eps, beta))
-    })
-}
-
-/// [`evaluate`] with the fused host network.
-///
-/// # Errors
-/// None in practice (the signature matches [`evaluate`]).
-pub fn evaluate_fused(
-    net: &mut FusedNet,
+    net: &dyn Network,
     x: ArrayView2<'_, f32>,
     beta: f64,
     seed: u64,
@@ -181,7 +150,7 @@ pub fn evaluate_fused(
 ) -> Result<[f64; 3]> {
     let k = net.config().latent_dim;
     evaluate_with(x, k, seed, batch, |xb, eps, rows| {
-        Ok(net.losses(xb, eps, rows, beta))
+        net.losses(xb, eps, rows, beta)
     })
 }
 
@@ -253,14 +222,6 @@ fn divergence_hint(train: ArrayView2<'_, f32>, checkpoints: Option<&Path>) -> St
         "try a lower --lr".to_string()
     };
     format!("; {keep}; {cause}")
-}
-
-fn devices_of(net: &Net) -> Result<Device> {
-    use burn::module::Module;
-    net.devices()
-        .into_iter()
-        .next()
-        .ok_or_else(|| NnError::Backend("the network has no device".into()))
 }
 
 fn all_finite(params: &crate::params::HostTensors) -> Option<String> {
@@ -421,14 +382,7 @@ pub fn train_with(
         }
     }
 
-    let fused_cpu = engine == Engine::Auto
-        && crate::fused::supports(net_cfg)
-        && device.clone().without_autodiff() == crate::cpu_device();
-    let mut fused = if fused_cpu {
-        Some(FusedNet::new(net_cfg, &named_params(&net)?)?)
-    } else {
-        None
-    };
+    let mut net = crate::engine::build(engine, net, true)?;
     let (mut xbuf, mut ebuf) = (Vec::new(), Vec::new());
 
     let n = train.nrows();
@@ -463,48 +417,19 @@ pub fn train_with(
             if net_cfg.is_vae() {
                 noise_into(idx.len(), k, &mut rng, &mut ebuf);
             }
-            let s = if let Some(f) = fused.as_mut() {
-                let s = f.train_step(&xbuf, &ebuf, idx.len(), beta);
-                check_finite(s, epoch + 1, step + 1, || {
-                    divergence_hint(train, checkpoints)
-                })?;
-                // ← a data-parallel all-reduce of `f.grads()` goes here.
-                adam.step_host(f.params_and_grads(), lr);
-                s
-            } else {
-                let x = Tensor::from_data(
-                    TensorData::new(std::mem::take(&mut xbuf), [idx.len(), train.ncols()]),
-                    &device,
-                );
-                let eps = if net_cfg.is_vae() {
-                    Tensor::from_data(
-                        TensorData::new(std::mem::take(&mut ebuf), [idx.len(), k]),
-                        &device,
-                    )
-                } else {
-                    Tensor::zeros([idx.len(), k], &device)
-                };
-                let out = net.step_loss(x, eps, beta);
-                let s = scalars(&out)?;
-                check_finite(s, epoch + 1, step + 1, || {
-                    divergence_hint(train, checkpoints)
-                })?;
-                let grads = out.loss.backward();
-                let named = named_grads(&net, &grads);
-                // ← a data-parallel all-reduce of `named` goes here.
-                net = adam.step(net, named, lr)?;
-                s
-            };
+            let s = net.step(&xbuf, &ebuf, idx.len(), beta)?;
+            check_finite(s, epoch + 1, step + 1, || {
+                divergence_hint(train, checkpoints)
+            })?;
+            // ← a data-parallel all-reduce of the step's gradients goes here.
+            net.update(&mut adam, lr)?;
             for (acc, v) in sums.iter_mut().zip(s) {
                 *acc += v * idx.len() as f64;
             }
             observer.step(step + 1, s[0], s[1], s[2]);
         }
         let [train_loss, train_recon, train_kl] = sums.map(|v| v / n as f64);
-        let params = match &fused {
-            Some(f) => f.params()?,
-            None => named_params(&net)?,
-        };
+        let params = net.params()?;
         if let Some(what) = all_finite(&params) {
             return Err(NnError::Diverged {
                 epoch: epoch + 1,
@@ -515,13 +440,9 @@ pub fn train_with(
         }
         let val_metrics = match val {
             Some(v) if v.nrows() > 0 => {
-                use burn::module::Module;
                 let eval_beta = if net_cfg.is_vae() { 1.0 } else { 0.0 };
                 let seed = seed::derive(cfg.seed, "validation");
-                Some(match fused.as_mut() {
-                    Some(f) => evaluate_fused(f, v, eval_beta, seed, 1024)?,
-                    None => evaluate(&net.valid(), v, eval_beta, seed, 1024)?,
-                })
+                Some(evaluate(&*net, v, eval_beta, seed, 1024)?)
             }
             _ => None,
         };
@@ -571,11 +492,16 @@ pub fn train_with(
         }
         observer.epoch_end(&metrics, &history)?;
     }
-    if let Some(f) = fused {
-        net = load_params(net, &f.params()?, Path::new("the fused network"))?;
-    }
+    // the trained parameters as burn's module, whichever engine trained them
+    let engine = net.kind();
+    let net = load_params(
+        Net::new(net_cfg, &mut seed::rng(0), &device),
+        &net.params()?,
+        Path::new("the trained network"),
+    )?;
     Ok(Trained {
         net,
+        engine,
         history,
         stopped_early,
     })

@@ -293,3 +293,136 @@ fn unsupported_networks_are_refused() {
         assert!(FusedNet::new(&cfg, &named_params(&net).unwrap()).is_err());
     }
 }
+
+/// The two engines behind the `Network` seam compute the same network: encoder heads,
+/// decoder, losses and a training step's gradients agree to float rounding, and the
+/// choice is made in one place (fused for MLP networks on the CPU, burn otherwise).
+#[test]
+fn engines_agree_through_the_network_trait() {
+    use latent_nn::engine::{EngineKind, build, choose};
+    let x = digits();
+    let device = cpu_device();
+    let n = 50;
+    let xb = rows(&x, n);
+    let xv = ndarray::ArrayView2::from_shape((n, 64), &xb).unwrap();
+    let close_all = |a: &ndarray::Array2<f32>, b: &ndarray::Array2<f32>, what: &str| {
+        assert_eq!(a.dim(), b.dim(), "{what}");
+        for (p, q) in a.iter().zip(b) {
+            assert!(
+                (p - q).abs() <= 1e-4 * q.abs().max(1.0),
+                "{what}: {p} vs {q}"
+            );
+        }
+    };
+    for cfg in matrix() {
+        assert_eq!(choose(Engine::Auto, &cfg, &device), EngineKind::Fused);
+        assert_eq!(choose(Engine::Burn, &cfg, &device), EngineKind::Burn);
+        let net = Net::new(&cfg, &mut latent_core::seed::rng(5), &device);
+        let fused = build(Engine::Auto, net.clone(), false).unwrap();
+        let burn = build(Engine::Burn, net, false).unwrap();
+        assert_eq!(
+            (fused.kind(), burn.kind()),
+            (EngineKind::Fused, EngineKind::Burn)
+        );
+        assert_eq!(fused.params().unwrap(), burn.params().unwrap());
+        let (ef, eb) = (fused.encode(xv).unwrap(), burn.encode(xv).unwrap());
+        close_all(&ef.mean, &eb.mean, "mean");
+        close_all(&fused.encode_mean(xv).unwrap(), &eb.mean, "encode_mean");
+        assert_eq!(ef.log_scale.is_some(), cfg.is_vae());
+        if let (Some(a), Some(b)) = (&ef.log_scale, &eb.log_scale) {
+            close_all(a, b, "log-variance");
+        }
+        close_all(
+            &fused.decode_raw(ef.mean.view()).unwrap(),
+            &burn.decode_raw(ef.mean.view()).unwrap(),
+            "decoder",
+        );
+        let k = cfg.latent_dim;
+        let mut rng = latent_core::seed::rng(8);
+        let eps: Vec<f32> = (0..n * k)
+            .map(|_| StandardNormal.sample(&mut rng))
+            .collect();
+        let (lf, lb) = (
+            fused.losses(&xb, &eps, n, 0.5).unwrap(),
+            burn.losses(&xb, &eps, n, 0.5).unwrap(),
+        );
+        for (a, b) in lf.iter().zip(&lb) {
+            assert!(close(*a, *b, 1e-5), "{cfg:?}: losses {lf:?} vs {lb:?}");
+        }
+        assert_eq!(
+            fused.log_sigma().unwrap().is_some(),
+            matches!(cfg.likelihood, Likelihood::GaussianLearned { .. })
+        );
+        // an inference engine refuses to train instead of differentiating nothing
+        let mut burn = burn;
+        assert!(burn.step(&xb, &eps, n, 0.5).is_err());
+    }
+    // the networks the fused kernels do not compute go to burn, whatever the choice
+    for cfg in [
+        NetConfig {
+            posterior: PosteriorKind::Full,
+            ..base()
+        },
+        NetConfig {
+            arch: Arch::Conv,
+            input_dim: 64,
+            image: Some([8, 8, 1]),
+            conv_channels: vec![4],
+            ..base()
+        },
+    ] {
+        assert_eq!(choose(Engine::Auto, &cfg, &device), EngineKind::Burn);
+    }
+}
+
+/// A training engine's step gives the gradients the update applies, by parameter name, for
+/// both engines; an update without a step is refused.
+#[test]
+fn a_training_engine_steps_then_updates() {
+    use latent_nn::engine::build;
+    use latent_nn::optim::{Adam, AdamSettings};
+    let x = digits();
+    let device = cpu_device().autodiff();
+    let n = 32;
+    let xb = rows(&x, n);
+    let cfg = base();
+    let k = cfg.latent_dim;
+    let mut rng = latent_core::seed::rng(3);
+    let eps: Vec<f32> = (0..n * k)
+        .map(|_| StandardNormal.sample(&mut rng))
+        .collect();
+    let settings = AdamSettings {
+        beta1: 0.9,
+        beta2: 0.999,
+        eps: 1e-8,
+        weight_decay: 0.0,
+    };
+    let mut after = Vec::new();
+    for choice in [Engine::Auto, Engine::Burn] {
+        let net = Net::new(&cfg, &mut latent_core::seed::rng(6), &device);
+        let mut engine = build(choice, net, true).unwrap();
+        let mut adam = Adam::new(settings);
+        assert!(
+            engine.update(&mut adam, 1e-3).is_err(),
+            "an update before any step"
+        );
+        let before = engine.params().unwrap();
+        engine.step(&xb, &eps, n, 1.0).unwrap();
+        let grads = engine.grads().unwrap();
+        assert_eq!(grads.len(), before.len());
+        assert!(grads.values().any(|g| g.iter().any(|v| *v != 0.0)));
+        engine.update(&mut adam, 1e-3).unwrap();
+        let p = engine.params().unwrap();
+        assert!(
+            p.iter().any(|(name, a)| *a != before[name]),
+            "the update changed nothing"
+        );
+        after.push(p);
+    }
+    for (name, a) in &after[0] {
+        let b = &after[1][name];
+        for (p, q) in a.iter().zip(b.iter()) {
+            assert!((p - q).abs() <= 1e-4, "{name}: fused {p} vs burn {q}");
+        }
+    }
+}

@@ -41,7 +41,7 @@ fn linear_autoencoder_reaches_pcas_subspace_on_fashion_mnist() {
     };
     let device = cpu_device();
     let out = train(&cfg, &t, d.x(), None, &device, None, &mut Silent).unwrap();
-    let ae = NnModel::new(out.net, &device);
+    let ae = NnModel::new(out.net, &device).unwrap();
     let w = ae.params().unwrap()["decoder.0.weight"]
         .clone()
         .into_dimensionality::<ndarray::Ix2>()

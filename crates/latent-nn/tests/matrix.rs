@@ -86,7 +86,7 @@ fn builds_with_named_parameters_and_right_shapes() {
         if matches!(cfg.likelihood, Likelihood::GaussianLearned { .. }) {
             assert!(names.contains(&"log_sigma".to_string()), "{names:?}");
         }
-        let model = NnModel::new(net, &device);
+        let model = NnModel::new(net, &device).unwrap();
         let x = data(5, 12, 2);
         let z = model.encode(x.view()).unwrap();
         assert_eq!(z.dim(), (5, 3));
@@ -111,7 +111,7 @@ fn builds_with_named_parameters_and_right_shapes() {
 fn save_load_round_trip_gives_identical_outputs() {
     let device = cpu_device();
     for cfg in configs() {
-        let model = NnModel::new(Net::new(&cfg, &mut seed::rng(4), &device), &device);
+        let model = NnModel::new(Net::new(&cfg, &mut seed::rng(4), &device), &device).unwrap();
         let bytes = model
             .tensors()
             .unwrap()
@@ -224,14 +224,14 @@ fn kl_closed_form_matches_monte_carlo_for_both_posteriors() {
             posterior,
             ..configs()[2].clone()
         };
-        let model = NnModel::new(Net::new(&cfg, &mut seed::rng(21), &device), &device);
+        let net = Net::new(&cfg, &mut seed::rng(21), &device);
+        let model = NnModel::new(net.clone(), &device).unwrap();
         // inputs scaled up so the posteriors are far from the prior (a KL worth measuring)
         let x = data(4, 12, 22).mapv(|v| 150.0 * v);
         let post = model.encode_distribution(x.view()).unwrap();
         // the network's own (tensor) KL equals the host closed form
-        let enc = model.net().encode(tensor(&x, &device));
-        let net_kl =
-            latent_nn::train::to_array2(model.net().kl_per_example(&enc).reshape([4, 1])).unwrap();
+        let enc = net.encode(tensor(&x, &device));
+        let net_kl = latent_nn::train::to_array2(net.kl_per_example(&enc).reshape([4, 1])).unwrap();
         let closed = post.kl_to_standard_normal();
         for i in 0..4 {
             assert!(
@@ -295,7 +295,7 @@ fn conv_models_pass_the_same_matrix() {
             names.contains(&"conv_decoder.1.bias".to_string()),
             "{names:?}"
         );
-        let model = NnModel::new(net, &device);
+        let model = NnModel::new(net, &device).unwrap();
         let x = data(5, d, 2);
         let z = model.encode(x.view()).unwrap();
         assert_eq!(z.dim(), (5, 2));

@@ -910,7 +910,7 @@ fn train_run(
     };
     events.training(train.epochs, net.is_vae());
     events.info(&format!(
-        "training {} {}→{} ({}) on {} rows{}, {} epochs, batch {}, device {device_name}{}",
+        "training {} {}→{} ({}) on {} rows{}, {} epochs, batch {}, device {device_name} ({})",
         net.kind.name(),
         net.input_dim,
         net.latent_dim,
@@ -928,14 +928,7 @@ fn train_run(
             .unwrap_or_default(),
         train.epochs,
         train.batch_size,
-        if engine == Engine::Auto
-            && latent_nn::fused::supports(&net)
-            && device == latent_nn::cpu_device()
-        {
-            " (fused kernels)"
-        } else {
-            " (burn)"
-        }
+        latent_nn::engine::choose(engine, &net, &device).name()
     ));
     if net.is_vae() {
         events.info(&format!(
@@ -995,7 +988,7 @@ fn train_run(
             ));
         }
     }
-    let model = Model::Nn(Box::new(NnModel::new(trained.net, &device)));
+    let model = Model::Nn(Box::new(NnModel::new(trained.net, &device)?));
 
     if let ModelConfig::Nn {
         epochs_run: e,
