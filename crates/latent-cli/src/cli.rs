@@ -25,7 +25,8 @@ Data (--data) is a named dataset or a path:
   fashion-mnist       full Fashion-MNIST from Debian's dataset-fashion-mnist package
   DIR                 MNIST layout (train-images-idx3-ubyte[.gz] …) or a folder of PNGs
                       (sub-folders become labels)
-  FILE                .npy (u8/f32/f64, N×D or N×H×W[×C]), .csv[.gz], IDX (*-idx3-ubyte[.gz])
+  FILE                .npy (u8/f32/f64/integers, N×D or N×H×W[×C]), .csv[.gz], IDX
+                      (*-idx3-ubyte[.gz]); --labels FILE gives labels to any data
 
 Examples:
   latent demo
@@ -154,9 +155,15 @@ pub struct FitArgs {
     /// Whether a CSV file's first row is a header (auto: when it is not all numbers).
     #[arg(long, value_enum, default_value_t = CsvHeader::Auto)]
     pub csv_header: CsvHeader,
-    /// CSV column holding integer labels: a header name, a 0-based index, or `last`.
+    /// CSV column holding the labels (integers or class names): a header name, a 0-based
+    /// index, `last`, or `none` (every column a feature). Default: a column named label,
+    /// class, target or y.
     #[arg(long, value_name = "COLUMN")]
     pub label_column: Option<String>,
+    /// A labels file for any data: .npy (N or N×1 integers) or a one-column .csv (numbers
+    /// or class names); one label per row, in order. Recorded in the run.
+    #[arg(long, value_name = "FILE")]
+    pub labels: Option<String>,
     /// For data without train/test splits: hold out this percentage of the rows as the
     /// test split (see `latent eval --help`); fitting uses the rest.
     #[arg(long, value_name = "PERCENT", value_parser = clap::value_parser!(u8).range(1..=99))]
@@ -341,6 +348,8 @@ impl FitArgs {
             split: self.split,
             csv_header: self.csv_header,
             label_column: self.label_column.clone(),
+            find_label_column: true,
+            labels: self.labels.clone(),
             holdout: self.holdout,
             holdout_seed: self.holdout_seed,
         })
@@ -585,9 +594,15 @@ pub struct CompareArgs {
     /// Whether a CSV file's first row is a header (auto: when it is not all numbers).
     #[arg(long, value_enum, default_value_t = CsvHeader::Auto)]
     pub csv_header: CsvHeader,
-    /// CSV column holding integer labels: a header name, a 0-based index, or `last`.
+    /// CSV column holding the labels (integers or class names): a header name, a 0-based
+    /// index, `last`, or `none` (every column a feature). Default: a column named label,
+    /// class, target or y.
     #[arg(long, value_name = "COLUMN")]
     pub label_column: Option<String>,
+    /// A labels file for any data: .npy (N or N×1 integers) or a one-column .csv (numbers
+    /// or class names); one label per row, in order.
+    #[arg(long, value_name = "FILE")]
+    pub labels: Option<String>,
     /// For data without train/test splits: the percentage of rows held out (seeded by
     /// `--seed`) as the test split.
     #[arg(long, value_name = "PERCENT", default_value_t = 20, value_parser = clap::value_parser!(u8).range(1..=99))]

@@ -60,6 +60,19 @@ pub fn errln(line: &str) {
     let _ = writeln!(std::io::stderr().lock(), "{line}");
 }
 
+/// A note from the library (a label column found by name…) on standard error, each distinct
+/// note once per process.
+fn note(message: &str) {
+    static SEEN: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+    if let Ok(mut seen) = SEEN.lock() {
+        if seen.iter().any(|m| m == message) {
+            return;
+        }
+        seen.push(message.to_string());
+    }
+    errln(&format!("note: {message}"));
+}
+
 /// A closed standard output (`latent info | head`) is not a failure.
 fn is_broken_pipe(err: &anyhow::Error) -> bool {
     err.chain().any(|c| {
@@ -149,6 +162,7 @@ where
         }
         None => {}
     }
+    latent_data::notes::set_sink(note);
     let result = match &cli.command {
         cli::Command::Fit(a) => cmd::fit::run(a, command_line, &given_flags(&matches, "fit")),
         cli::Command::Encode(a) => cmd::encode::run(a),

@@ -135,6 +135,22 @@ impl Dataset {
         Ok(self)
     }
 
+    /// Replace the labels and their names together (a labels file given for data that had
+    /// labels of its own): `names`, when given, must name every label (`names[label]`);
+    /// `None` drops the names the data had.
+    ///
+    /// # Errors
+    /// [`Error::Shape`] when the number of labels differs from the number of rows, or a label
+    /// has no name.
+    pub fn with_classes(mut self, labels: Vec<u32>, names: Option<Vec<String>>) -> Result<Self> {
+        self.class_names = None;
+        let out = self.with_labels(labels)?;
+        match names {
+            Some(names) => out.with_class_names(names),
+            None => Ok(out),
+        }
+    }
+
     /// Declare that each row is an image of this shape.
     ///
     /// # Errors
@@ -425,6 +441,29 @@ mod tests {
         assert!(d.clone().with_labels(vec![1]).is_err());
         assert!(d.clone().with_image_shape(ImageShape::gray(2, 3)).is_err());
         assert!(d.with_image_shape(ImageShape::gray(2, 2)).is_ok());
+    }
+
+    #[test]
+    fn with_classes_replaces_labels_and_names_together() {
+        let d = Dataset::new("d", Array2::zeros((3, 2)))
+            .unwrap()
+            .with_labels(vec![0, 1, 2])
+            .unwrap()
+            .with_class_names(vec!["a".into(), "b".into(), "c".into()])
+            .unwrap();
+        let plain = d.clone().with_classes(vec![5, 0, 5], None).unwrap();
+        assert_eq!(plain.labels(), Some(&[5, 0, 5][..]));
+        assert_eq!(plain.class_names(), None);
+        let named = d
+            .clone()
+            .with_classes(vec![1, 0, 1], Some(vec!["x".into(), "y".into()]))
+            .unwrap();
+        assert_eq!(named.class_names().map(<[String]>::len), Some(2));
+        assert!(d.clone().with_classes(vec![0, 1], None).is_err());
+        assert!(
+            d.with_classes(vec![0, 1, 2], Some(vec!["x".into()]))
+                .is_err()
+        );
     }
 
     #[test]

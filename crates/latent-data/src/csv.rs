@@ -25,7 +25,11 @@ pub enum Header {
     Absent,
 }
 
-/// Which column holds integer class labels (the others are features).
+/// Which column holds the class labels (the others are features).
+///
+/// A label column holds either non-negative integers (the labels themselves) or, when any of
+/// its cells is not a number, class names: the distinct names, sorted, become the classes
+/// `0..n` and are kept as the dataset's class names.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum LabelColumn {
     /// By position, counted from 0.
@@ -34,14 +38,22 @@ pub enum LabelColumn {
     Name(String),
     /// The last column.
     Last,
+    /// Found by name: the one header column named one of [`LABEL_NAMES`] (case-insensitive),
+    /// announced through [`crate::notes`]; no labels when there is no header or no such
+    /// column; an error when two columns are so named.
+    ByName,
 }
+
+/// The header names [`LabelColumn::ByName`] takes for the label column (compared
+/// case-insensitively).
+pub const LABEL_NAMES: [&str; 4] = ["label", "class", "target", "y"];
 
 /// How to read a CSV file.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct CsvOptions {
     /// Whether the first row is a header.
     pub header: Header,
-    /// The label column, if any; labels must be non-negative integers.
+    /// The label column, if any (`None`: every column is a feature).
     pub label: Option<LabelColumn>,
 }
 
@@ -102,7 +114,29 @@ fn records(text: &str) -> impl Iterator<Item = (usize, &str)> {
     })
 }
 
-fn parse_value(name: &Path, line: usize, col: usize, cell: &str) -> Result<f32> {
+/// What a feature cell that is not a number is told: the column's name, and how to read the
+/// column as labels instead.
+fn text_hint(header: Option<&[&str]>, col: usize) -> String {
+    match header.and_then(|h| h.get(col)).filter(|n| !n.is_empty()) {
+        Some(n) => format!(
+            " (column `{n}`): only the label column may hold text; if `{n}` holds the labels, \
+             choose it with --label-column {n}"
+        ),
+        None => format!(
+            ": only the label column may hold text; if column {} holds the labels, choose it \
+             with --label-column {col}",
+            col + 1
+        ),
+    }
+}
+
+fn parse_value(
+    name: &Path,
+    line: usize,
+    col: usize,
+    cell: &str,
+    header: Option<&[&str]>,
+) -> Result<f32> {
     if cell.is_empty() {
         return Err(format_err(
             name,
@@ -120,7 +154,11 @@ fn parse_value(name: &Path, line: usize, col: usize, cell: &str) -> Result<f32> 
         )),
         Err(_) => Err(format_err(
             name,
-            format!("line {line}, column {}: `{cell}` is not a number", col + 1),
+            format!(
+                "line {line}, column {}: `{cell}` is not a number{}",
+                col + 1,
+                text_hint(header, col)
+            ),
         )),
     }
 }
@@ -141,15 +179,61 @@ fn parse_label(name: &Path, line: usize, col: usize, cell: &str) -> Result<u32> 
     }
 }
 
+/// The column [`LabelColumn::ByName`] finds, announced; `None` without a header, without a
+/// column so named, or when that column is the only one (it is then the feature).
+fn find_by_name(name: &Path, header: Option<&[&str]>, ncols: usize) -> Result<Option<usize>> {
+    let Some(h) = header else {
+        return Ok(None);
+    };
+    let found: Vec<usize> = h
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| LABEL_NAMES.iter().any(|n| c.eq_ignore_ascii_case(n)))
+        .map(|(i, _)| i)
+        .collect();
+    match found.as_slice() {
+        [] => Ok(None),
+        [_] if ncols < 2 => Ok(None),
+        [i] => {
+            crate::notes::emit(&format!(
+                "{}: using column `{}` as labels (a column named {}); --label-column none \
+                 keeps it as a feature",
+                name.display(),
+                h[*i],
+                LABEL_NAMES.join(", ")
+            ));
+            Ok(Some(*i))
+        }
+        many => {
+            let names: Vec<String> = many.iter().map(|&i| format!("`{}`", h[i])).collect();
+            Err(invalid(
+                "label column",
+                format!(
+                    "{}: columns {} could each be the labels; choose one with --label-column \
+                     NAME (the others stay features), or keep them all as features with \
+                     --label-column none",
+                    name.display(),
+                    names.join(" and ")
+                ),
+            ))
+        }
+    }
+}
+
+/// The label column `label` names, `None` when [`LabelColumn::ByName`] finds none.
 fn resolve_label(
     name: &Path,
     label: &LabelColumn,
     header: Option<&[&str]>,
     ncols: usize,
-) -> Result<usize> {
+) -> Result<Option<usize>> {
     let what = "label column";
     let col = match label {
         LabelColumn::Last => ncols - 1,
+        LabelColumn::ByName => match find_by_name(name, header, ncols)? {
+            Some(i) => i,
+            None => return Ok(None),
+        },
         LabelColumn::Index(i) if *i < ncols => *i,
         LabelColumn::Index(i) => {
             return Err(invalid(
@@ -199,44 +283,98 @@ fn resolve_label(
             ),
         ));
     }
-    Ok(col)
+    Ok(Some(col))
+}
+
+/// Labels from the cells of a label column (`(line, column, cell)`): non-negative integers
+/// when every cell is a number, else class names (sorted distinct names → `0..n`).
+pub(crate) fn labels_from_cells(
+    name: &Path,
+    cells: &[(usize, usize, &str)],
+) -> Result<(Vec<u32>, Option<Vec<String>>)> {
+    if cells.iter().all(|(_, _, c)| is_number(c)) {
+        let labels = cells
+            .iter()
+            .map(|&(line, col, c)| parse_label(name, line, col, c))
+            .collect::<Result<Vec<u32>>>()?;
+        return Ok((labels, None));
+    }
+    if let Some((line, col, _)) = cells.iter().find(|(_, _, c)| c.is_empty()) {
+        return Err(format_err(
+            name,
+            format!(
+                "line {line}, column {}: empty label (the column holds class names, and every \
+                 row needs one)",
+                col + 1
+            ),
+        ));
+    }
+    let mut names: Vec<&str> = cells.iter().map(|(_, _, c)| *c).collect();
+    names.sort_unstable();
+    names.dedup();
+    let index: std::collections::HashMap<&str, u32> = names
+        .iter()
+        .enumerate()
+        .map(|(i, n)| (*n, i as u32))
+        .collect();
+    let labels = cells
+        .iter()
+        .map(|(_, _, c)| index.get(c).copied().unwrap_or(0))
+        .collect();
+    Ok((labels, Some(names.into_iter().map(String::from).collect())))
+}
+
+/// Whether the first record is a header: told by `header`, or (auto) when one of its cells
+/// is not a number where the next record has a number in that column (a column of class
+/// names is text in every row, so it alone does not make a header); with no next record,
+/// when any cell is not a number.
+fn is_header(header: &Header, first: &[&str], second: Option<&[&str]>) -> bool {
+    match header {
+        Header::Present => true,
+        Header::Absent => false,
+        Header::Auto => match second {
+            Some(next) => first
+                .iter()
+                .zip(next)
+                .any(|(a, b)| !is_number(a) && is_number(b)),
+            None => first.iter().any(|c| !is_number(c)),
+        },
+    }
 }
 
 /// Parse numeric CSV text. Features become `f32` rows (no known range); the label column, if
-/// any, must hold non-negative integers.
+/// any, holds non-negative integers or class names (see [`LabelColumn`]).
 ///
 /// # Errors
 /// [`DataError::Format`](crate::DataError::Format) naming `name` and the line and column
 /// (1-based): a row with a different number of fields than the first (`line 7: 63 fields,
-/// expected 65`), a cell that is not a number, NaN or infinite, a bad label, no data rows;
-/// [`DataError::Invalid`](crate::DataError::Invalid) for a label column that does not exist.
+/// expected 65`), a feature cell that is not a number (naming its column and how to read it
+/// as labels instead), NaN or infinite, a bad label, no data rows;
+/// [`DataError::Invalid`](crate::DataError::Invalid) for a label column that does not exist,
+/// or two columns that [`LabelColumn::ByName`] could take.
 pub fn parse(name: &Path, text: &str, opts: &CsvOptions) -> Result<Dataset> {
     let mut recs = records(text).peekable();
-    let Some(&(first_line, first)) = recs.peek() else {
+    let Some((first_line, first)) = recs.next() else {
         return Err(format_err(name, "no data: the file is empty"));
     };
     let delim = Delim::detect(first);
     let first_cells = delim.split(first);
     let ncols = first_cells.len();
-    let has_header = match opts.header {
-        Header::Present => true,
-        Header::Absent => false,
-        Header::Auto => first_cells.iter().any(|c| !is_number(c)),
-    };
-    let header = if has_header {
-        recs.next();
-        Some(first_cells)
+    let second = recs.peek().map(|&(_, t)| delim.split(t));
+    let (header, mut pending) = if is_header(&opts.header, &first_cells, second.as_deref()) {
+        (Some(first_cells), None)
     } else {
-        None
+        (None, Some((first_line, first)))
     };
     let label = match &opts.label {
-        Some(l) => Some(resolve_label(name, l, header.as_deref(), ncols)?),
+        Some(l) => resolve_label(name, l, header.as_deref(), ncols)?,
         None => None,
     };
     let dim = ncols - usize::from(label.is_some());
     let mut values = Vec::new();
-    let mut labels = Vec::new();
+    let mut label_cells = Vec::new();
     let mut rows = 0usize;
+    let recs = std::iter::from_fn(|| pending.take()).chain(recs);
     for (line, text) in recs {
         let cells = delim.split(text);
         if cells.len() != ncols {
@@ -253,11 +391,11 @@ pub fn parse(name: &Path, text: &str, opts: &CsvOptions) -> Result<Dataset> {
                 ),
             ));
         }
-        for (col, cell) in cells.iter().enumerate() {
+        for (col, cell) in cells.into_iter().enumerate() {
             if Some(col) == label {
-                labels.push(parse_label(name, line, col, cell)?);
+                label_cells.push((line, col, cell));
             } else {
-                values.push(parse_value(name, line, col, cell)?);
+                values.push(parse_value(name, line, col, cell, header.as_deref())?);
             }
         }
         rows += 1;
@@ -269,7 +407,10 @@ pub fn parse(name: &Path, text: &str, opts: &CsvOptions) -> Result<Dataset> {
         .map_err(|e| format_err(name, format!("array: {e}")))?;
     let mut ds = Dataset::new(name.display().to_string(), x).map_err(|e| core_err(name, e))?;
     if label.is_some() {
-        ds = ds.with_labels(labels).map_err(|e| core_err(name, e))?;
+        let (labels, names) = labels_from_cells(name, &label_cells)?;
+        ds = ds
+            .with_classes(labels, names)
+            .map_err(|e| core_err(name, e))?;
     }
     Ok(ds)
 }
@@ -296,6 +437,78 @@ fn read_text(path: &Path) -> Result<String> {
 /// non-UTF-8 text; otherwise as [`parse`].
 pub fn read(path: &Path, opts: &CsvOptions) -> Result<Dataset> {
     parse(path, &read_text(path)?, opts)
+}
+
+/// Header names that mark the first row of a labels file as a header even when the rows below
+/// are class names.
+const LABEL_HEADERS: [&str; 9] = [
+    "label", "labels", "class", "classes", "target", "y", "species", "category", "name",
+];
+
+/// Parse the text of a one-column labels file (see [`crate::labels`]). The first row is a
+/// header when it is not a number and every other row is; when it is one of the usual names
+/// (`label`, `class`, `species`…); or when it is a name found nowhere else while every other
+/// name occurs at least twice.
+///
+/// # Errors
+/// [`DataError::Format`](crate::DataError::Format) naming `name`: no rows, a row with more
+/// than one field, a bad or empty label.
+pub(crate) fn parse_labels(name: &Path, text: &str) -> Result<crate::labels::Labels> {
+    let recs: Vec<(usize, &str)> = records(text).collect();
+    let Some(&(_, first)) = recs.first() else {
+        return Err(format_err(name, "no labels: the file is empty"));
+    };
+    let delim = Delim::detect(first);
+    let mut cells = Vec::with_capacity(recs.len());
+    for &(line, t) in &recs {
+        let c = delim.split(t);
+        if c.len() != 1 {
+            return Err(format_err(
+                name,
+                format!(
+                    "line {line}: {} fields; a labels file has one column (one label per row)",
+                    c.len()
+                ),
+            ));
+        }
+        cells.push((line, 0, c[0]));
+    }
+    let head = cells[0].2;
+    let rest = &cells[1..];
+    let is_header = !is_number(head)
+        && !rest.is_empty()
+        && (rest.iter().all(|(_, _, c)| is_number(c))
+            || LABEL_HEADERS.iter().any(|h| head.eq_ignore_ascii_case(h))
+            || {
+                let mut counts: std::collections::HashMap<&str, usize> =
+                    std::collections::HashMap::new();
+                for (_, _, c) in rest {
+                    *counts.entry(c).or_default() += 1;
+                }
+                !counts.contains_key(head) && counts.values().all(|&n| n >= 2)
+            });
+    let (header, body) = if is_header {
+        (Some(head.to_string()), rest)
+    } else {
+        (None, &cells[..])
+    };
+    if body.is_empty() {
+        return Err(format_err(name, "no labels (only a header)"));
+    }
+    let (values, names) = labels_from_cells(name, body)?;
+    Ok(crate::labels::Labels {
+        values,
+        names,
+        header,
+    })
+}
+
+/// Read a one-column labels file (raw or gzip), see [`parse_labels`].
+///
+/// # Errors
+/// As [`read`] for reading, as [`parse_labels`] for the content.
+pub(crate) fn read_labels(path: &Path) -> Result<crate::labels::Labels> {
+    parse_labels(path, &read_text(path)?)
 }
 
 /// Read a numeric matrix (e.g. latent codes), with an optional header row; every column is a

@@ -523,6 +523,17 @@ impl RowSource for IdxRowSource {
         self.shape.height * self.shape.width
     }
 
+    fn range(&self) -> Option<ValueRange> {
+        Some(ValueRange {
+            min: 0.0,
+            max: 255.0 * self.scale,
+        })
+    }
+
+    fn image_shape(&self) -> Option<ImageShape> {
+        Some(self.shape)
+    }
+
     fn len_hint(&self) -> Option<usize> {
         Some(self.n)
     }

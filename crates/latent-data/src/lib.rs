@@ -10,6 +10,8 @@
 //! - [`csv`]: numeric comma-separated text, optionally gzip-compressed (read and write);
 //! - [`image`]: folders of PNG files, and PNG grids of images;
 //! - [`embedded`]: the datasets compiled into the binary (`fashion-mnist-10k`, `digits`);
+//! - [`labels`]: a labels file (`.npy` or one-column CSV) for any data;
+//! - [`notes`]: what latent decided on its own, for the front end to tell the user;
 //! - [`source`]: what a `--data` argument names, and loading it;
 //! - [`transform`]: scaling and binarization, recorded in a run's configuration.
 //!
@@ -20,6 +22,8 @@ pub mod embedded;
 mod error;
 pub mod idx;
 pub mod image;
+pub mod labels;
+pub mod notes;
 pub mod npy;
 pub mod source;
 pub mod transform;

@@ -1,10 +1,12 @@
-//! NumPy `.npy` files: format versions 1.0, 2.0 and 3.0; dtypes `|u1`, `<f4` and `<f8`;
-//! C order only.
+//! NumPy `.npy` files: format versions 1.0, 2.0 and 3.0; dtypes `|u1`, `<f4` and `<f8`, and
+//! the other little-endian integers (`|i1`, `<i2`, `<u2`, `<i4`, `<u4`, `<i8`, `<u8`, read as
+//! `f32`); C order only.
 //!
 //! Arrays of shape `(N, D)` are `N` rows of `D` features; `(N, H, W)` are grayscale images
-//! and `(N, H, W, C)` with `C ∈ {1, 3}` are images with channels last. The header is parsed by
-//! a small strict parser, and the data length it implies is checked against the file before
-//! anything is allocated.
+//! and `(N, H, W, C)` with `C ∈ {1, 3}` are images with channels last. A labels file
+//! ([`read_labels`]) is `(N,)` or `(N, 1)` of any integer dtype, or of floats holding
+//! integers. The header is parsed by a small strict parser, and the data length it implies is
+//! checked against the file before anything is allocated.
 
 use std::fs::File;
 use std::io::{BufReader, Read};
@@ -30,14 +32,45 @@ enum Dtype {
     U1,
     F4,
     F8,
+    /// Another integer type: signedness and size in bytes (1, 2, 4 or 8).
+    Int {
+        signed: bool,
+        size: usize,
+    },
+}
+
+/// The dtypes the reader accepts, as an error message lists them.
+const SUPPORTED: &str = "|u1, <f4, <f8, and the integers |i1, <i2, <u2, <i4, <u4, <i8, <u8";
+
+/// A little-endian integer of `c.len()` (1 to 8) bytes, as `i128`.
+fn le_int(c: &[u8], signed: bool) -> i128 {
+    let mut b = [0u8; 8];
+    let n = c.len().min(8);
+    b[..n].copy_from_slice(&c[..n]);
+    if signed && n > 0 && n < 8 && c[n - 1] & 0x80 != 0 {
+        b[n..].fill(0xff);
+    }
+    if signed {
+        i128::from(i64::from_le_bytes(b))
+    } else {
+        i128::from(u64::from_le_bytes(b))
+    }
 }
 
 impl Dtype {
     fn from_descr(s: &str) -> Option<Self> {
+        let int = |signed, size| Some(Dtype::Int { signed, size });
         match s {
             "|u1" | "<u1" | "u1" | "|B" | "B" => Some(Dtype::U1),
             "<f4" => Some(Dtype::F4),
             "<f8" => Some(Dtype::F8),
+            "|i1" | "<i1" | "i1" | "|b" | "b" => int(true, 1),
+            "<i2" => int(true, 2),
+            "<u2" => int(false, 2),
+            "<i4" => int(true, 4),
+            "<u4" => int(false, 4),
+            "<i8" => int(true, 8),
+            "<u8" => int(false, 8),
             _ => None,
         }
     }
@@ -46,16 +79,23 @@ impl Dtype {
             Dtype::U1 => 1,
             Dtype::F4 => 4,
             Dtype::F8 => 8,
+            Dtype::Int { size, .. } => size,
         }
     }
-    fn descr(self) -> &'static str {
+    fn descr(self) -> String {
         match self {
-            Dtype::U1 => "|u1",
-            Dtype::F4 => "<f4",
-            Dtype::F8 => "<f8",
+            Dtype::U1 => "|u1".into(),
+            Dtype::F4 => "<f4".into(),
+            Dtype::F8 => "<f8".into(),
+            Dtype::Int { signed, size } => format!(
+                "{}{}{size}",
+                if size == 1 { '|' } else { '<' },
+                if signed { 'i' } else { 'u' }
+            ),
         }
     }
-    /// Convert little-endian bytes to `f32` (`f64` values are rounded to the nearest `f32`).
+    /// Convert little-endian bytes to `f32` (`f64` values and wide integers are rounded to
+    /// the nearest `f32`).
     fn decode_into(self, bytes: &[u8], scale: f32, out: &mut Vec<f32>) {
         match self {
             Dtype::U1 => out.extend(bytes.iter().map(|&b| f32::from(b) * scale)),
@@ -68,8 +108,53 @@ impl Dtype {
                 let v = f64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
                 (v * f64::from(scale)) as f32
             })),
+            Dtype::Int { signed, size } => out.extend(
+                bytes
+                    .chunks_exact(size)
+                    .map(|c| (le_int(c, signed) as f64 * f64::from(scale)) as f32),
+            ),
         }
     }
+    /// Element `i` as text, for messages.
+    fn text_at(self, bytes: &[u8], i: usize) -> String {
+        let s = self.size();
+        let Some(c) = bytes.get(i * s..(i + 1) * s) else {
+            return "?".into();
+        };
+        match self {
+            Dtype::U1 => c[0].to_string(),
+            Dtype::Int { signed, .. } => le_int(c, signed).to_string(),
+            Dtype::F4 => f32::from_le_bytes([c[0], c[1], c[2], c[3]]).to_string(),
+            Dtype::F8 => {
+                f64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]).to_string()
+            }
+        }
+    }
+    /// The value of element `i` as an exact label: integers as they are, floats when finite
+    /// and integral (`None` otherwise).
+    fn label_at(self, bytes: &[u8], i: usize) -> Option<i128> {
+        let s = self.size();
+        let c = bytes.get(i * s..(i + 1) * s)?;
+        let float =
+            |v: f64| (v.is_finite() && v.fract() == 0.0 && v.abs() < 1e30).then_some(v as i128);
+        match self {
+            Dtype::U1 => Some(i128::from(c[0])),
+            Dtype::Int { signed, .. } => Some(le_int(c, signed)),
+            Dtype::F4 => float(f64::from(f32::from_le_bytes([c[0], c[1], c[2], c[3]]))),
+            Dtype::F8 => float(f64::from_le_bytes([
+                c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7],
+            ])),
+        }
+    }
+}
+
+/// What an array is read as: data rows, or one label per row.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    /// `(N, D)`, `(N, H, W)` or `(N, H, W, C)`.
+    Data,
+    /// `(N,)` or `(N, 1)`.
+    Labels,
 }
 
 /// A checked header.
@@ -118,7 +203,7 @@ fn shape_str(shape: &[usize]) -> String {
 
 /// Read and check the prelude and header from the start of a stream; the stream is left at
 /// the first data byte.
-fn read_header(name: &Path, r: &mut dyn Read) -> Result<Header> {
+fn read_header(name: &Path, r: &mut dyn Read, kind: Kind) -> Result<Header> {
     let mut pre = [0u8; 12];
     let got = read_up_to(r, &mut pre[..10]).map_err(|e| io_err(name, e))?;
     if got < MAGIC.len() || &pre[..6] != MAGIC {
@@ -176,7 +261,7 @@ fn read_header(name: &Path, r: &mut dyn Read) -> Result<Header> {
     }
     let dict = parse_dict(&text).map_err(|e| format_err(name, format!("header: {e}")))?;
     let offset = 8 + len_bytes + header_len;
-    check_header(name, dict, offset)
+    check_header(name, dict, offset, kind)
 }
 
 /// The three fields of the header dictionary, as found.
@@ -186,7 +271,7 @@ struct Dict {
     shape: Option<Vec<u64>>,
 }
 
-fn check_header(name: &Path, d: Dict, offset: usize) -> Result<Header> {
+fn check_header(name: &Path, d: Dict, offset: usize, kind: Kind) -> Result<Header> {
     let descr = d
         .descr
         .ok_or_else(|| format_err(name, "header has no `descr`"))?;
@@ -199,7 +284,7 @@ fn check_header(name: &Path, d: Dict, offset: usize) -> Result<Header> {
     let dtype = Dtype::from_descr(&descr).ok_or_else(|| {
         format_err(
             name,
-            format!("unsupported dtype `{descr}` (supported: |u1, <f4, <f8)"),
+            format!("unsupported dtype `{descr}` (supported: {SUPPORTED})"),
         )
     })?;
     if fortran {
@@ -219,23 +304,15 @@ fn check_header(name: &Path, d: Dict, offset: usize) -> Result<Header> {
         })?);
     }
     let shape_s = shape_str(&dims);
-    match dims.as_slice() {
-        [_, _] | [_, _, _] => {}
-        [_, _, _, c] if *c == 1 || *c == 3 => {}
-        [_, _, _, c] => {
+    match (kind, dims.as_slice()) {
+        (Kind::Labels, [_] | [_, 1]) => {}
+        (Kind::Labels, _) => {
             return Err(format_err(
                 name,
-                format!("shape {shape_s}: {c} channels, only 1 (gray) or 3 (RGB) are supported"),
+                format!("shape {shape_s}: a labels file is (N,) or (N, 1), one label per row"),
             ));
         }
-        _ => {
-            return Err(format_err(
-                name,
-                format!(
-                    "shape {shape_s}: expected 2 dimensions (N, D), 3 (N, H, W) or 4 (N, H, W, C)"
-                ),
-            ));
-        }
+        (Kind::Data, _) => check_data_shape(name, &dims, &shape_s)?,
     }
     let numel = checked_product(&dims);
     let nbytes = numel.and_then(|n| n.checked_mul(dtype.size()));
@@ -266,6 +343,22 @@ fn check_header(name: &Path, d: Dict, offset: usize) -> Result<Header> {
         nbytes,
         offset,
     })
+}
+
+/// The shapes a data array may have: rows, gray images, images with 1 or 3 channels.
+fn check_data_shape(name: &Path, dims: &[usize], shape_s: &str) -> Result<()> {
+    match dims {
+        [_, _] | [_, _, _] => Ok(()),
+        [_, _, _, c] if *c == 1 || *c == 3 => Ok(()),
+        [_, _, _, c] => Err(format_err(
+            name,
+            format!("shape {shape_s}: {c} channels, only 1 (gray) or 3 (RGB) are supported"),
+        )),
+        _ => Err(format_err(
+            name,
+            format!("shape {shape_s}: expected 2 dimensions (N, D), 3 (N, H, W) or 4 (N, H, W, C)"),
+        )),
+    }
 }
 
 /// Refuse to read the whole of a file whose values (their bytes and the f32 array made of
@@ -492,7 +585,7 @@ fn to_dataset(name: &Path, h: &Header, x: Array2<f32>) -> Result<Dataset> {
 /// NaN or infinite value.
 pub fn parse(name: &Path, bytes: &[u8]) -> Result<Dataset> {
     let mut r = bytes;
-    let h = read_header(name, &mut r)?;
+    let h = read_header(name, &mut r, Kind::Data)?;
     check_data_len(name, &h, r.len() as u64)?;
     check_memory(name, &h)?;
     let x = decode(name, &h, r)?;
@@ -501,25 +594,74 @@ pub fn parse(name: &Path, bytes: &[u8]) -> Result<Dataset> {
 
 /// Open `path`, check its header and its length against the header; the reader is left at
 /// the first data byte.
-fn open_checked(path: &Path) -> Result<(Header, BufReader<File>)> {
+fn open_checked(path: &Path, kind: Kind) -> Result<(Header, BufReader<File>)> {
     let file = File::open(path).map_err(|e| io_err(path, e))?;
     let len = file.metadata().map_err(|e| io_err(path, e))?.len();
     let mut r = BufReader::with_capacity(1 << 16, file);
-    let h = read_header(path, &mut r)?;
+    let h = read_header(path, &mut r, kind)?;
     check_data_len(path, &h, len.saturating_sub(h.offset as u64))?;
     Ok((h, r))
 }
 
-fn read_array(path: &Path) -> Result<(Header, Array2<f32>)> {
-    let (h, r) = open_checked(path)?;
+/// The header and the data bytes of a whole file, checked against each other.
+fn read_bytes(path: &Path, kind: Kind) -> Result<(Header, Vec<u8>)> {
+    let (h, r) = open_checked(path, kind)?;
     check_memory(path, &h)?;
     let mut data = Vec::with_capacity(h.nbytes);
     r.take(h.nbytes as u64 + 1)
         .read_to_end(&mut data)
         .map_err(|e| io_err(path, e))?;
     check_data_len(path, &h, data.len() as u64)?;
+    Ok((h, data))
+}
+
+fn read_array(path: &Path) -> Result<(Header, Array2<f32>)> {
+    let (h, data) = read_bytes(path, Kind::Data)?;
     let x = decode(path, &h, &data)?;
     Ok((h, x))
+}
+
+/// The labels of a checked header and its data bytes.
+fn labels_of(path: &Path, h: &Header, data: &[u8]) -> Result<Vec<u32>> {
+    (0..h.n)
+        .map(|i| {
+            h.dtype
+                .label_at(data, i)
+                .and_then(|v| u32::try_from(v).ok())
+                .ok_or_else(|| {
+                    format_err(
+                        path,
+                        format!(
+                            "row {i}: label {} is not a non-negative integer below 2^32",
+                            h.dtype.text_at(data, i)
+                        ),
+                    )
+                })
+        })
+        .collect()
+}
+
+/// Parse a labels file held in memory: shape `(N,)` or `(N, 1)`, any integer dtype, or floats
+/// holding integers; every label a non-negative integer below 2³².
+///
+/// # Errors
+/// [`DataError::Format`] naming `name`: another shape, a label that is negative, not an
+/// integer or too large (naming its row, 0-based); otherwise as [`parse`].
+pub fn parse_labels(name: &Path, bytes: &[u8]) -> Result<Vec<u32>> {
+    let mut r = bytes;
+    let h = read_header(name, &mut r, Kind::Labels)?;
+    check_data_len(name, &h, r.len() as u64)?;
+    check_memory(name, &h)?;
+    labels_of(name, &h, r)
+}
+
+/// Read a labels file (see [`parse_labels`]).
+///
+/// # Errors
+/// [`DataError::Io`] when the file cannot be read; otherwise as [`parse_labels`].
+pub fn read_labels(path: &Path) -> Result<Vec<u32>> {
+    let (h, data) = read_bytes(path, Kind::Labels)?;
+    labels_of(path, &h, &data)
 }
 
 /// Read an `.npy` file as a dataset (see [`parse`]).
@@ -654,7 +796,7 @@ impl NpyRowSource {
     /// # Errors
     /// As [`read`], for the header and length checks.
     pub fn open(path: &Path) -> Result<Self> {
-        let (header, reader) = open_checked(path)?;
+        let (header, reader) = open_checked(path, Kind::Data)?;
         Ok(Self {
             path: path.to_path_buf(),
             reader,
@@ -694,6 +836,17 @@ impl NpyRowSource {
 impl RowSource for NpyRowSource {
     fn dim(&self) -> usize {
         self.header.dim
+    }
+
+    fn range(&self) -> Option<ValueRange> {
+        self.header.range().map(|r| ValueRange {
+            min: r.min * self.scale,
+            max: r.max * self.scale,
+        })
+    }
+
+    fn image_shape(&self) -> Option<ImageShape> {
+        self.header.image_shape()
     }
 
     fn len_hint(&self) -> Option<usize> {
@@ -744,7 +897,7 @@ mod tests {
         assert_eq!(h.len() % 64, 0);
         assert_eq!(h.last(), Some(&b'\n'));
         let mut r = h.as_slice();
-        let parsed = read_header(Path::new("h.npy"), &mut r).unwrap();
+        let parsed = read_header(Path::new("h.npy"), &mut r, Kind::Data).unwrap();
         assert_eq!(parsed.shape, vec![3, 4]);
         assert_eq!((parsed.offset, parsed.nbytes), (h.len(), 48));
         assert!(r.is_empty());

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use latent_core::{Dataset, RowSource};
 use serde::{Deserialize, Serialize};
 
-use crate::csv::{self, CsvOptions};
+use crate::csv::{self, CsvOptions, LabelColumn};
 use crate::embedded::{self, DIGITS, FASHION_MNIST_10K};
 use crate::idx::{self, IdxRowSource};
 use crate::npy::{self, NpyRowSource};
@@ -82,8 +82,12 @@ pub struct LoadOptions {
     /// The split, for datasets that have splits; `None` is the default (train, where there is
     /// one). Giving a split for a dataset without splits is an error.
     pub split: Option<Split>,
-    /// How to read a CSV file; anything but the default is an error for other kinds of data.
+    /// How to read a CSV file; anything but the default (or a label column found by name,
+    /// [`LabelColumn::ByName`], which only CSV files have) is an error for other kinds of data.
     pub csv: CsvOptions,
+    /// A labels file ([`crate::labels`]) giving one label per row, replacing any labels the
+    /// data has of its own; any kind of data.
+    pub labels: Option<PathBuf>,
 }
 
 /// What a `--data` argument names.
@@ -291,10 +295,29 @@ impl DataSpec {
 
     /// Check the options against the kind of data.
     fn check_options(&self, opts: &LoadOptions) -> Result<()> {
-        if opts.csv != CsvOptions::default() && !matches!(self, DataSpec::Csv(_)) {
+        let by_name = CsvOptions {
+            label: Some(LabelColumn::ByName),
+            ..CsvOptions::default()
+        };
+        if opts.csv != CsvOptions::default()
+            && opts.csv != by_name
+            && !matches!(self, DataSpec::Csv(_))
+        {
             return Err(invalid(
                 "CSV options",
                 format!("{self} is not a CSV file (header and label options apply to CSV only)"),
+            ));
+        }
+        if opts.labels.is_some()
+            && let Some(l) = &opts.csv.label
+            && *l != LabelColumn::ByName
+        {
+            return Err(invalid(
+                "labels",
+                format!(
+                    "{self}: the labels come either from a column (--label-column) or from a \
+                     file (--labels), not both"
+                ),
             ));
         }
         let Some(split) = opts.split else {
@@ -356,6 +379,22 @@ impl DataSpec {
     /// reader's errors.
     pub fn load(&self, opts: &LoadOptions) -> Result<Dataset> {
         self.check_options(opts)?;
+        let data = self.load_own(opts)?;
+        let Some(labels) = &opts.labels else {
+            return Ok(data);
+        };
+        if data.labels().is_some() {
+            crate::notes::emit(&format!(
+                "the labels of {} replace those {} carries",
+                labels.display(),
+                data.name()
+            ));
+        }
+        crate::labels::attach(data, labels)
+    }
+
+    /// The data with its own labels, if any.
+    fn load_own(&self, opts: &LoadOptions) -> Result<Dataset> {
         match self {
             DataSpec::Named(n) => match n.as_str() {
                 FASHION_MNIST_10K => embedded::fashion_mnist_10k(),

@@ -2,7 +2,7 @@
 //! configuration (hence `serde`), so the same transform is applied to new data and inverted
 //! for display.
 
-use latent_core::{Dataset, ValueRange, seed};
+use latent_core::{Dataset, ImageShape, RowSource, ValueRange, seed};
 use ndarray::{Array1, Array2, ArrayView2, ArrayViewMut2, Axis};
 use rand::Rng;
 use serde::{Deserialize, Serialize};
@@ -58,7 +58,10 @@ pub enum Binarize {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum ScaleChoice {
-    /// Unit scaling from the dataset's known range, or none when the range is unknown.
+    /// Unit scaling from the dataset's known range (8-bit pixels, the digits); otherwise
+    /// per-feature standardization for data that are not images (CSV, `N×D` arrays), and
+    /// none for images of unknown range (float image arrays) or when a binarization is asked
+    /// for (it reads the values as they are). See [`auto_scaling`].
     #[default]
     Auto,
     /// No scaling.
@@ -78,6 +81,60 @@ pub struct Preprocess {
     pub binarize: Binarize,
 }
 
+/// What [`ScaleChoice::Auto`] does with data of this kind when that needs no statistics of
+/// the data: unit scaling from a known `range`; no scaling for images of unknown range, or
+/// when `binarize` asks for a binarization. `None` means per-feature standardization (whose
+/// statistics come from the data: [`Preprocess::fit`], or [`standardize_rows`] for a stream).
+pub fn auto_scaling(
+    range: Option<ValueRange>,
+    image: Option<ImageShape>,
+    binarize: Binarize,
+) -> Option<Scaling> {
+    match range {
+        Some(r) => Some(Scaling::Unit {
+            min: r.min,
+            max: r.max,
+        }),
+        None if image.is_some() || binarize != Binarize::None => Some(Scaling::None),
+        None => None,
+    }
+}
+
+/// A feature (0-based) and its observed minimum and maximum.
+type FeatureRange = (usize, f32, f32);
+
+/// How far apart the features' ranges are: `(ratio, widest, narrowest)`, the ratio of the
+/// widest feature's span (max − min) to the narrowest non-constant one's, with the two
+/// features. `None` when fewer than two features vary.
+fn range_spread(x: ArrayView2<'_, f32>) -> Option<(f64, FeatureRange, FeatureRange)> {
+    let mut lo = vec![f32::INFINITY; x.ncols()];
+    let mut hi = vec![f32::NEG_INFINITY; x.ncols()];
+    for row in x.outer_iter() {
+        for ((l, h), &v) in lo.iter_mut().zip(hi.iter_mut()).zip(row) {
+            *l = l.min(v);
+            *h = h.max(v);
+        }
+    }
+    let spans: Vec<(usize, f64)> = lo
+        .iter()
+        .zip(&hi)
+        .map(|(&l, &h)| f64::from(h) - f64::from(l))
+        .enumerate()
+        .filter(|(_, s)| *s > 0.0)
+        .collect();
+    if spans.len() < 2 {
+        return None;
+    }
+    let cmp = |a: &&(usize, f64), b: &&(usize, f64)| a.1.total_cmp(&b.1);
+    let &(w, ws) = spans.iter().max_by(cmp)?;
+    let &(n, ns) = spans.iter().min_by(cmp)?;
+    Some((ws / ns, (w, lo[w], hi[w]), (n, lo[n], hi[n])))
+}
+
+/// Features whose ranges differ by more than this factor are worth a note when they are left
+/// unscaled.
+const SPREAD_NOTE: f64 = 100.0;
+
 fn observed_range(x: ArrayView2<'_, f32>) -> Option<(f32, f32)> {
     x.iter().fold(None, |acc, &v| match acc {
         None => Some((v, v)),
@@ -96,6 +153,10 @@ impl Preprocess {
 
     /// Fit the scaling to `data` and check that the binarization applies.
     ///
+    /// With [`ScaleChoice::None`] on data that are not images, features whose ranges differ
+    /// by more than 100× are announced through [`crate::notes`] (the widest would dominate
+    /// the fit).
+    ///
     /// # Errors
     /// [`DataError::Invalid`](crate::DataError::Invalid) when unit scaling has an empty range
     /// (all values equal), when a threshold is not finite, or when a binarization is asked for
@@ -103,14 +164,23 @@ impl Preprocess {
     pub fn fit(data: &Dataset, scale: ScaleChoice, binarize: Binarize) -> Result<Preprocess> {
         let known = data.range();
         let scaling = match scale {
-            ScaleChoice::None => Scaling::None,
-            ScaleChoice::Auto => match known {
-                Some(r) => Scaling::Unit {
-                    min: r.min,
-                    max: r.max,
-                },
-                None => Scaling::None,
-            },
+            ScaleChoice::None => {
+                if data.image_shape().is_none()
+                    && let Some((ratio, (w, wl, wh), (n, nl, nh))) = range_spread(data.x())
+                    && ratio > SPREAD_NOTE
+                {
+                    crate::notes::emit(&format!(
+                        "{}: the features' ranges differ by {ratio:.0}× (feature {w}: \
+                         {wl}..{wh}, feature {n}: {nl}..{nh}, counted from 0) and --scale \
+                         none leaves them so: the widest features dominate the fit and its \
+                         error (--scale auto standardizes each feature)",
+                        data.name()
+                    ));
+                }
+                Scaling::None
+            }
+            ScaleChoice::Auto => auto_scaling(known, data.image_shape(), binarize)
+                .unwrap_or_else(|| standardize(data.x())),
             ScaleChoice::Unit => {
                 let (min, max) = match known {
                     Some(r) => (r.min, r.max),
@@ -309,21 +379,68 @@ fn standardize(x: ArrayView2<'_, f32>) -> Scaling {
             *s += (v - m) * (v - m);
         }
     }
-    let std = ss.mapv(|s| {
-        let sd = if n > 1 {
-            (s / (n - 1) as f64).sqrt()
-        } else {
-            0.0
-        };
-        if sd > 0.0 && sd.is_finite() {
-            sd as f32
-        } else {
-            1.0
-        }
-    });
     Scaling::Standardize {
         mean: mean.iter().map(|&m| m as f32).collect(),
-        std: std.to_vec(),
+        std: ss.iter().map(|&s| sd_or_one(s, n)).collect(),
+    }
+}
+
+/// [`ScaleChoice::Standardize`]'s statistics from a stream of rows, one batch in memory at a
+/// time: the same figures as from the rows held at once (to f64 rounding; batches merged by
+/// Chan et al.'s pairwise update).
+///
+/// # Errors
+/// The stream's own errors; [`latent_core::Error::Empty`] for a stream without rows.
+pub fn standardize_rows(src: &mut dyn RowSource, batch: usize) -> latent_core::Result<Scaling> {
+    let d = src.dim();
+    let mut n = 0usize;
+    let mut mean = vec![0.0f64; d];
+    let mut m2 = vec![0.0f64; d];
+    while let Some(x) = src.next_batch(batch.max(1))? {
+        let k = x.nrows();
+        if k == 0 {
+            continue;
+        }
+        let xf = x.mapv(f64::from);
+        let bm: Array1<f64> = xf.mean_axis(Axis(0)).unwrap_or_else(|| Array1::zeros(d));
+        let mut bs = vec![0.0f64; d];
+        for row in xf.outer_iter() {
+            for ((s, v), m) in bs.iter_mut().zip(row).zip(&bm) {
+                *s += (v - m) * (v - m);
+            }
+        }
+        let (na, nb) = (n as f64, k as f64);
+        let total = na + nb;
+        for j in 0..d {
+            let delta = bm[j] - mean[j];
+            mean[j] += delta * nb / total;
+            m2[j] += bs[j] + delta * delta * na * nb / total;
+        }
+        n += k;
+    }
+    if n == 0 {
+        return Err(latent_core::Error::Empty(
+            "standardization: the stream holds no rows".into(),
+        ));
+    }
+    Ok(Scaling::Standardize {
+        mean: mean.iter().map(|&m| m as f32).collect(),
+        std: m2.iter().map(|&s| sd_or_one(s, n)).collect(),
+    })
+}
+
+/// The standard deviation from a sum of squared deviations over `n` rows (dividing by
+/// `n − 1`), or 1 for a constant feature or a single row.
+fn sd_or_one(ss: f64, n: usize) -> f32 {
+    let sd = if n > 1 {
+        (ss / (n - 1) as f64).sqrt()
+    } else {
+        0.0
+    };
+    if sd > 0.0 && sd.is_finite() {
+        sd as f32
+    } else {
+        1.0
     }
 }
 

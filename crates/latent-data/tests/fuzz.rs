@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use latent_data::csv::{CsvOptions, Header, LabelColumn};
-use latent_data::{csv, idx, npy};
+use latent_data::{csv, idx, labels, npy};
 use proptest::prelude::*;
 
 fn npy_with_header(descr: &str, fortran: bool, shape: &[u64], tail: &[u8]) -> Vec<u8> {
@@ -33,20 +33,26 @@ proptest! {
         let _ = idx::load_bytes("fuzz", &bytes, Some(&bytes));
         let text = String::from_utf8_lossy(&bytes);
         let _ = csv::parse(name, &text, &CsvOptions::default());
+        let _ = labels::parse(Path::new("fuzz.npy"), &bytes);
+        let _ = labels::parse(Path::new("fuzz.csv"), &bytes);
     }
 
     #[test]
     fn near_valid_npy(
-        descr in prop::sample::select(vec!["<f4", "<f8", "|u1", "<i4", ">f4", ""]),
+        descr in prop::sample::select(vec![
+            "<f4", "<f8", "|u1", "<i4", "<i8", "|i1", "<u2", "<u8", ">f4", "",
+        ]),
         fortran in any::<bool>(),
         shape in proptest::collection::vec(prop_oneof![0u64..5, Just(u64::MAX), Just(1 << 40)], 0..6),
         tail in proptest::collection::vec(any::<u8>(), 0..256),
     ) {
         let bytes = npy_with_header(descr, fortran, &shape, &tail);
         let _ = npy::parse(Path::new("fuzz.npy"), &bytes);
+        let _ = npy::parse_labels(Path::new("fuzz.npy"), &bytes);
         // and every truncation of it
         for cut in [1, 7, 9, 11, bytes.len() / 2] {
             let _ = npy::parse(Path::new("fuzz.npy"), &bytes[..cut.min(bytes.len())]);
+            let _ = npy::parse_labels(Path::new("fuzz.npy"), &bytes[..cut.min(bytes.len())]);
         }
     }
 
@@ -76,8 +82,10 @@ proptest! {
             Some(LabelColumn::Index(0)),
             Some(LabelColumn::Index(3)),
             Some(LabelColumn::Name("a".into())),
+            Some(LabelColumn::ByName),
         ]),
     ) {
         let _ = csv::parse(Path::new("fuzz.csv"), &text, &CsvOptions { header, label });
+        let _ = labels::parse(Path::new("fuzz.csv"), text.as_bytes());
     }
 }

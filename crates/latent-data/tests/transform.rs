@@ -37,8 +37,13 @@ fn unit_scaling_of_bytes_gives_unit_interval() {
 fn unit_without_known_range_uses_observed_min_max() {
     let x = ndarray::array![[-2.0f32, 0.0], [6.0, 2.0]];
     let ds = Dataset::new("d", x).unwrap();
+    // auto: rows that are not images, of no known range, are standardized
     let pre = Preprocess::fit(&ds, ScaleChoice::Auto, Binarize::None).unwrap();
-    assert_eq!(pre.scaling, Scaling::None);
+    assert!(
+        matches!(pre.scaling, Scaling::Standardize { .. }),
+        "{pre:?}"
+    );
+    let pre = Preprocess::fit(&ds, ScaleChoice::None, Binarize::None).unwrap();
     assert_eq!(pre.apply(ds.clone()).unwrap(), ds);
     let pre = Preprocess::fit(&ds, ScaleChoice::Unit, Binarize::None).unwrap();
     assert_eq!(

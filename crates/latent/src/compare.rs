@@ -221,12 +221,10 @@ pub trait CompareEvents: FitEvents {
 /// hold-out; and how, in words.
 fn splits(spec: &CompareSpec) -> Result<(DataSource, DataSource, String)> {
     let base = DataSource {
-        data: spec.data.data.clone(),
         split: None,
-        csv_header: spec.data.csv_header,
-        label_column: spec.data.label_column.clone(),
         holdout: None,
         holdout_seed: 0,
+        ..spec.data.clone()
     };
     Ok(if base.has_own_splits()? {
         (
@@ -272,6 +270,9 @@ fn fit_command(fit: &FitSpec, out: &Path) -> Vec<String> {
     }
     if let Some(c) = &d.label_column {
         v.extend(["--label-column".into(), c.clone()]);
+    }
+    if let Some(l) = &d.labels {
+        v.extend(["--labels".into(), l.clone()]);
     }
     v.extend([
         "--csv-header".into(),

@@ -23,8 +23,9 @@ pub enum CsvHeader {
     No,
 }
 
-/// A data set and how to read it: a dataset name or a path, the split, the CSV options and a
-/// seeded hold-out. Serialised into a run's `config.json` (as `data.args`).
+/// A data set and how to read it: a dataset name or a path, the split, the CSV options, a
+/// labels file and a seeded hold-out. Serialised into a run's `config.json` (as `data.args`);
+/// the fields added later have defaults that read older runs as they were written.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "clap", derive(clap::Args))]
 pub struct DataSource {
@@ -37,9 +38,23 @@ pub struct DataSource {
     /// Whether a CSV file's first row is a header (auto: when it is not all numbers).
     #[cfg_attr(feature = "clap", arg(long, value_enum, default_value_t = CsvHeader::Auto))]
     pub csv_header: CsvHeader,
-    /// CSV column holding integer labels: a header name, a 0-based index, or `last`.
+    /// CSV column holding the labels (integers or class names): a header name, a 0-based
+    /// index, `last`, or `none` (every column is a feature). Without it, a column named
+    /// label, class, target or y is the label column (and latent says so).
     #[cfg_attr(feature = "clap", arg(long, value_name = "COLUMN"))]
     pub label_column: Option<String>,
+    /// Whether, without `label_column`, a CSV column named label, class, target or y is
+    /// taken as the labels. Always true for new sources; false when read from a run written
+    /// before latent looked for one (those runs kept such a column as a feature).
+    #[cfg_attr(feature = "clap", arg(skip = true))]
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub find_label_column: bool,
+    /// A file of labels, one per row of the data in order: `.npy` (N or N×1 integers) or a
+    /// one-column `.csv` (numbers or class names, optional header). Replaces any labels the
+    /// data has.
+    #[cfg_attr(feature = "clap", arg(long, value_name = "FILE"))]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub labels: Option<String>,
     /// For data without train/test splits: hold out this percentage of the rows (a seeded
     /// shuffle, `--holdout-seed`) as the test split; `--split test` selects it, the rest is
     /// the training split (the default).
@@ -63,6 +78,8 @@ impl DataSource {
             split: None,
             csv_header: CsvHeader::Auto,
             label_column: None,
+            find_label_column: true,
+            labels: None,
             holdout: None,
             holdout_seed: 0,
         }
@@ -76,16 +93,50 @@ impl DataSource {
         }
     }
 
+    /// The same source, reading its labels as the run that recorded `recorded` did, when it
+    /// is that run's data (the same path or dataset name) and says nothing of its own about
+    /// labels or the CSV header: a later command given `--data` alone then finds the run's
+    /// labels file, label column and header choice, and a run from before label columns were
+    /// found by name keeps reading its columns as it did.
+    pub fn like_recorded(&self, recorded: Option<&DataSource>) -> DataSource {
+        let Some(r) = recorded else {
+            return self.clone();
+        };
+        let same = r.data == self.data
+            || matches!(
+                (
+                    std::fs::canonicalize(&r.data),
+                    std::fs::canonicalize(&self.data)
+                ),
+                (Ok(a), Ok(b)) if a == b
+            );
+        let mut out = self.clone();
+        if !same {
+            return out;
+        }
+        if out.labels.is_none() && out.label_column.is_none() {
+            out.labels = r.labels.clone();
+            out.label_column = r.label_column.clone();
+            out.find_label_column = r.find_label_column;
+        }
+        if out.csv_header == CsvHeader::Auto {
+            out.csv_header = r.csv_header;
+        }
+        out
+    }
+
     /// How latent-data reads it. With a hold-out, the split is made after loading the whole
     /// set, so the reader is asked for no split.
     pub fn load_options(&self) -> LoadOptions {
-        let label = self.label_column.as_deref().map(|c| match c {
-            "last" => LabelColumn::Last,
-            _ => match c.parse::<usize>() {
+        let label = match self.label_column.as_deref() {
+            None if self.find_label_column => Some(LabelColumn::ByName),
+            None | Some("none") => None,
+            Some("last") => Some(LabelColumn::Last),
+            Some(c) => Some(match c.parse::<usize>() {
                 Ok(i) => LabelColumn::Index(i),
                 Err(_) => LabelColumn::Name(c.to_string()),
-            },
-        });
+            }),
+        };
         LoadOptions {
             split: self.split.filter(|_| self.holdout.is_none()),
             csv: CsvOptions {
@@ -96,6 +147,7 @@ impl DataSource {
                 },
                 label,
             },
+            labels: self.labels.as_ref().map(std::path::PathBuf::from),
         }
     }
 
@@ -174,6 +226,68 @@ mod tests {
         .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(plain.holdout, None);
         assert_eq!(plain.csv_header, CsvHeader::Yes);
+    }
+
+    #[test]
+    fn label_columns_are_found_by_name_for_new_sources_only() {
+        let label = |s: &DataSource| s.load_options().csv.label;
+        let mut s = DataSource::new("t.csv");
+        assert_eq!(label(&s), Some(LabelColumn::ByName));
+        s.label_column = Some("none".into());
+        assert_eq!(label(&s), None);
+        s.label_column = Some("last".into());
+        assert_eq!(label(&s), Some(LabelColumn::Last));
+        s.label_column = Some("2".into());
+        assert_eq!(label(&s), Some(LabelColumn::Index(2)));
+        s.label_column = Some("class".into());
+        assert_eq!(label(&s), Some(LabelColumn::Name("class".into())));
+        // a run written before columns were found by name kept them as features
+        let old: DataSource = serde_json::from_str(
+            r#"{"data":"t.csv","split":null,"csv_header":"auto","label_column":null}"#,
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert!(!old.find_label_column);
+        assert_eq!(label(&old), None);
+        // the new form says so, and carries its labels file
+        let mut new = DataSource::new("roll.npy");
+        new.labels = Some("roll-labels.npy".into());
+        let text = serde_json::to_string(&new).unwrap_or_default();
+        assert!(
+            text.contains(r#""find_label_column":true"#)
+                && text.contains(r#""labels":"roll-labels.npy""#),
+            "{text}"
+        );
+        let back: DataSource = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(back, new);
+        assert_eq!(
+            new.load_options().labels,
+            Some(std::path::PathBuf::from("roll-labels.npy"))
+        );
+    }
+
+    #[test]
+    fn later_commands_read_the_runs_own_data_as_the_run_did() {
+        let mut recorded = DataSource::new("roll.npy");
+        recorded.labels = Some("roll-labels.npy".into());
+        recorded.csv_header = CsvHeader::Yes;
+        // the same data, nothing said of labels: the run's labels file and header choice
+        let given = DataSource::new("roll.npy");
+        let like = given.like_recorded(Some(&recorded));
+        assert_eq!(like.labels.as_deref(), Some("roll-labels.npy"));
+        assert_eq!(like.csv_header, CsvHeader::Yes);
+        // labels of its own, or other data: kept as given
+        let mut own = DataSource::new("roll.npy");
+        own.label_column = Some("none".into());
+        assert_eq!(own.like_recorded(Some(&recorded)).labels, None);
+        let other = DataSource::new("other.npy");
+        assert_eq!(other.like_recorded(Some(&recorded)), other);
+        assert_eq!(given.like_recorded(None), given);
+        // a run from before columns were found by name keeps its columns
+        let mut legacy = DataSource::new("wine.csv");
+        legacy.find_label_column = false;
+        let like = DataSource::new("wine.csv").like_recorded(Some(&legacy));
+        assert!(!like.find_label_column);
+        assert_eq!(like.load_options().csv.label, None);
     }
 
     #[test]

@@ -21,7 +21,7 @@ use std::str::FromStr;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use latent_core::{Dataset, Family, Fit, ParamGuard, RowSource, ValueRange, fsutil};
-use latent_data::transform::{Binarize, Preprocess, ScaleChoice, Scaling};
+use latent_data::transform::{Binarize, Preprocess, ScaleChoice, Scaling, standardize_rows};
 use latent_nn::{
     Activation, Arch, Checkpointing, Engine, EpochMetrics, Likelihood, LrSchedule, ModelKind,
     NetConfig, NnModel, Observer, PosteriorKind, TrainConfig,
@@ -515,21 +515,27 @@ fn fit_pca(
         && spec.data.holdout.is_none()
         && matches!(spec.scale, ScaleChoice::Auto | ScaleChoice::None)
         && binarize == Binarize::None;
-    let stream = if streamable {
-        latent_data::source::DataSpec::parse(&spec.data.data)?.stream(&spec.data.load_options())?
-    } else {
-        None
+    let open_stream = || -> Result<_> {
+        Ok(latent_data::source::DataSpec::parse(&spec.data.data)?
+            .stream(&spec.data.load_options())?)
     };
+    let stream = if streamable { open_stream()? } else { None };
 
     let started = Instant::now();
     let mut fit_seconds = None;
     let (pca, data_info, preprocess, display) = if let Some(inner) = stream {
         let range = inner.range();
-        let scaling = match (spec.scale, range) {
-            (ScaleChoice::Auto, Some(r)) => Scaling::Unit {
-                min: r.min,
-                max: r.max,
-            },
+        // `auto` standardizes rows that are neither images nor of a known range (float or
+        // integer N×D arrays), from a first pass over the stream for the statistics; the
+        // streamed fit reads 8-bit data and images unscaled, as it always has
+        let scaling = match spec.scale {
+            ScaleChoice::Auto if range.is_none() && inner.image_shape().is_none() => {
+                events.stage("incremental PCA: feature statistics");
+                match open_stream()? {
+                    Some(mut first) => standardize_rows(first.as_mut(), 4096)?,
+                    None => Scaling::None,
+                }
+            }
             _ => Scaling::None,
         };
         let preprocess = Preprocess {
@@ -758,7 +764,15 @@ fn fit_nn(
     };
     let raw = spec.data.load()?;
     let binarize = spec.binarize.resolve(spec.seed);
-    let preprocess = Preprocess::fit(&raw, spec.scale, binarize)?;
+    // a dynamic binarization reads the values as probabilities, as a static one does: `auto`
+    // then leaves data of no known range as it is rather than standardizing it
+    let scale = match spec.scale {
+        ScaleChoice::Auto if spec.train.dynamic_binarize && raw.range().is_none() => {
+            ScaleChoice::None
+        }
+        s => s,
+    };
+    let preprocess = Preprocess::fit(&raw, scale, binarize)?;
     let info = data_info(&spec.data, &raw);
     let display = display_range(&raw);
     let data = preprocess.apply(raw)?;

@@ -540,7 +540,9 @@ pub fn load(dir: &Path) -> Result<(RunConfig, Model), RunError> {
 
 impl RunConfig {
     /// Read `source` for this run: rows as wide as the training data, with the run's
-    /// preprocessing applied (what the model takes).
+    /// preprocessing applied (what the model takes). When `source` is the run's own data and
+    /// says nothing of labels, it is read as the run read it
+    /// ([`DataSource::like_recorded`](crate::DataSource::like_recorded)).
     ///
     /// # Errors
     /// Reading errors; rows of another width.
@@ -548,7 +550,7 @@ impl RunConfig {
         &self,
         source: &crate::data::DataSource,
     ) -> crate::Result<latent_core::Dataset> {
-        let data = source.load()?;
+        let data = source.like_recorded(self.data.args.as_ref()).load()?;
         if data.dim() != self.input_dim {
             return Err(crate::Error::invalid(format!(
                 "{}: rows have {} features, but the run was fitted on {} ({})",

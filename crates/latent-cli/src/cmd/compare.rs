@@ -12,6 +12,7 @@ pub fn spec(args: &CompareArgs) -> Result<CompareSpec> {
     let mut spec = CompareSpec::new(DataSource {
         csv_header: args.csv_header,
         label_column: args.label_column.clone(),
+        labels: args.labels.clone(),
         ..DataSource::new(args.data.clone())
     });
     spec.holdout = args.holdout;

@@ -136,6 +136,7 @@ fn check_resume_flags(args: &FitArgs, given: &[String]) -> Result<()> {
             "split" => Some((d(&args.split), d(&src.split))),
             "csv_header" => Some((d(&args.csv_header), d(&src.csv_header))),
             "label_column" => Some((d(&args.label_column), d(&src.label_column))),
+            "labels" => Some((d(&args.labels), d(&src.labels))),
             "holdout" => Some((d(&args.holdout), d(&src.holdout))),
             "holdout_seed" => Some((d(&args.holdout_seed), d(&src.holdout_seed))),
             "model" => Some((args.model.name().into(), net.kind.name().into())),

@@ -1,0 +1,541 @@
+//! Tabular data end to end (issue 17): a wine-like CSV with a text `class` column and one
+//! feature about 1000 times the others, fitted with the default flags by every family; the
+//! label column found by name, refused when ambiguous, kept as a feature on request; an NPY
+//! array with a labels file that later commands reuse from the run.
+
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
+mod common;
+
+use std::path::Path;
+
+use common::Dir;
+
+const CLASSES: [&str; 3] = ["barolo", "grignolino", "barbera"];
+
+/// A small deterministic generator (the tests need no random crate of their own).
+struct Lcg(u64);
+
+impl Lcg {
+    fn uniform(&mut self) -> f64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        ((self.0 >> 11) as f64 + 0.5) / (1u64 << 53) as f64
+    }
+    /// A standard normal draw (Box–Muller).
+    fn normal(&mut self) -> f64 {
+        let (u, v) = (self.uniform(), self.uniform());
+        (-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos()
+    }
+}
+
+/// Wine-like rows: 13 features of the scales of scikit-learn's wine data (the last, a
+/// proline-like column, about 1000 times the smallest), three classes named in a last
+/// `class` column of text.
+fn wine_like_csv(rows: usize, label_header: &str) -> String {
+    let means = [
+        [
+            13.7, 2.0, 2.4, 17.0, 106.0, 2.8, 2.9, 0.29, 1.9, 5.5, 1.06, 3.1, 1115.0,
+        ],
+        [
+            12.3, 1.9, 2.2, 20.0, 94.0, 2.2, 2.0, 0.36, 1.6, 3.1, 1.06, 2.8, 520.0,
+        ],
+        [
+            13.1, 3.3, 2.4, 21.0, 99.0, 1.7, 0.8, 0.45, 1.15, 7.4, 0.68, 1.7, 630.0,
+        ],
+    ];
+    let sds = [
+        0.5, 0.8, 0.25, 3.0, 12.0, 0.5, 0.6, 0.1, 0.5, 1.5, 0.2, 0.5, 250.0,
+    ];
+    let mut rng = Lcg(17);
+    let mut text = String::from(
+        "alcohol,malic_acid,ash,alcalinity,magnesium,phenols,flavanoids,nonflavanoid,\
+         proanthocyanins,color,hue,od280,proline,",
+    );
+    text.push_str(label_header);
+    text.push('\n');
+    for i in 0..rows {
+        let c = i % 3;
+        for j in 0..13 {
+            let v = means[c][j] + sds[j] * rng.normal();
+            text.push_str(&format!("{v:.3},"));
+        }
+        text.push_str(CLASSES[c]);
+        text.push('\n');
+    }
+    text
+}
+
+fn json_file(path: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(path).expect("read")).expect("json")
+}
+
+/// `train_loss` of every epoch of a neural run.
+fn losses(run: &Path) -> Vec<f64> {
+    std::fs::read_to_string(run.join("metrics.jsonl"))
+        .expect("metrics")
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).expect("line")["train_loss"]
+                .as_f64()
+                .expect("train_loss")
+        })
+        .collect()
+}
+
+/// How many of the three class colours of a map can be told apart: pixels bucketed by hue
+/// among the clearly coloured ones (grey axes and text are left out).
+fn hues(png_path: &Path) -> usize {
+    let decoder = png::Decoder::new(std::io::BufReader::new(
+        std::fs::File::open(png_path).expect("open png"),
+    ));
+    let mut reader = decoder.read_info().expect("png header");
+    let mut buf = vec![0; reader.output_buffer_size().expect("size")];
+    let info = reader.next_frame(&mut buf).expect("png frame");
+    let channels = info.color_type.samples();
+    assert!(channels >= 3, "a colour map: {:?}", info.color_type);
+    let mut buckets = [0usize; 12];
+    for px in buf[..info.buffer_size()].chunks_exact(channels) {
+        let (r, g, b) = (f64::from(px[0]), f64::from(px[1]), f64::from(px[2]));
+        let (max, min) = (r.max(g).max(b), r.min(g).min(b));
+        if max - min < 80.0 {
+            continue;
+        }
+        let h = if max == r {
+            ((g - b) / (max - min)).rem_euclid(6.0)
+        } else if max == g {
+            (b - r) / (max - min) + 2.0
+        } else {
+            (r - g) / (max - min) + 4.0
+        };
+        buckets[((h / 6.0 * 12.0) as usize).min(11)] += 1;
+    }
+    buckets.iter().filter(|&&n| n >= 20).count()
+}
+
+fn write_npy(path: &Path, descr: &str, shape: &str, data: &[u8]) {
+    let mut h = format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape}, }}");
+    while (10 + h.len() + 1) % 64 != 0 {
+        h.push(' ');
+    }
+    h.push('\n');
+    let mut v = b"\x93NUMPY\x01\x00".to_vec();
+    v.extend_from_slice(&u16::try_from(h.len()).unwrap().to_le_bytes());
+    v.extend_from_slice(h.as_bytes());
+    v.extend_from_slice(data);
+    std::fs::write(path, v).expect("write npy");
+}
+
+#[test]
+fn a_wine_like_csv_fits_every_family_with_the_default_flags() {
+    let d = Dir::new();
+    std::fs::write(d.path("wine.csv"), wine_like_csv(178, "class")).expect("write");
+
+    // PCA: the class column is the labels (said once), the features are standardized
+    let out = d.latent(&[
+        "fit",
+        "--data",
+        "wine.csv",
+        "--latent-dim",
+        "2",
+        "--out",
+        "pca",
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert_eq!(
+        err.matches("using column `class` as labels").count(),
+        1,
+        "{err}"
+    );
+    assert!(err.contains("--label-column none"), "{err}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("13 → 2"), "{stdout}");
+    let config = json_file(&d.path("pca/config.json"));
+    assert_eq!(config["data"]["dim"], serde_json::json!(13));
+    assert_eq!(
+        config["data"]["class_names"],
+        serde_json::json!(["barbera", "barolo", "grignolino"])
+    );
+    assert_eq!(
+        config["preprocess"]["scaling"]["kind"],
+        serde_json::json!("standardize")
+    );
+    // standardized: two of 13 unit-variance features explain a fair share, not the
+    // proline column's ~100 %
+    let explained = config["summary"]["explained_variance_ratio_sum"]
+        .as_f64()
+        .expect("explained");
+    assert!(explained > 0.3 && explained < 0.9, "{explained}");
+
+    // AE and VAE with the default flags: finite, decreasing losses
+    for model in ["ae", "vae"] {
+        d.ok(&[
+            "fit",
+            "--model",
+            model,
+            "--data",
+            "wine.csv",
+            "--latent-dim",
+            "2",
+            "--out",
+            model,
+        ]);
+        let l = losses(&d.path(model));
+        assert_eq!(l.len(), 10, "{model}: {l:?}");
+        assert!(l.iter().all(|v| v.is_finite()), "{model}: {l:?}");
+        assert!(l[9] < l[0], "{model}: the loss decreases: {l:?}");
+        // per example, over 13 standardized features: tens of nats, not 1e27
+        assert!(l[0] < 100.0, "{model}: {l:?}");
+    }
+
+    // the same VAE on the raw values (what `auto` did before): the warning, and a loss
+    // orders of magnitude above
+    let out = d.latent(&[
+        "fit",
+        "--model",
+        "vae",
+        "--data",
+        "wine.csv",
+        "--latent-dim",
+        "2",
+        "--scale",
+        "none",
+        "--out",
+        "raw",
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("ranges differ by") && err.contains("feature 12"),
+        "{err}"
+    );
+    if out.status.success() {
+        let raw = losses(&d.path("raw"));
+        let scaled = losses(&d.path("vae"));
+        assert!(
+            raw.iter().any(|v| !v.is_finite()) || raw[9] > 100.0 * scaled[9],
+            "raw {raw:?} vs standardized {scaled:?}"
+        );
+    }
+
+    // decoded rows come back in the data's own units (the standardization is inverted)
+    d.ok(&[
+        "encode",
+        "--run",
+        "vae",
+        "--data",
+        "wine.csv",
+        "--out",
+        "codes.npy",
+    ]);
+    d.ok(&[
+        "decode",
+        "--run",
+        "vae",
+        "--codes",
+        "codes.npy",
+        "--out",
+        "dec.npy",
+    ]);
+    let dec = latent_data::npy::read(&d.path("dec.npy"))
+        .expect("decoded")
+        .into_x();
+    let proline = dec.column(12).mean().expect("mean");
+    let hue = dec.column(10).mean().expect("mean");
+    assert!(proline > 300.0 && proline < 1500.0, "{proline}");
+    assert!(hue > 0.3 && hue < 2.0, "{hue}");
+
+    // the map colours the codes by class
+    let out = d.latent(&[
+        "map", "--run", "vae", "--data", "wine.csv", "--out", "map.png",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("mapped 178 codes"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert!(hues(&d.path("map.png")) >= 3, "three class colours");
+}
+
+#[test]
+fn the_label_column_is_found_by_name_refused_when_ambiguous_or_kept_on_request() {
+    let d = Dir::new();
+    let fit = |data: &str, extra: &[&str], out: &str| {
+        let mut args = vec!["fit", "--data", data, "--latent-dim", "2", "--out", out];
+        args.extend_from_slice(extra);
+        args.into_iter().map(str::to_string).collect::<Vec<_>>()
+    };
+    let run = |args: &[String]| d.latent(&args.iter().map(String::as_str).collect::<Vec<_>>());
+
+    // two candidates
+    std::fs::write(
+        d.path("two.csv"),
+        "a,b,target,class\n1,2,0,1\n3,5,1,0\n4,4,1,1\n6,1,0,0\n",
+    )
+    .expect("write");
+    let args = fit("two.csv", &[], "r");
+    let err = d.fails(&args.iter().map(String::as_str).collect::<Vec<_>>(), 1);
+    for part in ["two.csv", "`target`", "`class`", "--label-column NAME"] {
+        assert!(err.contains(part), "{part}: {err}");
+    }
+    assert!(err.lines().count() <= 2, "{err}");
+    // … settled by naming one: the other stays a feature
+    let out = run(&fit("two.csv", &["--label-column", "class"], "r"));
+    assert!(out.status.success());
+    assert_eq!(
+        json_file(&d.path("r/config.json"))["data"]["dim"],
+        serde_json::json!(3)
+    );
+
+    // a text column that is not the label column
+    std::fs::write(
+        d.path("species.csv"),
+        "a,b,species\n1,2,setosa\n3,5,virginica\n4,4,setosa\n",
+    )
+    .expect("write");
+    let err = d.fails(
+        &fit("species.csv", &[], "s")
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>(),
+        1,
+    );
+    for part in [
+        "species.csv",
+        "`setosa` is not a number",
+        "column `species`",
+        "--label-column species",
+    ] {
+        assert!(err.contains(part), "{part}: {err}");
+    }
+    // … which the hint's flag reads as class names
+    let out = run(&fit("species.csv", &["--label-column", "species"], "s"));
+    assert!(out.status.success());
+    assert_eq!(
+        json_file(&d.path("s/config.json"))["data"]["class_names"],
+        serde_json::json!(["setosa", "virginica"])
+    );
+
+    // `none`: a numeric `class` column stays a feature, and nothing is said
+    std::fs::write(d.path("num.csv"), "a,b,class\n1,2,0\n3,5,1\n4,4,2\n6,1,0\n").expect("write");
+    let out = run(&fit("num.csv", &["--label-column", "none"], "n"));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(!err.contains("as labels"), "{err}");
+    let config = json_file(&d.path("n/config.json"));
+    assert_eq!(config["data"]["dim"], serde_json::json!(3));
+    // later commands given the same data read it as the run did (three features)
+    d.ok(&[
+        "encode", "--run", "n", "--data", "num.csv", "--out", "c.npy",
+    ]);
+    // without `none`, the same file has two features and labels
+    let out = run(&fit("num.csv", &[], "m"));
+    assert!(out.status.success());
+    assert_eq!(
+        json_file(&d.path("m/config.json"))["data"]["dim"],
+        serde_json::json!(2)
+    );
+}
+
+#[test]
+fn an_npy_array_takes_a_labels_file_that_later_commands_reuse() {
+    let d = Dir::new();
+    // a swiss roll (3 columns of float32) in three arms of the roll, labelled 0, 1, 2
+    let n = 300usize;
+    let mut values = Vec::with_capacity(n * 3);
+    let mut classes = Vec::with_capacity(n);
+    for i in 0..n {
+        let t = 1.5 * std::f32::consts::PI * (1.0 + 2.0 * i as f32 / n as f32);
+        let h = ((i * 37) % 101) as f32 / 5.0;
+        values.extend([t * t.cos(), h, t * t.sin()]);
+        classes.push((3 * i / n) as i64);
+    }
+    let x = ndarray::Array2::from_shape_vec((n, 3), values).expect("shape");
+    latent_data::npy::write_f32(&d.path("roll.npy"), x.view()).expect("write");
+    let i8: Vec<u8> = classes.iter().flat_map(|c| c.to_le_bytes()).collect();
+    let i4: Vec<u8> = classes
+        .iter()
+        .flat_map(|&c| i32::try_from(c).unwrap().to_le_bytes())
+        .collect();
+    write_npy(&d.path("labels-i8.npy"), "<i8", &format!("({n},)"), &i8);
+    write_npy(&d.path("labels-i4.npy"), "<i4", &format!("({n}, 1)"), &i4);
+    write_npy(
+        &d.path("short.npy"),
+        "<i8",
+        &format!("({},)", n - 1),
+        &i8[..(n - 1) * 8],
+    );
+
+    for (labels, out) in [("labels-i8.npy", "r8"), ("labels-i4.npy", "r4")] {
+        d.ok(&[
+            "fit",
+            "--model",
+            "ae",
+            "--data",
+            "roll.npy",
+            "--labels",
+            labels,
+            "--latent-dim",
+            "2",
+            "--epochs",
+            "3",
+            "--hidden",
+            "32",
+            "--out",
+            out,
+        ]);
+        let config = json_file(&d.path(&format!("{out}/config.json")));
+        assert_eq!(config["data"]["args"]["labels"], serde_json::json!(labels));
+        assert_eq!(
+            config["preprocess"]["scaling"]["kind"],
+            serde_json::json!("standardize")
+        );
+    }
+    // the map finds the labels in the run: three colours without --labels
+    d.ok(&[
+        "map", "--run", "r8", "--data", "roll.npy", "--out", "map.png",
+    ]);
+    assert!(hues(&d.path("map.png")) >= 3, "three class colours");
+    // and eval trains its classifier on them
+    let out = d.latent(&[
+        "eval",
+        "--run",
+        "r4",
+        "--data",
+        "roll.npy",
+        "--json",
+        "--samples",
+        "50",
+        "--continuity-points",
+        "50",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let metrics: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert!(
+        metrics["classifier_accuracy"].as_f64().is_some(),
+        "{metrics}"
+    );
+
+    // a labels file of another length names both files and both counts
+    let err = d.fails(
+        &[
+            "fit",
+            "--data",
+            "roll.npy",
+            "--labels",
+            "short.npy",
+            "--latent-dim",
+            "2",
+            "--out",
+            "bad",
+        ],
+        1,
+    );
+    for part in [
+        "short.npy",
+        &format!("{} labels", n - 1),
+        "roll.npy",
+        &format!("{n} rows"),
+    ] {
+        assert!(err.contains(part), "{part}: {err}");
+    }
+    assert!(!d.path("bad").exists());
+
+    // values that are probabilities, dynamically binarized: `auto` leaves them as they are
+    let p = ndarray::Array2::from_shape_fn((n, 4), |(i, j)| ((i * (j + 3)) % 11) as f32 / 10.0);
+    latent_data::npy::write_f32(&d.path("probs.npy"), p.view()).expect("write");
+    d.ok(&[
+        "fit",
+        "--model",
+        "vae",
+        "--data",
+        "probs.npy",
+        "--dynamic-binarize",
+        "--latent-dim",
+        "2",
+        "--epochs",
+        "1",
+        "--hidden",
+        "8",
+        "--out",
+        "probs",
+    ]);
+    assert_eq!(
+        json_file(&d.path("probs/config.json"))["preprocess"]["scaling"]["kind"],
+        serde_json::json!("none")
+    );
+
+    // integer data (int64) read as features
+    let xi: Vec<u8> = (0..n as i64 * 2).flat_map(|v| v.to_le_bytes()).collect();
+    write_npy(&d.path("ints.npy"), "<i8", &format!("({n}, 2)"), &xi);
+    d.ok(&[
+        "fit",
+        "--data",
+        "ints.npy",
+        "--labels",
+        "labels-i8.npy",
+        "--latent-dim",
+        "1",
+        "--out",
+        "ints",
+    ]);
+}
+
+#[test]
+fn incremental_pca_standardizes_a_stream_as_the_exact_solver_does() {
+    let d = Dir::new();
+    let mut rng = Lcg(3);
+    let x = ndarray::Array2::from_shape_fn((500, 6), |(_, j)| {
+        let v = rng.normal() as f32;
+        if j == 5 {
+            800.0 + 300.0 * v
+        } else {
+            v * (1.0 + j as f32)
+        }
+    });
+    latent_data::npy::write_f32(&d.path("wide.npy"), x.view()).expect("write");
+    let mut explained = Vec::new();
+    for solver in ["exact", "incremental"] {
+        d.ok(&[
+            "fit",
+            "--data",
+            "wide.npy",
+            "--solver",
+            solver,
+            "--latent-dim",
+            "3",
+            "--out",
+            solver,
+        ]);
+        let config = json_file(&d.path(&format!("{solver}/config.json")));
+        assert_eq!(
+            config["preprocess"]["scaling"]["kind"],
+            serde_json::json!("standardize"),
+            "{solver}"
+        );
+        explained.push(
+            config["summary"]["explained_variance_ratio_sum"]
+                .as_f64()
+                .expect("explained"),
+        );
+    }
+    assert!(
+        (explained[0] - explained[1]).abs() < 1e-4,
+        "exact {} vs incremental {}",
+        explained[0],
+        explained[1]
+    );
+    // standardized: about 3 of 6 equal variances, not the wide column's ~100 %
+    assert!(explained[0] < 0.8, "{}", explained[0]);
+}
