@@ -659,9 +659,37 @@ impl FusedNet {
         log_var: Option<&mut [f32]>,
         scratch: &mut [Vec<f32>; 2],
     ) {
+        let input = self.hidden(&self.encoder, x, rows, scratch);
+        Self::dense_forward(&self.values, self.mean, input, rows, mean, None);
+        if let (Some(lv), Some(out)) = (self.log_var, log_var) {
+            Self::dense_forward(&self.values, lv, input, rows, out, None);
+        }
+    }
+
+    /// The decoder's raw output (logits for a Bernoulli likelihood, the mean otherwise) of
+    /// `rows` codes `z` (`rows × K`), into `out` (`rows × D`): the same layers as the
+    /// training step's decoder.
+    pub fn decode_raw(&self, z: &[f32], rows: usize, out: &mut [f32], scratch: &mut [Vec<f32>; 2]) {
+        let (hidden, last) = self.decoder.split_at(self.decoder.len() - 1);
+        let input = self.hidden(hidden, z, rows, scratch);
+        for &l in last {
+            Self::dense_forward(&self.values, l, input, rows, out, None);
+        }
+    }
+
+    /// `layers`, each followed by the activation, on `rows` rows of `x` (inference: no
+    /// pre-activations kept): the last layer's output in `scratch`, or `x` itself when there
+    /// is no layer.
+    fn hidden<'a>(
+        &self,
+        layers: &[Dense],
+        x: &'a [f32],
+        rows: usize,
+        scratch: &'a mut [Vec<f32>; 2],
+    ) -> &'a [f32] {
         let act = self.config.activation;
         let [h, next] = scratch;
-        for (i, &l) in self.encoder.iter().enumerate() {
+        for (i, &l) in layers.iter().enumerate() {
             next.resize(rows * l.d_out, 0.0);
             let input: &[f32] = if i == 0 { x } else { &h[..rows * l.d_in] };
             Self::dense_forward(
@@ -674,39 +702,9 @@ impl FusedNet {
             );
             std::mem::swap(h, next);
         }
-        let input: &[f32] = match self.encoder.last() {
+        match layers.last() {
             Some(l) => &h[..rows * l.d_out],
             None => x,
-        };
-        Self::dense_forward(&self.values, self.mean, input, rows, mean, None);
-        if let (Some(lv), Some(out)) = (self.log_var, log_var) {
-            Self::dense_forward(&self.values, lv, input, rows, out, None);
-        }
-    }
-
-    /// The decoder's raw output (logits for a Bernoulli likelihood, the mean otherwise) of
-    /// `rows` codes `z` (`rows × K`), into `out` (`rows × D`): the same layers as the
-    /// training step's decoder.
-    pub fn decode_raw(&self, z: &[f32], rows: usize, out: &mut [f32], scratch: &mut [Vec<f32>; 2]) {
-        let act = self.config.activation;
-        let [h, next] = scratch;
-        let last = self.decoder.len() - 1;
-        for (i, &l) in self.decoder.iter().enumerate() {
-            let input: &[f32] = if i == 0 { z } else { &h[..rows * l.d_in] };
-            if i == last {
-                Self::dense_forward(&self.values, l, input, rows, out, None);
-            } else {
-                next.resize(rows * l.d_out, 0.0);
-                Self::dense_forward(
-                    &self.values,
-                    l,
-                    input,
-                    rows,
-                    &mut next[..rows * l.d_out],
-                    Some((act, None)),
-                );
-                std::mem::swap(h, next);
-            }
         }
     }
 
