@@ -333,6 +333,17 @@ pub struct FitArgs {
     /// autodiff graph (the same mathematics, slower; for comparisons).
     #[arg(long, value_enum, default_value_t = Engine::Auto, help_heading = "Training")]
     pub engine: Engine,
+    /// How often a checkpoint is written: every N epochs (`5`), or after the first epoch
+    /// that ends this long after the last one (`30s`, `10m`, `1h`). The last epoch always
+    /// gets one; a killed run resumes from the newest (`--resume`) and replays the epochs
+    /// after it exactly.
+    #[arg(
+        long,
+        value_name = "N|DURATION",
+        default_value = "30s",
+        help_heading = "Training"
+    )]
+    pub checkpoint_every: latent_nn::CheckpointEvery,
 }
 
 impl FitArgs {

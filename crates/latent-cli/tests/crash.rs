@@ -12,17 +12,20 @@
 use std::io::Read;
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Output};
 use std::sync::LazyLock;
 use std::time::{Duration, Instant};
 
+mod common;
+
+use common::Dir;
 use latent_core::tensors::Tensors;
 use latent_nn::checkpoint;
 use serde_json::Value;
 
 const BIN: &str = env!("CARGO_BIN_EXE_latent");
 
-/// The run every test makes (4 epochs of 157 steps).
+/// The run every test makes (4 epochs of 157 steps, a checkpoint after each).
 fn fit_args(out: &str) -> Vec<String> {
     [
         "fit",
@@ -40,6 +43,9 @@ fn fit_args(out: &str) -> Vec<String> {
         "64",
         "--seed",
         "9",
+        // a checkpoint after every epoch: the kills below aim at them
+        "--checkpoint-every",
+        "1",
         "--out",
         out,
     ]
@@ -48,37 +54,24 @@ fn fit_args(out: &str) -> Vec<String> {
 }
 
 fn resume_args(out: &str) -> Vec<String> {
-    ["fit", "--resume", "--out", out].map(String::from).to_vec()
+    ["fit", "--resume", "--checkpoint-every", "1", "--out", out]
+        .map(String::from)
+        .to_vec()
 }
 
-fn latent(dir: &Path, args: &[String]) -> Output {
-    Command::new(BIN)
-        .args(args)
-        .current_dir(dir)
+/// `latent info --run RUN` succeeds: the run loads.
+fn assert_info_loads(run: &Path) {
+    let out = Command::new(BIN)
+        .args(["info", "--run"])
+        .arg(run)
         .output()
-        .expect("run latent")
-}
-
-fn ok(dir: &Path, args: &[String]) -> Output {
-    let out = latent(dir, args);
+        .expect("run latent");
     assert!(
         out.status.success(),
-        "latent {args:?} failed ({:?}):\n{}\n{}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
+        "{}: {}",
+        run.display(),
         String::from_utf8_lossy(&out.stderr)
     );
-    out
-}
-
-fn spawn(dir: &Path, args: &[String]) -> Child {
-    Command::new(BIN)
-        .args(args)
-        .current_dir(dir)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn latent")
 }
 
 /// SIGKILL `child` and return what it printed; fails the test if it had already exited
@@ -163,9 +156,9 @@ struct Reference {
 
 /// The uninterrupted run, made once for all tests.
 static REFERENCE: LazyLock<Reference> = LazyLock::new(|| {
-    let d = tempfile::tempdir().unwrap();
-    ok(d.path(), &fit_args("run"));
-    let run = d.path().join("run");
+    let d = Dir::new();
+    d.run(&fit_args("run"));
+    let run = d.root().join("run");
     let lines = metric_lines(&run);
     assert_eq!(lines.len(), 4);
     Reference {
@@ -263,8 +256,10 @@ fn assert_consistent(run: &Path) -> usize {
     let dir = ckpt_dir(run);
     let mut epochs = checkpoint::list(&dir).unwrap();
     epochs.sort_unstable();
-    // KEEP, plus one when killed between the rename of a new checkpoint and the pruning
-    assert!(epochs.len() <= checkpoint::KEEP + 1, "{epochs:?}");
+    // KEEP, plus one for each kill that landed between the rename of a new checkpoint and
+    // the pruning of the oldest: the staggered test's last two kills both aim there, and
+    // under load both can land before the pruning (the next checkpoint prunes them all)
+    assert!(epochs.len() <= checkpoint::KEEP + 2, "{epochs:?}");
     for &e in &epochs {
         let c = checkpoint::load(&checkpoint::epoch_dir(&dir, e))
             .unwrap_or_else(|err| panic!("checkpoint of epoch {e} does not load: {err}"));
@@ -282,20 +277,17 @@ fn assert_consistent(run: &Path) -> usize {
     }
     if run.join("config.json").exists() {
         assert_eq!(newest, 4, "config.json before the last epoch");
-        ok(
-            run.parent().unwrap(),
-            &["info", "--run", run.to_str().unwrap()].map(String::from),
-        );
+        assert_info_loads(run);
     }
     newest
 }
 
 #[test]
 fn killed_mid_epoch_resumes_exactly() {
-    let d = tempfile::tempdir().unwrap();
-    let run = d.path().join("run");
+    let d = Dir::new();
+    let run = d.root().join("run");
     let started = Instant::now();
-    let child = spawn(d.path(), &fit_args("run"));
+    let child = d.spawn(&fit_args("run"));
     let first = checkpoint::epoch_dir(&ckpt_dir(&run), 1);
     assert!(wait_for(TIMEOUT, || first.join("state.json").exists()));
     // a third of an epoch into epoch 2 (the time to the first checkpoint includes start-up)
@@ -315,7 +307,7 @@ fn killed_mid_epoch_resumes_exactly() {
     let half = run.join(".metrics.jsonl.4000000000.tmp");
     std::fs::write(&half, "{\"epoch\": 1, \"tr").unwrap();
 
-    let resumed = ok(d.path(), &resume_args("run"));
+    let resumed = d.run(&resume_args("run"));
     assert_eq!(
         resumed_after(&String::from_utf8_lossy(&resumed.stderr)),
         newest
@@ -347,14 +339,14 @@ fn wait_for_new_staging(run: &Path, before: &[String]) -> Instant {
 
 #[test]
 fn kills_at_staggered_moments_never_corrupt_the_run() {
-    let d = tempfile::tempdir().unwrap();
-    let run = d.path().join("run");
+    let d = Dir::new();
+    let run = d.root().join("run");
     let dir = ckpt_dir(&run);
 
     // Kill 1: right after the first checkpoint is renamed into place (while the old ones
     // are pruned and metrics.jsonl is written, or early in epoch 2). On the way, time one
     // checkpoint write: staging directory → epoch-0001.
-    let child = spawn(d.path(), &fit_args("run"));
+    let child = d.spawn(&fit_args("run"));
     let first = checkpoint::epoch_dir(&dir, 1);
     let staged = wait_for_new_staging(&run, &[]);
     assert!(wait_for(TIMEOUT, || first.exists()));
@@ -370,7 +362,7 @@ fn kills_at_staggered_moments_never_corrupt_the_run() {
     for (i, moment) in [Some(0.0), Some(0.5), None, None].into_iter().enumerate() {
         let kill_no = i + 2;
         let before = staging(&run);
-        let child = spawn(d.path(), &resume_args("run"));
+        let child = d.spawn(&resume_args("run"));
         let next = checkpoint::epoch_dir(&dir, newest + 1);
         let when = match moment {
             Some(fraction) => {
@@ -411,7 +403,7 @@ fn kills_at_staggered_moments_never_corrupt_the_run() {
     }
     eprintln!("hidden staging directories left by kills, at most: {leftovers}");
 
-    let resumed = ok(d.path(), &resume_args("run"));
+    let resumed = d.run(&resume_args("run"));
     assert_eq!(
         resumed_after(&String::from_utf8_lossy(&resumed.stderr)),
         newest
@@ -442,13 +434,13 @@ fn latent_with_fsize_limit(dir: &Path, kib: u64, args: &[String]) -> Output {
 
 #[test]
 fn full_disk_during_a_checkpoint_keeps_the_previous_one() {
-    let d = tempfile::tempdir().unwrap();
-    let run = d.path().join("run");
+    let d = Dir::new();
+    let run = d.root().join("run");
     let dir = ckpt_dir(&run);
     let mut args = fit_args("run");
     let e = args.iter().position(|a| a == "--epochs").unwrap();
     args[e + 1] = "1".into();
-    ok(d.path(), &args);
+    d.run(&args);
     let first = checkpoint::epoch_dir(&dir, 1);
     let saved = checkpoint::load(&first).unwrap();
     let size = |f: &str| std::fs::metadata(first.join(f)).unwrap().len();
@@ -462,7 +454,7 @@ fn full_disk_during_a_checkpoint_keeps_the_previous_one() {
         (model / 2048, "model.safetensors"),
         ((model + optim) / 2048, "optimizer.safetensors"),
     ] {
-        let out = latent_with_fsize_limit(d.path(), limit, &resume);
+        let out = latent_with_fsize_limit(d.root(), limit, &resume);
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "limit {limit} KiB: {stderr}");
         assert!(!stderr.contains("panicked"), "{stderr}");
@@ -487,24 +479,18 @@ fn full_disk_during_a_checkpoint_keeps_the_previous_one() {
 
     // With space again, the resume completes, as if nothing had happened: the same
     // epoch 2 as the uninterrupted run's.
-    let out = ok(d.path(), &resume);
+    let out = d.run(&resume);
     assert_eq!(resumed_after(&String::from_utf8_lossy(&out.stderr)), 1);
     assert_eq!(metric_lines(&run).len(), 2);
     assert_metrics_match_reference(&run, 1);
     assert_eq!(checkpoint::list(&dir).unwrap().len(), 2);
-    ok(
-        d.path(),
-        &["info", "--run", run.to_str().unwrap()].map(String::from),
-    );
+    assert_info_loads(&run);
 }
 
 fn assert_consistent_one_epoch(run: &Path) {
     let m = metrics(run);
     assert_eq!(m.len(), 1);
-    ok(
-        run.parent().unwrap(),
-        &["info", "--run", run.to_str().unwrap()].map(String::from),
-    );
+    assert_info_loads(run);
 }
 
 /// A kill after the last checkpoint is on disk but before the run is finished leaves
@@ -514,9 +500,9 @@ fn assert_consistent_one_epoch(run: &Path) {
 /// kill can land in that window).
 #[test]
 fn resume_with_nothing_left_to_train_repairs_the_run() {
-    let d = tempfile::tempdir().unwrap();
-    let run = d.path().join("run");
-    ok(d.path(), &fit_args("run"));
+    let d = Dir::new();
+    let run = d.root().join("run");
+    d.run(&fit_args("run"));
     let lines = metric_lines(&run);
     assert_eq!(lines.len(), 4);
     std::fs::write(
@@ -528,7 +514,65 @@ fn resume_with_nothing_left_to_train_repairs_the_run() {
     let old = ckpt_dir(&run).join(".staging-old-2-4000000");
     std::fs::create_dir_all(&old).unwrap();
     std::fs::write(old.join("state.json"), "{").unwrap();
-    ok(d.path(), &resume_args("run"));
+    d.run(&resume_args("run"));
     assert_matches_reference(&run, 4);
     assert_eq!(staging(&run), Vec::<String>::new());
+}
+
+/// `--checkpoint-every`: a short run under the default (every 30 s) writes one checkpoint,
+/// the last epoch's, instead of one per epoch; every N epochs keeps the newest two of N, 2N…
+/// and the last; a resume may change it; a bad value is refused with the forms it takes.
+#[test]
+fn checkpoint_frequency_is_a_flag() {
+    let d = Dir::new();
+    let fit = |out: &str, extra: &[&str]| {
+        let mut args = vec![
+            "fit",
+            "--model",
+            "ae",
+            "--data",
+            "digits",
+            "--latent-dim",
+            "2",
+            "--hidden",
+            "16",
+            "--epochs",
+            "5",
+            "--out",
+            out,
+        ];
+        args.extend_from_slice(extra);
+        d.run(&args);
+        let mut epochs = checkpoint::list(&d.path(out).join("checkpoints")).unwrap();
+        epochs.sort_unstable();
+        epochs
+    };
+    assert_eq!(fit("default", &[]), vec![5]);
+    assert_eq!(fit("every2", &["--checkpoint-every", "2"]), vec![4, 5]);
+    assert_eq!(fit("each", &["--checkpoint-every", "0s"]), vec![4, 5]);
+    // more epochs on resume, with another frequency: continues from the last checkpoint
+    d.run(&[
+        "fit",
+        "--resume",
+        "--out",
+        "default",
+        "--epochs",
+        "9",
+        "--checkpoint-every",
+        "3",
+    ]);
+    let mut epochs = checkpoint::list(&d.path("default/checkpoints")).unwrap();
+    epochs.sort_unstable();
+    assert_eq!(epochs, vec![6, 9]);
+    for bad in ["0", "5x", "-1s"] {
+        let flag = format!("--checkpoint-every={bad}");
+        let err = d.fails(
+            &[
+                "fit", "--model", "ae", "--data", "digits", &flag, "--out", "x",
+            ],
+            1,
+        );
+        assert!(err.contains("--checkpoint-every"), "{err}");
+        assert!(!d.path("x").exists());
+    }
 }

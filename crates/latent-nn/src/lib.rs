@@ -34,7 +34,8 @@ pub use config::{
 pub use error::{NnError, Result};
 pub use fitted::NnModel;
 pub use train::{
-    Checkpointing, Engine, EpochMetrics, Observer, Silent, Trained, train, train_with,
+    CheckpointEvery, Checkpointing, Engine, EpochMetrics, Observer, Silent, Trained, train,
+    train_with,
 };
 
 /// burn's pure-Rust CPU device.

@@ -231,7 +231,69 @@ fn all_finite(params: &crate::params::HostTensors) -> Option<String> {
         .map(|(name, _)| format!("parameter `{name}`"))
 }
 
-/// Where checkpoints go, and whether to resume from the newest valid one there.
+/// How often a checkpoint is written. The last epoch trained (the last one asked for, or
+/// the one where early stopping ends training) always gets one, so a finished run can be
+/// resumed with more epochs; a run killed in between resumes from the newest checkpoint and
+/// replays the epochs after it exactly (their `metrics.jsonl` lines are rewritten).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum CheckpointEvery {
+    /// After every `n`-th epoch (`n ≥ 1`).
+    Epochs(usize),
+    /// After the first epoch that ends at least this many seconds after the previous
+    /// checkpoint (or the start of training): a kill loses at most about this much work,
+    /// and a short run writes one checkpoint instead of one per epoch.
+    Seconds(f64),
+}
+
+impl Default for CheckpointEvery {
+    /// Every 30 seconds of training.
+    fn default() -> Self {
+        CheckpointEvery::Seconds(30.0)
+    }
+}
+
+impl std::str::FromStr for CheckpointEvery {
+    type Err = String;
+
+    /// `N` (every N epochs), or a duration: `Ns`, `Nm`, `Nh` (`N` may have decimals).
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        let t = s.trim();
+        let bad = || {
+            format!(
+                "`{s}` is neither a number of epochs (e.g. 5) nor a duration (e.g. 30s, 10m, 1h)"
+            )
+        };
+        if let Ok(n) = t.parse::<usize>() {
+            return if n == 0 {
+                Err("a checkpoint every 0 epochs: give at least 1".into())
+            } else {
+                Ok(CheckpointEvery::Epochs(n))
+            };
+        }
+        let (num, unit) = t.split_at(t.len().saturating_sub(1));
+        let scale = match unit {
+            "s" => 1.0,
+            "m" => 60.0,
+            "h" => 3600.0,
+            _ => return Err(bad()),
+        };
+        match num.parse::<f64>() {
+            Ok(v) if v.is_finite() && v >= 0.0 => Ok(CheckpointEvery::Seconds(v * scale)),
+            _ => Err(bad()),
+        }
+    }
+}
+
+impl std::fmt::Display for CheckpointEvery {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CheckpointEvery::Epochs(n) => write!(f, "{n}"),
+            CheckpointEvery::Seconds(s) => write!(f, "{s}s"),
+        }
+    }
+}
+
+/// Where checkpoints go, how often, and whether to resume from the newest valid one there.
 #[derive(Debug, Clone, Copy)]
 pub struct Checkpointing<'a> {
     /// The checkpoint directory (created when needed).
@@ -242,6 +304,8 @@ pub struct Checkpointing<'a> {
     /// checkpoints were sealed (its `training.json` is of format version 1). Otherwise an
     /// unsealed checkpoint is skipped as edited or corrupt.
     pub unsealed_ok: bool,
+    /// How often a checkpoint is written.
+    pub every: CheckpointEvery,
 }
 
 /// Train a network of `net_cfg` on `train` (and evaluate on `val`), on `device` (autodiff is
@@ -292,6 +356,7 @@ pub fn train_with(
 ) -> Result<Trained> {
     let resume = checkpoints.is_some_and(|c| c.resume);
     let unsealed_ok = checkpoints.is_some_and(|c| c.unsealed_ok);
+    let every = checkpoints.map(|c| c.every).unwrap_or_default();
     let checkpoints = checkpoints.map(|c| c.dir);
     net_cfg.check()?;
     cfg.check()?;
@@ -389,6 +454,7 @@ pub fn train_with(
     let k = net_cfg.latent_dim;
     let steps = n.div_ceil(cfg.batch_size);
     let mut stopped_early = false;
+    let mut last_checkpoint = Instant::now();
     for epoch in history.len()..cfg.epochs {
         if let (Some(patience), Some(_)) = (cfg.early_stopping, best_val)
             && since_best >= patience
@@ -467,7 +533,17 @@ pub fn train_with(
             }
         }
         history.push(metrics.clone());
-        if let Some(dir) = checkpoints {
+        // the last epoch trained: the last asked for, or the one early stopping ends on
+        let last = epoch + 1 == cfg.epochs
+            || cfg
+                .early_stopping
+                .is_some_and(|patience| best_val.is_some() && since_best >= patience);
+        let due = last
+            || match every {
+                CheckpointEvery::Epochs(n) => (epoch + 1) % n.max(1) == 0,
+                CheckpointEvery::Seconds(s) => last_checkpoint.elapsed().as_secs_f64() >= s,
+            };
+        if let (Some(dir), true) = (checkpoints, due) {
             let (adam_step, optimizer) = adam.state()?;
             checkpoint::save(
                 dir,
@@ -489,6 +565,7 @@ pub fn train_with(
                     optimizer,
                 },
             )?;
+            last_checkpoint = Instant::now();
         }
         observer.epoch_end(&metrics, &history)?;
     }

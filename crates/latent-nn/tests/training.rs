@@ -6,8 +6,8 @@
 use latent_data::transform::{Binarize, Preprocess, ScaleChoice};
 use latent_nn::checkpoint;
 use latent_nn::{
-    Checkpointing, EpochMetrics, Likelihood, NetConfig, NnError, Silent, TrainConfig, cpu_device,
-    train,
+    CheckpointEvery, Checkpointing, EpochMetrics, Likelihood, NetConfig, NnError, Silent,
+    TrainConfig, cpu_device, train,
 };
 use ndarray::Array2;
 
@@ -41,6 +41,7 @@ fn ck(dir: &std::path::Path, resume: bool) -> Option<Checkpointing<'_>> {
         dir,
         resume,
         unsealed_ok: false,
+        every: CheckpointEvery::Epochs(1),
     })
 }
 
@@ -168,6 +169,7 @@ fn corrupt_newest_checkpoint_falls_back_to_the_previous_one() {
         dir: dir.path(),
         resume: false,
         unsealed_ok: false,
+        every: CheckpointEvery::Epochs(1),
     };
     let straight = train(
         &vae(),
@@ -226,6 +228,7 @@ fn corrupt_newest_checkpoint_falls_back_to_the_previous_one() {
             dir: dir.path(),
             resume: true,
             unsealed_ok: false,
+            every: CheckpointEvery::Epochs(1),
         }),
         &mut notes,
     )
@@ -269,6 +272,7 @@ fn divergence_stops_at_the_first_non_finite_loss() {
             dir: dir.path(),
             resume: false,
             unsealed_ok: false,
+            every: CheckpointEvery::Epochs(1),
         }),
         &mut Silent,
     )
@@ -331,4 +335,118 @@ fn resuming_a_run_with_no_checkpoint_starts_it_from_epoch_one() {
     .unwrap();
     assert_eq!(figures(&fresh.history), figures(&resumed.history));
     assert_eq!(resumed.history.len(), 2);
+}
+
+/// Checkpoints every N epochs (or by time) keep the crash guarantee: a run killed between
+/// two checkpoints resumes from the newest one and ends exactly as an uninterrupted run; the
+/// last epoch always gets a checkpoint; a short run under the default (time) policy writes
+/// one checkpoint, not one per epoch.
+#[test]
+fn sparse_checkpoints_resume_exactly() {
+    use latent_nn::{Observer, Result as NnResult};
+    /// Fails (as a kill would stop the run) at the end of one epoch.
+    struct KillAt(usize);
+    impl Observer for KillAt {
+        fn epoch_end(&mut self, m: &EpochMetrics, _history: &[EpochMetrics]) -> NnResult<()> {
+            if m.epoch == self.0 {
+                return Err(NnError::Backend("killed".into()));
+            }
+            Ok(())
+        }
+    }
+    fn sorted(mut v: Vec<usize>) -> Vec<usize> {
+        v.sort_unstable();
+        v
+    }
+    let x = digits();
+    let (train_x, val_x) = x.view().split_at(ndarray::Axis(0), 300);
+    let val_x = val_x.slice_move(ndarray::s![..100, ..]);
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = settings(10);
+    let device = cpu_device();
+    fn with(d: &std::path::Path, resume: bool, every: CheckpointEvery) -> Checkpointing<'_> {
+        Checkpointing {
+            dir: d,
+            resume,
+            unsealed_ok: false,
+            every,
+        }
+    }
+    let full_dir = dir.path().join("full");
+    let full = train(
+        &vae(),
+        &cfg,
+        train_x,
+        Some(val_x),
+        &device,
+        Some(with(&full_dir, false, CheckpointEvery::default())),
+        &mut Silent,
+    )
+    .unwrap();
+    // a second-long run under the default 30 s policy: only the last epoch's checkpoint
+    assert_eq!(checkpoint::list(&full_dir).unwrap(), vec![10]);
+
+    let run = dir.path().join("killed");
+    let every3 = CheckpointEvery::Epochs(3);
+    let killed = train(
+        &vae(),
+        &cfg,
+        train_x,
+        Some(val_x),
+        &device,
+        Some(with(&run, false, every3)),
+        &mut KillAt(8),
+    );
+    assert!(killed.is_err());
+    // epochs 3 and 6 were checkpointed (the newest KEEP = 2 kept), 7 and 8 were not
+    assert_eq!(sorted(checkpoint::list(&run).unwrap()), vec![3, 6]);
+    let resumed = train(
+        &vae(),
+        &cfg,
+        train_x,
+        Some(val_x),
+        &device,
+        Some(with(&run, true, every3)),
+        &mut Silent,
+    )
+    .unwrap();
+    assert_eq!(figures(&full.history), figures(&resumed.history));
+    assert_eq!(
+        latent_nn::params::named_params(&full.net).unwrap(),
+        latent_nn::params::named_params(&resumed.net).unwrap(),
+        "the resumed run's weights differ from the uninterrupted run's"
+    );
+    // 9 (every third) and 10 (the last)
+    assert_eq!(sorted(checkpoint::list(&run).unwrap()), vec![9, 10]);
+
+    // a zero-second interval is a checkpoint after every epoch
+    let each = dir.path().join("each");
+    let short = TrainConfig {
+        epochs: 3,
+        ..cfg.clone()
+    };
+    train(
+        &vae(),
+        &short,
+        train_x,
+        None,
+        &device,
+        Some(with(&each, false, CheckpointEvery::Seconds(0.0))),
+        &mut Silent,
+    )
+    .unwrap();
+    assert_eq!(sorted(checkpoint::list(&each).unwrap()), vec![2, 3]);
+}
+
+#[test]
+fn checkpoint_intervals_parse() {
+    let p = |s: &str| s.parse::<CheckpointEvery>();
+    assert_eq!(p("5"), Ok(CheckpointEvery::Epochs(5)));
+    assert_eq!(p("30s"), Ok(CheckpointEvery::Seconds(30.0)));
+    assert_eq!(p("2m"), Ok(CheckpointEvery::Seconds(120.0)));
+    assert_eq!(p("0.5h"), Ok(CheckpointEvery::Seconds(1800.0)));
+    assert!(p("0").unwrap_err().contains("at least 1"));
+    for bad in ["", "s", "5x", "-1s", "nan s", "1e400s"] {
+        assert!(p(bad).is_err(), "{bad}");
+    }
 }

@@ -23,8 +23,8 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use latent_core::{Dataset, Family, Fit, ParamGuard, RowSource, ValueRange, fsutil};
 use latent_data::transform::{Binarize, Preprocess, ScaleChoice, Scaling, standardize_rows};
 use latent_nn::{
-    Activation, Arch, Checkpointing, Engine, EpochMetrics, Likelihood, LrSchedule, ModelKind,
-    NetConfig, NnModel, Observer, PosteriorKind, TrainConfig,
+    Activation, Arch, CheckpointEvery, Checkpointing, Engine, EpochMetrics, Likelihood, LrSchedule,
+    ModelKind, NetConfig, NnModel, Observer, PosteriorKind, TrainConfig,
 };
 use latent_pca::{Components, PcaParams, Precision, Solver};
 use ndarray::Array2;
@@ -305,6 +305,9 @@ pub struct FitSpec {
     /// Which implementation trains the network.
     #[serde(skip)]
     pub engine: Engine,
+    /// How often a checkpoint is written (neural families; not a setting of the model).
+    #[serde(skip)]
+    pub checkpoint_every: CheckpointEvery,
 }
 
 impl FitSpec {
@@ -324,6 +327,7 @@ impl FitSpec {
             train: TrainSettings::default(),
             device: "cpu".into(),
             engine: Engine::Auto,
+            checkpoint_every: CheckpointEvery::default(),
         }
     }
 }
@@ -828,7 +832,14 @@ fn fit_nn(
     let json = fsutil::seal_json(&config)
         .map_err(|e| Error::Internal(format!("serializing the training settings: {e}")))?;
     fsutil::atomic_write_bytes(&dir.join(run::TRAINING_FILE), &json)?;
-    train_run(dir, config, data, spec.engine, false, events)
+    train_run(
+        dir,
+        config,
+        data,
+        (spec.engine, spec.checkpoint_every),
+        false,
+        events,
+    )
 }
 
 /// Continue the interrupted (or finished) training run in `dir` from its newest valid
@@ -840,6 +851,7 @@ pub fn resume(
     dir: &Path,
     epochs: Option<usize>,
     engine: Engine,
+    checkpoint_every: CheckpointEvery,
     command: Vec<String>,
     events: &mut dyn FitEvents,
 ) -> Result<Fitted> {
@@ -877,7 +889,7 @@ pub fn resume(
         }
     }
     config.command = command;
-    train_run(dir, config, data, engine, true, events)
+    train_run(dir, config, data, (engine, checkpoint_every), true, events)
 }
 
 /// Train the network of `config` on `data` with checkpoints in `dir`, then write the weights
@@ -886,7 +898,7 @@ fn train_run(
     dir: &Path,
     mut config: RunConfig,
     data: Dataset,
-    engine: Engine,
+    (engine, checkpoint_every): (Engine, CheckpointEvery),
     resume: bool,
     events: &mut dyn FitEvents,
 ) -> Result<Fitted> {
@@ -971,6 +983,7 @@ fn train_run(
             resume,
             // a run started before checkpoints were sealed resumes from its checkpoints
             unsealed_ok: config.format_version < 2,
+            every: checkpoint_every,
         }),
         &mut recorder,
     )?;

@@ -391,7 +391,8 @@ pub fn build(
     })
 }
 
-/// The fitted model of a record.
+/// The fitted model of a record: the one at the index of the record with its run directory
+/// (each record has its own).
 fn fit_of<'a>(
     summary: &CompareSummary,
     fits: &'a Fits<'_>,
@@ -400,7 +401,7 @@ fn fit_of<'a>(
     summary
         .records
         .iter()
-        .position(|r| std::ptr::eq(r, e))
+        .position(|r| r.run == e.run)
         .and_then(|i| fits.models.get(i))
         .ok_or_else(|| Error::Internal(format!("no model for {}", e.run)))
 }

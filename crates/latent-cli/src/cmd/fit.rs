@@ -50,6 +50,7 @@ fn spec(args: &FitArgs) -> Result<FitSpec> {
     t.dynamic_binarize = args.dynamic_binarize;
     spec.device = args.device.clone();
     spec.engine = args.engine;
+    spec.checkpoint_every = args.checkpoint_every;
     Ok(spec)
 }
 
@@ -60,7 +61,14 @@ pub fn run(args: &FitArgs, command: Vec<String>, given: &[String]) -> Result<()>
         if args.out.is_dir() {
             check_resume_flags(args, given)?;
         }
-        latent::fit::resume(&args.out, args.epochs, args.engine, command, &mut events)?
+        latent::fit::resume(
+            &args.out,
+            args.epochs,
+            args.engine,
+            args.checkpoint_every,
+            command,
+            &mut events,
+        )?
     } else {
         latent::fit::fit(&spec(args)?, &args.out, args.force, command, &mut events)?
     };
@@ -105,7 +113,8 @@ pub fn run(args: &FitArgs, command: Vec<String>, given: &[String]) -> Result<()>
     Ok(())
 }
 
-/// With `--resume`, the flags given besides `--out`, `--epochs` and `--engine` must agree
+/// With `--resume`, the flags given besides `--out`, `--epochs`, `--engine` and
+/// `--checkpoint-every` must agree
 /// with the run's recorded settings (so the original command line, with `--resume` added,
 /// is accepted); each one that differs is named.
 fn check_resume_flags(args: &FitArgs, given: &[String]) -> Result<()> {
@@ -131,7 +140,7 @@ fn check_resume_flags(args: &FitArgs, given: &[String]) -> Result<()> {
     let mut differ = Vec::new();
     for id in given {
         let pair: Option<(String, String)> = match id.as_str() {
-            "out" | "resume" | "epochs" | "engine" | "max_memory" => None,
+            "out" | "resume" | "epochs" | "engine" | "checkpoint_every" | "max_memory" => None,
             "data" => Some((d(&args.data.as_deref().unwrap_or("")), d(&src.data))),
             "split" => Some((d(&args.split), d(&src.split))),
             "csv_header" => Some((d(&args.csv_header), d(&src.csv_header))),

@@ -3,8 +3,9 @@
 // each suite uses its own part of it
 #![allow(dead_code, clippy::expect_used)]
 
-use std::path::PathBuf;
-use std::process::{Command, Output};
+use std::ffi::OsStr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
 
 /// A temporary working directory for the `latent` binary.
 pub struct Dir(pub tempfile::TempDir);
@@ -15,6 +16,36 @@ impl Dir {
     }
     pub fn path(&self, p: &str) -> PathBuf {
         self.0.path().join(p)
+    }
+    /// The directory itself.
+    pub fn root(&self) -> &Path {
+        self.0.path()
+    }
+    /// Run with any arguments and require exit code 0; returns the whole output.
+    pub fn run<S: AsRef<OsStr> + std::fmt::Debug>(&self, args: &[S]) -> Output {
+        let out = Command::new(env!("CARGO_BIN_EXE_latent"))
+            .args(args)
+            .current_dir(self.0.path())
+            .output()
+            .expect("run latent");
+        assert!(
+            out.status.success(),
+            "latent {args:?} failed ({:?}):\n{}\n{}",
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out
+    }
+    /// Start the binary without waiting, its stdout and stderr piped.
+    pub fn spawn<S: AsRef<OsStr>>(&self, args: &[S]) -> Child {
+        Command::new(env!("CARGO_BIN_EXE_latent"))
+            .args(args)
+            .current_dir(self.0.path())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn latent")
     }
     pub fn latent(&self, args: &[&str]) -> Output {
         self.latent_env(args, &[])
