@@ -4,7 +4,9 @@
 
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
-use latent_data::transform::{Binarize, Preprocess, ScaleChoice};
+mod common;
+
+use common::digits;
 use latent_nn::fused::{FusedNet, supports};
 use latent_nn::model::Net;
 use latent_nn::optim::named_grads;
@@ -16,12 +18,6 @@ use latent_nn::{
 use ndarray::Array2;
 use rand::Rng;
 use rand_distr::{Distribution, StandardNormal};
-
-fn digits() -> Array2<f32> {
-    let d = latent_data::embedded::digits().unwrap();
-    let p = Preprocess::fit(&d, ScaleChoice::Auto, Binarize::None).unwrap();
-    p.apply(d).unwrap().into_x()
-}
 
 fn base() -> NetConfig {
     NetConfig {

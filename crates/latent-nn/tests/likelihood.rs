@@ -3,17 +3,14 @@
 
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
+mod common;
+
 use burn::tensor::{Tensor, TensorData};
-use latent_data::transform::{Binarize, Preprocess, ScaleChoice};
 use latent_nn::{NetConfig, NnModel, Silent, TrainConfig, cpu_device, train};
 
 #[test]
 fn importance_sampling_agrees_with_exact_integration_in_one_dimension() {
-    let d = latent_data::embedded::digits().unwrap();
-    let d = Preprocess::fit(&d, ScaleChoice::Auto, Binarize::None)
-        .unwrap()
-        .apply(d)
-        .unwrap();
+    let d = common::digits_set();
     let cfg = NetConfig {
         input_dim: 64,
         latent_dim: 1,

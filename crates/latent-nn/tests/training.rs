@@ -3,19 +3,14 @@
 
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
-use latent_data::transform::{Binarize, Preprocess, ScaleChoice};
+mod common;
+
+use common::digits;
 use latent_nn::checkpoint;
 use latent_nn::{
     CheckpointEvery, Checkpointing, EpochMetrics, Likelihood, NetConfig, NnError, Silent,
     TrainConfig, cpu_device, train,
 };
-use ndarray::Array2;
-
-fn digits() -> Array2<f32> {
-    let d = latent_data::embedded::digits().unwrap();
-    let p = Preprocess::fit(&d, ScaleChoice::Auto, Binarize::None).unwrap();
-    p.apply(d).unwrap().into_x()
-}
 
 fn vae() -> NetConfig {
     NetConfig {
