@@ -64,8 +64,14 @@ def main():
             t0 = time.perf_counter()
             model = PCA(n_components=a.k, svd_solver=a.solver, **kw).fit(x)
             secs = time.perf_counter() - t0
-    import sklearn
+    import os, sklearn
+    from threadpoolctl import threadpool_info
+    # the BLAS the fit ran on: OpenBLAS's kernel ("architecture") shows whether it used the
+    # CPU's native kernel (bench/run unsets OPENBLAS_CORETYPE for the references)
+    blas = [{k: i.get(k) for k in ("internal_api", "architecture", "version")}
+            for i in threadpool_info() if i.get("user_api") == "blas"]
     print(json.dumps({"framework": f"scikit-learn {sklearn.__version__}", "solver": a.solver,
+                      "blas": blas, "openblas_coretype": os.environ.get("OPENBLAS_CORETYPE"),
                       "rows": int(n), "k": a.k, "seconds": secs,
                       "explained_variance_ratio_sum": float(model.explained_variance_ratio_.sum())}))
 
