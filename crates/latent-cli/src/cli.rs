@@ -511,9 +511,10 @@ pub struct TraverseArgs {
     /// A run directory written by `latent fit`.
     #[arg(long, value_name = "RUN_DIR")]
     pub run: PathBuf,
-    /// Latent dimensions: `0..10` (end excluded), `0,3,5`, or `all`.
-    #[arg(long, default_value = "0..10")]
-    pub dims: String,
+    /// Latent dimensions: `0..10` (end excluded), `0,3,5`, or `all`; each must exist (K is
+    /// the run's latent dimension). Default: the first 10 (all of them when K ≤ 10).
+    #[arg(long)]
+    pub dims: Option<String>,
     /// Each dimension goes from −RANGE to +RANGE (absolute values; the others stay 0).
     #[arg(long, allow_negative_numbers = true, default_value_t = 3.0)]
     pub range: f32,
@@ -637,6 +638,19 @@ pub struct CompareArgs {
     /// Rows per training step.
     #[arg(long, default_value_t = 128)]
     pub batch_size: usize,
+    /// How to scale the features before every model (as `latent fit --scale`; fitted on the
+    /// training split).
+    #[arg(long, value_enum, default_value_t = ScaleChoice::Auto)]
+    pub scale: ScaleChoice,
+    /// Binarize after scaling: `threshold` (at 0.5), `threshold=T`, or `bernoulli` (one seeded draw).
+    #[arg(long, value_name = "MODE")]
+    pub binarize: Option<String>,
+    /// Adam learning rate of the deep autoencoder and the VAEs.
+    #[arg(long, allow_negative_numbers = true, default_value_t = 1e-3)]
+    pub lr: f64,
+    /// Adam learning rate of the linear autoencoder (cosine schedule).
+    #[arg(long, allow_negative_numbers = true, default_value_t = 0.01)]
+    pub linear_lr: f64,
     /// Importance samples per test row for the VAEs' nll_is (0 skips it).
     #[arg(long, default_value_t = 100)]
     pub iw_samples: usize,
@@ -655,6 +669,9 @@ pub struct CompareArgs {
     /// Replace an existing output directory.
     #[arg(long)]
     pub force: bool,
+    /// No progress on stderr (notes and errors still go there); stdout gets the findings.
+    #[arg(long, short)]
+    pub quiet: bool,
 }
 
 /// `latent demo`.

@@ -45,18 +45,30 @@ pub fn epoch_line_shown(epoch: usize, total: usize) -> bool {
     total <= 20 || epoch <= 1 || epoch >= total || epoch % every == 0
 }
 
+/// Where a [`Terminal`]'s lines of progress go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Lines {
+    /// Standard output (`fit`: its epochs are its output).
+    Stdout,
+    /// Standard error (`compare`, `demo`: stdout keeps the findings).
+    Stderr,
+    /// Nowhere, and no progress bars (`--quiet`); notes still go to stderr.
+    Quiet,
+}
+
 /// The terminal's view of a fit or a comparison: progress bars on a terminal, a bounded
-/// number of epoch lines on stdout, notes on stderr.
+/// number of epoch lines (on stdout for a fit, stderr for a comparison), notes on stderr.
 pub struct Terminal {
     bar: ProgressBar,
     epochs: usize,
     sums: [f64; 3],
     count: usize,
     vae: bool,
+    lines: Lines,
 }
 
 impl Terminal {
-    /// A fresh view.
+    /// A fresh view whose lines of progress go to stdout.
     pub fn new() -> Self {
         Terminal {
             bar: ProgressBar::hidden(),
@@ -64,12 +76,37 @@ impl Terminal {
             sums: [0.0; 3],
             count: 0,
             vae: false,
+            lines: Lines::Stdout,
         }
     }
 
-    fn print(line: &str) {
+    /// A fresh view whose lines of progress go to stderr (stdout is left to the caller's
+    /// findings), or nowhere with `quiet` (no bars either; notes still go to stderr).
+    pub fn on_stderr(quiet: bool) -> Self {
+        Terminal {
+            lines: if quiet { Lines::Quiet } else { Lines::Stderr },
+            ..Terminal::new()
+        }
+    }
+
+    fn print(&self, line: &str) {
         use std::io::Write as _;
-        let _ = writeln!(std::io::stdout().lock(), "{line}");
+        match self.lines {
+            Lines::Stdout => {
+                let _ = writeln!(std::io::stdout().lock(), "{line}");
+            }
+            Lines::Stderr => crate::errln(line),
+            Lines::Quiet => {}
+        }
+    }
+
+    /// A progress bar, or a hidden one when quiet.
+    fn new_bar(&self, len: Option<usize>, msg: &str) -> ProgressBar {
+        if self.lines == Lines::Quiet {
+            ProgressBar::hidden()
+        } else {
+            bar(len, msg)
+        }
     }
 }
 
@@ -81,7 +118,7 @@ impl Default for Terminal {
 
 impl latent_nn::Observer for Terminal {
     fn epoch_start(&mut self, epoch: usize, steps: usize) {
-        self.bar = bar(Some(steps), &format!("epoch {epoch}/{}", self.epochs));
+        self.bar = self.new_bar(Some(steps), &format!("epoch {epoch}/{}", self.epochs));
         self.sums = [0.0; 3];
         self.count = 0;
     }
@@ -118,7 +155,7 @@ impl latent_nn::Observer for Terminal {
             .val_loss
             .map(|v| format!(", val {v:.3}"))
             .unwrap_or_default();
-        Terminal::print(&if self.vae {
+        self.print(&if self.vae {
             format!(
                 "epoch {}/{}: loss {:.3} (recon {:.3} + kl {:.3}){val} [{:.1} s]",
                 m.epoch, self.epochs, m.train_loss, m.train_recon, m.train_kl, m.seconds
@@ -139,11 +176,15 @@ impl latent_nn::Observer for Terminal {
 impl latent::FitEvents for Terminal {
     fn stage(&mut self, what: &str) {
         self.bar.finish_and_clear();
-        self.bar = spinner(what);
+        self.bar = if self.lines == Lines::Quiet {
+            ProgressBar::hidden()
+        } else {
+            spinner(what)
+        };
     }
     fn rows(&mut self, seen: usize, total: Option<usize>) {
         if self.bar.length() != total.map(|t| t as u64) {
-            self.bar = bar(total, "incremental PCA: rows");
+            self.bar = self.new_bar(total, "incremental PCA: rows");
         }
         self.bar.set_position(seen as u64);
     }
@@ -153,14 +194,14 @@ impl latent::FitEvents for Terminal {
     }
     fn info(&mut self, line: &str) {
         self.bar.finish_and_clear();
-        Terminal::print(line);
+        self.print(line);
     }
 }
 
 impl latent::compare::CompareEvents for Terminal {
     fn log(&mut self, line: &str) {
         self.bar.finish_and_clear();
-        Terminal::print(line);
+        self.print(line);
     }
 }
 

@@ -1098,11 +1098,19 @@ fn vae_fit_explore_and_resume_end_to_end() {
     assert_eq!(npy::read(&d.path("t.npy")).expect("traversal").n(), 10);
     let err = d.fails(
         &[
-            "traverse", "--run", "vae", "--dims", "0..5,9", "--out", "t2.png",
+            "traverse", "--run", "vae", "--dims", "0..2,9", "--out", "t2.png",
         ],
         1,
     );
     assert!(err.contains('9'), "{err}");
+    // a range past K is refused too, not clipped
+    let err = d.fails(
+        &[
+            "traverse", "--run", "vae", "--dims", "0..5", "--out", "t2.png",
+        ],
+        1,
+    );
+    assert!(err.contains("the latent dim is 2"), "{err}");
     d.ok(&[
         "map", "--run", "vae", "--data", "digits", "--out", "map.png",
     ]);
@@ -1118,7 +1126,7 @@ fn autoencoders_sample_from_a_gaussian_fitted_to_their_codes() {
     let d = Dir::new();
     for model in ["ae", "linear-ae"] {
         let out = format!("{model}-run");
-        d.ok(&[
+        let mut fit = vec![
             "fit",
             "--model",
             model,
@@ -1126,15 +1134,18 @@ fn autoencoders_sample_from_a_gaussian_fitted_to_their_codes() {
             "digits",
             "--latent-dim",
             "3",
-            "--hidden",
-            "32",
             "--epochs",
             "2",
             "--val-fraction",
             "0.1",
             "--out",
             &out,
-        ]);
+        ];
+        // the linear autoencoder has no hidden layers (--hidden is refused)
+        if model == "ae" {
+            fit.extend(["--hidden", "32"]);
+        }
+        d.ok(&fit);
         let m = metrics(&d.path(&format!("{out}/metrics.jsonl")));
         assert!(m[1]["val_loss"].as_f64().is_some(), "{m:?}");
         assert_eq!(m[1]["train_kl"].as_f64(), Some(0.0));

@@ -5,8 +5,8 @@ use latent_core::{Error, Result};
 /// Parse a set of latent dimensions for a model with `latent_dim` dimensions:
 ///
 /// - `all`: every dimension, `0..latent_dim`;
-/// - `a..b`: `a` to `b − 1` (end exclusive, like Rust), the end clipped to `latent_dim`;
-/// - `a..=b`: `a` to `b` (end inclusive), clipped likewise;
+/// - `a..b`: `a` to `b − 1` (end exclusive, like Rust), `b ≤ latent_dim`;
+/// - `a..=b`: `a` to `b` (end inclusive), `b < latent_dim`;
 /// - `i`: one dimension, which must exist;
 /// - a comma-separated list of the above, e.g. `0,3,5` or `0..4,10`.
 ///
@@ -15,8 +15,8 @@ use latent_core::{Error, Result};
 ///
 /// # Errors
 /// [`Error::InvalidParam`] (named `dims`) quoting the part that is not a number or a range, an
-/// empty part, a single dimension `≥ latent_dim`, a range that is empty or starts at or past
-/// `latent_dim`.
+/// empty part, a single dimension `≥ latent_dim`, a range that is empty or reaches past the
+/// last dimension (nothing is clipped: the message says K and the valid range).
 pub fn parse_dims(s: &str, latent_dim: usize) -> Result<Vec<usize>> {
     let bad = |part: &str, reason: String| Error::param("dims", format!("`{part}`: {reason}"));
     if latent_dim == 0 {
@@ -58,13 +58,19 @@ pub fn parse_dims(s: &str, latent_dim: usize) -> Result<Vec<usize>> {
                 if start >= end {
                     return Err(bad(part, "empty range".into()));
                 }
-                if start >= latent_dim {
+                if end > latent_dim {
                     return Err(bad(
                         part,
-                        format!("starts past the last dimension ({})", latent_dim - 1),
+                        format!(
+                            "reaches past the last dimension: the latent dim is {latent_dim}, \
+                             so the dimensions are 0..{latent_dim} (0 to {}); use \
+                             `{}..{latent_dim}` or `all`",
+                            latent_dim - 1,
+                            start.min(latent_dim - 1)
+                        ),
                     ));
                 }
-                (start..end.min(latent_dim)).collect()
+                (start..end).collect()
             }
             None => {
                 let d = number(part, part)?;
@@ -101,7 +107,8 @@ mod tests {
             parse_dims("0..10", 20).unwrap(),
             (0..10).collect::<Vec<_>>()
         );
-        assert_eq!(parse_dims("0..10", 4).unwrap(), vec![0, 1, 2, 3]);
+        assert_eq!(parse_dims("0..4", 4).unwrap(), vec![0, 1, 2, 3]);
+        assert_eq!(parse_dims("0..=3", 4).unwrap(), vec![0, 1, 2, 3]);
         assert_eq!(parse_dims("2..=4", 10).unwrap(), vec![2, 3, 4]);
         assert_eq!(parse_dims("0,3,5", 6).unwrap(), vec![0, 3, 5]);
         assert_eq!(parse_dims("5, 0 ,3", 6).unwrap(), vec![5, 0, 3]);
@@ -117,7 +124,13 @@ mod tests {
             ("7", 5, "dimension 7 does not exist"),
             ("0,,1", 5, "empty entry"),
             ("3..3", 5, "`3..3`: empty range"),
-            ("6..9", 5, "`6..9`: starts past"),
+            ("6..9", 5, "`6..9`: reaches past the last dimension"),
+            (
+                "0..20",
+                10,
+                "the latent dim is 10, so the dimensions are 0..10 (0 to 9)",
+            ),
+            ("0..=10", 10, "`0..=10`: reaches past"),
             ("-1", 5, "`-1`"),
             ("", 5, "empty entry"),
             ("al", 5, "`al`"),

@@ -9,12 +9,12 @@ use std::time::Instant;
 
 use latent_core::Family;
 use latent_data::source::Split;
-use latent_data::transform::{Binarize, Preprocess, ScaleChoice};
+use latent_data::transform::{Preprocess, ScaleChoice};
 use serde::{Deserialize, Serialize};
 
 use crate::data::{CsvHeader, DataSource};
 use crate::eval::{Bench, BenchSummary, EvalSettings, Metrics, evaluate};
-use crate::fit::{FitEvents, FitSpec, LatentDim};
+use crate::fit::{BinarizeChoice, FitEvents, FitSpec, LatentDim};
 use crate::run::{self, Model};
 use crate::{Error, Result};
 
@@ -48,6 +48,20 @@ pub struct CompareSpec {
     pub hidden: Vec<usize>,
     /// Rows per training step.
     pub batch_size: usize,
+    /// Feature scaling before every model, as `latent fit --scale` (fitted on the training
+    /// split; the test split gets the same).
+    #[serde(default)]
+    pub scale: ScaleChoice,
+    /// Binarization after scaling, as `latent fit --binarize`.
+    #[serde(default)]
+    pub binarize: BinarizeChoice,
+    /// Adam learning rate of the deep autoencoder and the VAEs.
+    #[serde(default = "default_lr")]
+    pub lr: f64,
+    /// Adam learning rate of the linear autoencoder (with a cosine schedule: it converges
+    /// late, see [`LINEAR_AE_STEPS`]).
+    #[serde(default = "default_linear_lr")]
+    pub linear_lr: f64,
     /// Importance samples per test row for the VAEs' `nll_is` (0 skips it).
     pub iw_samples: usize,
     /// Decoded latent samples per model for completeness and the Fréchet distance.
@@ -70,6 +84,10 @@ impl CompareSpec {
             linear_epochs: None,
             hidden: vec![400],
             batch_size: 128,
+            scale: ScaleChoice::Auto,
+            binarize: BinarizeChoice::None,
+            lr: default_lr(),
+            linear_lr: default_linear_lr(),
             iw_samples: 100,
             samples: 2000,
             seed: 0,
@@ -119,6 +137,37 @@ impl CompareSpec {
             self.samples,
             out.display()
         )
+    }
+}
+
+/// The learning rate of the deep autoencoder and the VAEs by default (`latent fit`'s).
+fn default_lr() -> f64 {
+    crate::fit::TrainSettings::default().lr
+}
+
+/// The learning rate of the linear autoencoder by default.
+fn default_linear_lr() -> f64 {
+    0.01
+}
+
+/// `--binarize`'s value for `b`: `none`, `threshold=T` or `bernoulli`.
+fn binarize_flag(b: BinarizeChoice) -> String {
+    match b {
+        BinarizeChoice::None => "none".into(),
+        BinarizeChoice::Threshold(at) => format!("threshold={at}"),
+        BinarizeChoice::Bernoulli => "bernoulli".into(),
+    }
+}
+
+/// `--lr-schedule`'s value for `s`.
+fn schedule_flag(s: latent_nn::LrSchedule) -> String {
+    match s {
+        latent_nn::LrSchedule::Constant => "constant".into(),
+        latent_nn::LrSchedule::Cosine {
+            final_fraction: 0.0,
+        } => "cosine".into(),
+        latent_nn::LrSchedule::Cosine { final_fraction } => format!("cosine={final_fraction}"),
+        latent_nn::LrSchedule::Step { every, gamma } => format!("step={every}:{gamma}"),
     }
 }
 
@@ -175,6 +224,18 @@ pub struct CompareSummary {
     pub hidden: String,
     /// Rows per training step.
     pub batch_size: usize,
+    /// The feature scaling asked for (`auto`: chosen from the data, as `latent fit` does).
+    #[serde(default)]
+    pub scale: ScaleChoice,
+    /// The binarization after scaling (`none`, `threshold=T`, `bernoulli`).
+    #[serde(default = "no_binarize")]
+    pub binarize: String,
+    /// Adam learning rate of the deep autoencoder and the VAEs.
+    #[serde(default = "default_lr")]
+    pub lr: f64,
+    /// Adam learning rate of the linear autoencoder.
+    #[serde(default = "default_linear_lr")]
+    pub linear_lr: f64,
     /// The seed.
     pub seed: u64,
     /// Figures of the test bench itself.
@@ -209,6 +270,10 @@ impl CompareSummary {
             self.find(family, k, None)
         }
     }
+}
+
+fn no_binarize() -> String {
+    "none".into()
 }
 
 /// What a comparison reports while it works: the fits' events, and lines of progress.
@@ -286,6 +351,18 @@ fn fit_command(fit: &FitSpec, out: &Path) -> Vec<String> {
     if let LatentDim::Count(k) = fit.latent {
         v.extend(["--latent-dim".into(), k.to_string()]);
     }
+    if fit.scale != ScaleChoice::Auto {
+        v.extend([
+            "--scale".into(),
+            serde_json::to_value(fit.scale)
+                .ok()
+                .and_then(|s| s.as_str().map(str::to_string))
+                .unwrap_or_default(),
+        ]);
+    }
+    if fit.binarize != BinarizeChoice::None {
+        v.extend(["--binarize".into(), binarize_flag(fit.binarize)]);
+    }
     v.extend([
         "--seed".into(),
         fit.seed.to_string(),
@@ -305,14 +382,22 @@ fn fit_command(fit: &FitSpec, out: &Path) -> Vec<String> {
             t.epochs.unwrap_or(crate::fit::DEFAULT_EPOCHS).to_string(),
             "--lr".into(),
             t.lr.to_string(),
-            "--hidden".into(),
-            fit.net
-                .hidden
-                .iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join(","),
         ]);
+        if t.schedule != latent_nn::LrSchedule::Constant {
+            v.extend(["--lr-schedule".into(), schedule_flag(t.schedule)]);
+        }
+        // the linear autoencoder has no hidden layers
+        if fit.family != Family::LinearAe {
+            v.extend([
+                "--hidden".into(),
+                fit.net
+                    .hidden
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(","),
+            ]);
+        }
         if fit.family == Family::Vae {
             v.extend(["--beta".into(), t.beta.to_string()]);
         }
@@ -439,14 +524,21 @@ pub fn compare(
     if spec.epochs == 0 {
         return Err(Error::invalid("--epochs must be at least 1"));
     }
+    for (flag, lr) in [("--lr", spec.lr), ("--linear-lr", spec.linear_lr)] {
+        if !(lr.is_finite() && lr > 0.0) {
+            return Err(Error::invalid(format!(
+                "{flag} {lr}: a learning rate must be finite and positive"
+            )));
+        }
+    }
     let (train_src, test_src, split_note) = splits(spec)?;
     let started = Instant::now();
 
     events.log(&format!("== loading {} ({split_note})", spec.data.data));
     let train_raw = train_src.load()?;
     let test_raw = test_src.load()?;
-    // the same preprocessing the fits choose by default (--scale auto, no binarization)
-    let pre = Preprocess::fit(&train_raw, ScaleChoice::Auto, Binarize::None)?;
+    // the preprocessing every fit chooses from the same training rows
+    let pre = Preprocess::fit(&train_raw, spec.scale, spec.binarize.resolve(spec.seed))?;
     let train = pre.apply(train_raw)?;
     let test = pre.apply(test_raw)?;
     let (n_train, n_test) = (train.n(), test.n());
@@ -506,6 +598,8 @@ pub fn compare(
             events.log(&format!("\n== {name}"));
             let mut fit = FitSpec::new(family, train_src.clone(), LatentDim::Count(k));
             fit.seed = spec.seed;
+            fit.scale = spec.scale;
+            fit.binarize = spec.binarize;
             if family.is_neural() {
                 fit.batch_size = Some(spec.batch_size);
                 fit.device = spec.device.clone();
@@ -514,13 +608,14 @@ pub fn compare(
                 Family::Pca => {}
                 Family::LinearAe => {
                     fit.train.epochs = Some(linear_epochs);
-                    fit.train.lr = 0.01;
+                    fit.train.lr = spec.linear_lr;
                     fit.train.schedule = latent_nn::LrSchedule::Cosine {
                         final_fraction: 0.0,
                     };
                 }
                 Family::Ae | Family::Vae => {
                     fit.train.epochs = Some(spec.epochs);
+                    fit.train.lr = spec.lr;
                     fit.net.hidden = spec.hidden.clone();
                     if let Some(b) = beta {
                         fit.train.beta = b;
@@ -528,7 +623,22 @@ pub fn compare(
                 }
             }
             let t0 = Instant::now();
-            crate::fit::fit(&fit, &dir, false, fit_command(&fit, &dir), events)?;
+            crate::fit::fit(&fit, &dir, false, fit_command(&fit, &dir), events).map_err(|e| {
+                // the learning rate of the linear autoencoder has a flag of its own here
+                let hint = if family == Family::LinearAe && e.to_string().contains("--lr") {
+                    format!(
+                        " (the linear autoencoder's learning rate is --linear-lr, now {})",
+                        spec.linear_lr
+                    )
+                } else {
+                    String::new()
+                };
+                Error::InRun {
+                    run: name.clone(),
+                    hint,
+                    source: Box::new(e),
+                }
+            })?;
             let fit_seconds = t0.elapsed().as_secs_f64();
             // the model as saved (as every later command sees it)
             let (config, m) = run::load(&dir)?;
@@ -578,6 +688,10 @@ pub fn compare(
             .collect::<Vec<_>>()
             .join(","),
         batch_size: spec.batch_size,
+        scale: spec.scale,
+        binarize: binarize_flag(spec.binarize),
+        lr: spec.lr,
+        linear_lr: spec.linear_lr,
         seed: spec.seed,
         bench: bench.summary(),
         reading: Vec::new(),

@@ -102,16 +102,8 @@ impl DataSource {
         let Some(r) = recorded else {
             return self.clone();
         };
-        let same = r.data == self.data
-            || matches!(
-                (
-                    std::fs::canonicalize(&r.data),
-                    std::fs::canonicalize(&self.data)
-                ),
-                (Ok(a), Ok(b)) if a == b
-            );
         let mut out = self.clone();
-        if !same {
+        if !self.same_data(r) {
             return out;
         }
         if out.labels.is_none() && out.label_column.is_none() {
@@ -123,6 +115,61 @@ impl DataSource {
             out.csv_header = r.csv_header;
         }
         out
+    }
+
+    /// Whether this source reads the same data set as `other`: the same dataset name or
+    /// path, or paths to the same file.
+    pub fn same_data(&self, other: &DataSource) -> bool {
+        other.data == self.data
+            || matches!(
+                (
+                    std::fs::canonicalize(&other.data),
+                    std::fs::canonicalize(&self.data)
+                ),
+                (Ok(a), Ok(b)) if a == b
+            )
+    }
+
+    /// This source as a command given a run should read it, `recorded` being how the run's
+    /// fit read its data (`None` for runs that do not record it): read like the run
+    /// ([`DataSource::like_recorded`]: labels, label column, CSV header) and, when it is the
+    /// run's own data, split as the run split it. A run fitted with a hold-out keeps its
+    /// hold-out: given no `--holdout`, the same seeded rows are held out — the training split
+    /// by default, the held-out rows with `--split test` — and a `--holdout` of another
+    /// percentage or seed is refused, since its test rows would include rows the model was
+    /// fitted on. Other data, and a hold-out asked of a run fitted without one, are read as
+    /// given.
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] for a hold-out that conflicts with the run's, naming the run's and
+    /// how to proceed.
+    pub fn for_run(&self, recorded: Option<&DataSource>) -> Result<DataSource> {
+        let mut out = self.like_recorded(recorded);
+        let Some(r) = recorded.filter(|r| self.same_data(r)) else {
+            return Ok(out);
+        };
+        let Some(run_percent) = r.holdout else {
+            return Ok(out);
+        };
+        match self.holdout {
+            None => {
+                out.holdout = Some(run_percent);
+                out.holdout_seed = r.holdout_seed;
+            }
+            Some(p) if p == run_percent && self.holdout_seed == r.holdout_seed => {}
+            Some(p) => {
+                return Err(Error::invalid(format!(
+                    "--holdout {p} --holdout-seed {}: the run was fitted on {} with \
+                     --holdout {run_percent} --holdout-seed {} (its test split is those \
+                     {run_percent} % of the rows), so another hold-out would put rows the model \
+                     was fitted on among the test rows; omit --holdout to reuse the run's \
+                     (--split test selects its held-out rows), or give the same: --holdout \
+                     {run_percent} --holdout-seed {}",
+                    self.holdout_seed, self.data, r.holdout_seed, r.holdout_seed
+                )));
+            }
+        }
+        Ok(out)
     }
 
     /// How latent-data reads it. With a hold-out, the split is made after loading the whole
@@ -288,6 +335,58 @@ mod tests {
         let like = DataSource::new("wine.csv").like_recorded(Some(&legacy));
         assert!(!like.find_label_column);
         assert_eq!(like.load_options().csv.label, None);
+    }
+
+    #[test]
+    fn later_commands_keep_the_runs_holdout() {
+        let mut recorded = DataSource::new("digits");
+        recorded.holdout = Some(25);
+        recorded.holdout_seed = 3;
+        // the run's data without --holdout: the run's hold-out, either split
+        let given = DataSource::new("digits");
+        let for_run = given
+            .for_run(Some(&recorded))
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!((for_run.holdout, for_run.holdout_seed), (Some(25), 3));
+        assert_eq!(for_run.split, None);
+        let test = given
+            .with_split(Split::Test)
+            .for_run(Some(&recorded))
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            (test.holdout, test.holdout_seed, test.split),
+            (Some(25), 3, Some(Split::Test))
+        );
+        // the same hold-out repeated: accepted
+        let mut same = given.clone();
+        same.holdout = Some(25);
+        same.holdout_seed = 3;
+        assert_eq!(same.for_run(Some(&recorded)).ok(), Some(same.clone()));
+        // another percentage or seed: refused, naming the run's and what to do
+        for (p, seed) in [(30, 3), (25, 0)] {
+            let mut other = given.clone();
+            other.holdout = Some(p);
+            other.holdout_seed = seed;
+            let err = other
+                .for_run(Some(&recorded))
+                .map(|_| ())
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.contains("--holdout 25 --holdout-seed 3")
+                    && err.contains("omit --holdout")
+                    && err.contains(&format!("--holdout {p} --holdout-seed {seed}:")),
+                "{err}"
+            );
+        }
+        // other data, a run without a hold-out, a run that records no source: as given
+        let other = DataSource::new("fashion-mnist-10k");
+        assert_eq!(other.for_run(Some(&recorded)).ok(), Some(other.clone()));
+        let mut held = DataSource::new("digits");
+        held.holdout = Some(30);
+        let plain = DataSource::new("digits");
+        assert_eq!(held.for_run(Some(&plain)).ok(), Some(held.clone()));
+        assert_eq!(held.for_run(None).ok(), Some(held.clone()));
     }
 
     #[test]

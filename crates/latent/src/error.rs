@@ -32,6 +32,17 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// One fit of a comparison failed: the run's name, the error, and what to change.
+    #[error("{run}: {source}{hint}")]
+    InRun {
+        /// The run of the comparison (`vae-k2-beta1`).
+        run: String,
+        /// Words added after the error (empty, or a flag to try).
+        hint: String,
+        /// The error of the fit.
+        #[source]
+        source: Box<Error>,
+    },
     /// A bug: something that should not fail did.
     #[error("internal error: {0}")]
     Internal(String),
@@ -57,6 +68,7 @@ impl Error {
                 source.kind(),
                 std::io::ErrorKind::NotFound | std::io::ErrorKind::PermissionDenied
             ),
+            Error::InRun { source, .. } => source.is_user_error(),
             Error::Internal(_) => false,
         }
     }

@@ -445,6 +445,7 @@ pub fn fit(
     command: Vec<String>,
     events: &mut dyn FitEvents,
 ) -> Result<Fitted> {
+    crate::applies::check(spec)?;
     let inputs: Vec<&Path> = spec.data.path().into_iter().collect();
     let (_, _lock) = run::claim_run_dir(out, force, &inputs, &command)?;
     if spec.family == Family::Pca {
@@ -682,7 +683,16 @@ fn net_config(spec: &FitSpec, latent_dim: usize, data: &Dataset) -> Result<NetCo
         (Some(LikelihoodChoice::GaussianLearned), _) => Likelihood::GaussianLearned {
             shared: n.shared_sigma,
         },
-        (None, ModelKind::Vae) if in_unit_interval(data) => Likelihood::Bernoulli,
+        (None, ModelKind::Vae) if in_unit_interval(data) => {
+            if n.shared_sigma {
+                return Err(Error::invalid(format!(
+                    "--shared-sigma: {} is in [0, 1], so the VAE's likelihood is Bernoulli, \
+                     which has no σ (drop it, or give --likelihood gaussian-learned)",
+                    data.name()
+                )));
+            }
+            Likelihood::Bernoulli
+        }
         (None, ModelKind::Vae) => Likelihood::GaussianLearned {
             shared: n.shared_sigma,
         },
@@ -780,9 +790,9 @@ fn fit_nn(
     let info = data_info(&spec.data, &raw);
     let display = display_range(&raw);
     let data = preprocess.apply(raw)?;
-    let net = net_config(spec, latent_dim, &data)?;
+    let mut net = net_config(spec, latent_dim, &data)?;
     let t = &spec.train;
-    let train = TrainConfig {
+    let mut train = TrainConfig {
         epochs: t.epochs.unwrap_or(DEFAULT_EPOCHS),
         batch_size: spec.batch_size.unwrap_or(DEFAULT_BATCH),
         lr: t.lr,
@@ -799,6 +809,8 @@ fn fit_nn(
         seed: spec.seed,
     };
     train.check()?;
+    // what the model does not use is recorded as nothing (see `recorded`)
+    crate::recorded::canonicalize(&mut net, &mut train);
     if t.dynamic_binarize && !in_unit_interval(&data) {
         return Err(Error::invalid("--dynamic-binarize needs data in [0, 1]"));
     }

@@ -23,11 +23,13 @@
 
 mod error;
 
+pub mod applies;
 pub mod compare;
 pub mod data;
 pub mod eval;
 pub mod figures;
 pub mod fit;
+mod recorded;
 pub mod report;
 pub mod run;
 pub mod sampler;

@@ -91,8 +91,13 @@ impl RunError {
 }
 
 /// The model part of a run's configuration: enough to rebuild the model from the weights.
+/// A network's settings are written without the ones it does not use (an autoencoder's
+/// posterior, likelihood and β…: see `recorded.rs`); runs that recorded them read as before.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "kebab-case")]
+#[serde(
+    into = "crate::recorded::ModelRepr",
+    try_from = "crate::recorded::ModelRepr"
+)]
 pub enum ModelConfig {
     /// Principal component analysis.
     Pca {
@@ -540,17 +545,31 @@ pub fn load(dir: &Path) -> Result<(RunConfig, Model), RunError> {
 
 impl RunConfig {
     /// Read `source` for this run: rows as wide as the training data, with the run's
-    /// preprocessing applied (what the model takes). When `source` is the run's own data and
-    /// says nothing of labels, it is read as the run read it
-    /// ([`DataSource::like_recorded`](crate::DataSource::like_recorded)).
+    /// preprocessing applied (what the model takes). When `source` is the run's own data it
+    /// is read and split as the run read it
+    /// ([`DataSource::for_run`](crate::DataSource::for_run): its labels, and its hold-out —
+    /// the training split, or the held-out rows with `--split test`; a note says so).
     ///
     /// # Errors
-    /// Reading errors; rows of another width.
+    /// Reading errors; rows of another width; a hold-out that conflicts with the run's.
     pub fn load_data(
         &self,
         source: &crate::data::DataSource,
     ) -> crate::Result<latent_core::Dataset> {
-        let data = source.like_recorded(self.data.args.as_ref()).load()?;
+        let resolved = source.for_run(self.data.args.as_ref())?;
+        let data = resolved.load()?;
+        if let (None, Some(p)) = (source.holdout, resolved.holdout) {
+            let split = match resolved.split {
+                Some(Split::Test) => "the held-out rows (its test split)",
+                _ => "its training split (--split test for the held-out rows)",
+            };
+            latent_data::notes::emit(&format!(
+                "the run held out {p} % of {} (--holdout {p} --holdout-seed {}): reading {split}, {} rows",
+                resolved.data,
+                resolved.holdout_seed,
+                data.n()
+            ));
+        }
         if data.dim() != self.input_dim {
             return Err(crate::Error::invalid(format!(
                 "{}: rows have {} features, but the run was fitted on {} ({})",

@@ -23,8 +23,14 @@ pub fn run(args: &DemoArgs) -> Result<()> {
          Same as: {same}{}\n",
         if args.force { " --force" } else { "" }
     );
-    let summary =
-        latent::compare::compare(&spec, &args.out, args.force, &same, &mut Terminal::new())?;
+    // progress on stderr: stdout keeps the header and the findings
+    let summary = latent::compare::compare(
+        &spec,
+        &args.out,
+        args.force,
+        &same,
+        &mut Terminal::on_stderr(false),
+    )?;
     outln!("\n== what the numbers show (details in the report)");
     for l in &summary.reading {
         outln!("- {l}");

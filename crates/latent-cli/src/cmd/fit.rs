@@ -70,7 +70,9 @@ pub fn run(args: &FitArgs, command: Vec<String>, given: &[String]) -> Result<()>
             &mut events,
         )?
     } else {
-        latent::fit::fit(&spec(args)?, &args.out, args.force, command, &mut events)?
+        let spec = spec(args)?;
+        check_flags_apply(&spec, given)?;
+        latent::fit::fit(&spec, &args.out, args.force, command, &mut events)?
     };
     let r = fitted.model.reduction();
     if let latent::Model::Pca(p) = &fitted.model {
@@ -111,6 +113,23 @@ pub fn run(args: &FitArgs, command: Vec<String>, given: &[String]) -> Result<()>
         );
     }
     Ok(())
+}
+
+/// The flags given (by clap id) whose settings the fit would ignore — an epoch count for
+/// PCA, a β for an autoencoder ([`latent::applies`]) — are refused, each named with why.
+fn check_flags_apply(spec: &FitSpec, given: &[String]) -> Result<()> {
+    let ignored: Vec<latent::applies::Inapplicable> = latent::applies::inapplicable(spec)
+        .into_iter()
+        .filter(|i| {
+            given
+                .iter()
+                .any(|id| i.flag.strip_prefix("--") == Some(id.replace('_', "-").as_str()))
+        })
+        .collect();
+    if ignored.is_empty() {
+        return Ok(());
+    }
+    Err(latent::applies::refusal(spec.family, &ignored).into())
 }
 
 /// With `--resume`, the flags given besides `--out`, `--epochs`, `--engine` and

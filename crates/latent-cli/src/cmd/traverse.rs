@@ -10,7 +10,10 @@ pub fn run(args: &TraverseArgs) -> Result<()> {
     out::prepare_strips(&args.out, args.force, &[&args.run])?;
     let (config, model) = latent::run::load(&args.run)?;
     let k = model.reduction().latent_dim();
-    let dims = latent_explore::parse_dims(&args.dims, k)?;
+    let dims = match &args.dims {
+        Some(d) => latent_explore::parse_dims(d, k)?,
+        None => (0..k.min(10)).collect(),
+    };
     latent::figures::check_figure(
         &format!("--steps {} over {} dims", args.steps, dims.len()),
         args.steps.saturating_mul(dims.len()),
