@@ -439,6 +439,9 @@ fn edited_training_settings_and_checkpoints_are_detected_on_resume() {
         "16",
         "--epochs",
         "2",
+        // a checkpoint per epoch: the newest is edited below, the one before is the fallback
+        "--checkpoint-every",
+        "1",
         "--out",
         "run",
     ];
