@@ -74,13 +74,16 @@ Examples:
     #[command(after_help = "\
 Examples:
   latent decode --run runs/pca --codes codes.npy --out images.npy
-  latent decode --run runs/pca --codes codes.csv --out grid.png")]
+  latent decode --run runs/pca --codes codes.csv --out grid.png
+  latent decode --run runs/wine --codes codes.npy --out rows.csv   # named columns, data units")]
     Decode(DecodeArgs),
-    /// Reconstruct inputs: originals above, reconstructions below; prints the error.
+    /// Reconstruct inputs: originals above, reconstructions below (or the reconstructions as
+    /// .csv/.npy, with a table of a few rows); prints the error.
     #[command(after_help = "\
 Examples:
   latent reconstruct --run runs/pca --data fashion-mnist-10k --out recon.png
-  latent reconstruct --run runs/pca --data fashion-mnist-10k --n 16 --out recon.png")]
+  latent reconstruct --run runs/pca --data fashion-mnist-10k --n 16 --seed 3 --out recon.png
+  latent reconstruct --run runs/wine --data wine.csv --n 1000000 --out recon.csv   # every row")]
     Reconstruct(ReconstructArgs),
     /// Draw new data: decode samples of the prior (VAE), or of a Gaussian fitted to the
     /// training codes (PCA, autoencoders: they have no prior).
@@ -88,7 +91,8 @@ Examples:
 Examples:
   latent sample --run runs/vae --n 64 --out samples.png
   latent sample --run runs/vae --n 64 --temperature 0.7 --seed 3 --out samples.png
-  latent sample --run runs/pca --n 1000 --out samples.npy")]
+  latent sample --run runs/pca --n 1000 --out samples.npy
+  latent sample --run runs/wine --n 100 --out samples.csv")]
     Sample(SampleArgs),
     /// Decode the straight (or spherical) path between the codes of two inputs.
     #[command(after_help = "\
@@ -393,7 +397,8 @@ pub struct DecodeArgs {
     /// Codes to decode: .npy (2-D float) or .csv.
     #[arg(long, value_name = "FILE")]
     pub codes: PathBuf,
-    /// Output: .npy (decoded rows, in the data's units; images as N×H×W[×C]) or .png (a grid).
+    /// Output: .npy (decoded rows, in the data's units; images as N×H×W[×C]), .csv (the
+    /// data's column names as header) or .png (a grid of at most 4096 images).
     #[arg(long, value_name = "FILE")]
     pub out: PathBuf,
     /// Images per row of a PNG grid.
@@ -417,12 +422,18 @@ pub struct ReconstructArgs {
     /// The input data.
     #[command(flatten)]
     pub data: DataArgs,
-    /// Output PNG: the first N inputs above, their reconstructions below.
+    /// Output: .png (the inputs above, their reconstructions below), or the reconstructions
+    /// in the data's units as .csv (a `row` column, the label, the data's column names) or
+    /// .npy.
     #[arg(long, value_name = "FILE")]
     pub out: PathBuf,
-    /// How many examples to show.
-    #[arg(long, default_value_t = 32)]
+    /// How many rows: a seeded spread over the classes (at random without labels); every
+    /// row, in order, when N is at least the number of rows.
+    #[arg(long, visible_alias = "rows", default_value_t = 32)]
     pub n: usize,
+    /// Seed of the choice of rows (default: the run's seed).
+    #[arg(long)]
+    pub seed: Option<u64>,
     /// Images per row.
     #[arg(long, default_value_t = 16)]
     pub columns: usize,
@@ -444,7 +455,8 @@ pub struct SampleArgs {
     /// How many samples.
     #[arg(long, default_value_t = 64)]
     pub n: usize,
-    /// Output: .png (a grid) or .npy (decoded rows in the data's units).
+    /// Output: .png (a grid), .npy or .csv (decoded rows in the data's units; CSV under the
+    /// data's column names).
     #[arg(long, value_name = "FILE")]
     pub out: PathBuf,
     /// Seed of the draw.
@@ -493,7 +505,8 @@ pub struct InterpolateArgs {
     /// Spherical interpolation instead of a straight line.
     #[arg(long)]
     pub slerp: bool,
-    /// Output: .png (one strip per pair) or .npy.
+    /// Output: .png (one strip per pair), .npy, or .csv (`from`, `to`, `t`, then the data's
+    /// columns), in the data's units.
     #[arg(long, value_name = "FILE")]
     pub out: PathBuf,
     /// Enlarge each image N times in a PNG (nearest neighbour; 1 to 16). Default: enough

@@ -100,34 +100,72 @@ pub fn record(path: &Path) -> Result<()> {
     Ok(latent_core::output::record_file(path)?)
 }
 
+/// The table format of an output kind (`None` for a picture).
+pub fn table(kind: OutKind) -> Option<latent::rows::Table> {
+    match kind {
+        OutKind::Npy => Some(latent::rows::Table::Npy),
+        OutKind::Csv => Some(latent::rows::Table::Csv),
+        OutKind::Png => None,
+    }
+}
+
+/// Refuse a picture of data that are not images before any work is done (the message says to
+/// write .csv or .npy); the image layout otherwise.
+pub fn image_shape(
+    kind: OutKind,
+    (config, run_dir): (&latent::RunConfig, &Path),
+) -> Result<Option<latent_core::ImageShape>> {
+    match kind {
+        OutKind::Png => Ok(Some(config.image_shape(run_dir)?)),
+        _ => Ok(None),
+    }
+}
+
 /// Write decoded rows (model space) as image strips (PNG, one strip per entry, labelled with
 /// `labels`, enlarged by `zoom` or the default zoom) or as one NPY array in the data's
 /// units, and record the file.
 pub fn write_strips(
     path: &Path,
     strips: &[ndarray::Array2<f32>],
-    (config, run_dir): (&latent::RunConfig, &Path),
+    run: (&latent::RunConfig, &Path),
     labels: &latent_report::GridLabels,
     zoom: Option<u32>,
 ) -> Result<()> {
-    if path
+    let kind = if path
         .to_string_lossy()
         .to_ascii_lowercase()
         .ends_with(".npy")
     {
-        let in_units: Vec<ndarray::Array2<f32>> = strips
-            .iter()
-            .map(|s| config.preprocess.invert(s.view()))
-            .collect();
-        let views: Vec<ndarray::ArrayView2<'_, f32>> = in_units.iter().map(|a| a.view()).collect();
-        let all = ndarray::concatenate(ndarray::Axis(0), &views)?;
-        match config.data.image_shape {
-            Some(shape) => latent_data::npy::write_f32_images(path, all.view(), shape)?,
-            None => latent_data::npy::write_f32(path, all.view())?,
-        }
+        OutKind::Npy
     } else {
-        let img = latent::figures::labelled_rows(strips, labels, config, run_dir, zoom)?;
-        latent_report::write_png(path, &img)?;
+        OutKind::Png
+    };
+    write_rows(path, kind, strips, run, (labels, zoom), &[])
+}
+
+/// Write decoded rows (model space), one strip per entry: as `kind` — a PNG grid (labelled
+/// with `labels`, enlarged by `zoom` or the default zoom), or all the rows in the data's
+/// units as NPY or CSV (`lead` columns first: see [`latent::rows::write_decoded`]) — and
+/// record the file.
+pub fn write_rows(
+    path: &Path,
+    kind: OutKind,
+    strips: &[ndarray::Array2<f32>],
+    (config, run_dir): (&latent::RunConfig, &Path),
+    (labels, zoom): (&latent_report::GridLabels, Option<u32>),
+    lead: &[latent_data::csv::TextColumn],
+) -> Result<()> {
+    match table(kind) {
+        Some(format) => {
+            let views: Vec<ndarray::ArrayView2<'_, f32>> =
+                strips.iter().map(|a| a.view()).collect();
+            let all = ndarray::concatenate(ndarray::Axis(0), &views)?;
+            latent::rows::write_decoded(path, format, all.view(), config, lead)?;
+        }
+        None => {
+            let img = latent::figures::labelled_rows(strips, labels, config, run_dir, zoom)?;
+            latent_report::write_png(path, &img)?;
+        }
     }
     record(path)
 }
@@ -136,4 +174,11 @@ pub fn write_strips(
 pub fn prepare_strips(path: &Path, force: bool, inputs: &[&Path]) -> Result<()> {
     out_kind(path, &[OutKind::Png, OutKind::Npy])?;
     prepare(path, force, inputs)
+}
+
+/// Check an output of decoded rows (.png, .npy or .csv) as [`prepare`] does; its kind.
+pub fn prepare_rows(path: &Path, force: bool, inputs: &[&Path]) -> Result<OutKind> {
+    let kind = out_kind(path, &[OutKind::Png, OutKind::Npy, OutKind::Csv])?;
+    prepare(path, force, inputs)?;
+    Ok(kind)
 }

@@ -51,6 +51,7 @@ impl Scratch {
         // files of the user's that happen to carry the names latent writes
         std::fs::write(p.join("codes.npy"), b"not latent's").unwrap();
         std::fs::write(p.join("samples.png"), b"a photo").unwrap();
+        std::fs::write(p.join("table.csv"), b"my,spreadsheet\n1,2\n").unwrap();
         std::fs::create_dir_all(p.join("cmp")).unwrap();
         std::fs::write(p.join("cmp/summary.json"), b"{\"mine\": true}").unwrap();
         std::fs::create_dir_all(p.join("fake-run")).unwrap();
@@ -260,11 +261,35 @@ fn file_outputs_replace_only_files_latent_wrote() {
             "--out",
             "codes.npy",
         ],
+        vec![
+            "reconstruct",
+            "--run",
+            "run",
+            "--data",
+            "data/x.npy",
+            "--out",
+            "codes.npy",
+        ],
     ] {
         let mut forced = args.clone();
         forced.push("--force");
         s.refused(&forced, "codes.npy: was not written by latent");
+        // the same command writing a table over a CSV file of the user's
+        let table: Vec<&str> = forced
+            .iter()
+            .map(|&a| if a == "codes.npy" { "table.csv" } else { a })
+            .collect();
+        if table[0] != "traverse" {
+            s.refused(&table, "table.csv: was not written by latent");
+        }
     }
+    // latent's own CSV outputs are replaced with --force
+    let sample_csv = ["sample", "--run", "run", "--n", "4", "--out", "s.csv"];
+    s.ok(&sample_csv);
+    s.refused(&sample_csv, "already exists");
+    let mut forced = sample_csv.to_vec();
+    forced.push("--force");
+    s.ok(&forced);
     s.refused(
         &[
             "encode",

@@ -539,3 +539,362 @@ fn incremental_pca_standardizes_a_stream_as_the_exact_solver_does() {
     // standardized: about 3 of 6 equal variances, not the wide column's ~100 %
     assert!(explained[0] < 0.8, "{}", explained[0]);
 }
+
+/// A CSV file written by latent: its header and its rows, as text cells.
+fn read_table(path: &Path) -> (Vec<String>, Vec<Vec<String>>) {
+    let text = std::fs::read_to_string(path).expect("read csv");
+    let mut lines = text
+        .lines()
+        .map(|l| l.split(',').map(str::to_string).collect());
+    let header = lines.next().expect("header");
+    (header, lines.collect())
+}
+
+/// The mean of the column `name` of a table.
+fn column_mean(header: &[String], rows: &[Vec<String>], name: &str) -> f64 {
+    let j = header.iter().position(|h| h == name).expect("column");
+    rows.iter()
+        .map(|r| r[j].parse::<f64>().expect("number"))
+        .sum::<f64>()
+        / rows.len() as f64
+}
+
+const WINE_COLUMNS: [&str; 13] = [
+    "alcohol",
+    "malic_acid",
+    "ash",
+    "alcalinity",
+    "magnesium",
+    "phenols",
+    "flavanoids",
+    "nonflavanoid",
+    "proanthocyanins",
+    "color",
+    "hue",
+    "od280",
+    "proline",
+];
+
+#[test]
+fn decoded_rows_are_written_as_csv_and_npy_under_the_column_names_in_the_data_units() {
+    let d = Dir::new();
+    // the rows grouped by class, as many files are (the first rows all of one class)
+    let text = wine_like_csv(90, "class");
+    let mut lines: Vec<&str> = text.lines().collect();
+    let header = lines.remove(0);
+    lines.sort_by_key(|l| l.rsplit(',').next().map(str::to_string));
+    std::fs::write(
+        d.path("wine.csv"),
+        format!("{header}\n{}\n", lines.join("\n")),
+    )
+    .expect("write");
+    d.ok(&[
+        "fit",
+        "--data",
+        "wine.csv",
+        "--latent-dim",
+        "3",
+        "--out",
+        "pca",
+    ]);
+    // the run records the column names (not the label column's)
+    assert_eq!(
+        json_file(&d.path("pca/config.json"))["data"]["feature_names"],
+        serde_json::json!(WINE_COLUMNS)
+    );
+    let names: Vec<String> = WINE_COLUMNS.iter().map(|s| s.to_string()).collect();
+
+    // reconstruct: a spread over the classes, the rows' indices, the data's units
+    let out = d.latent(&[
+        "reconstruct",
+        "--run",
+        "pca",
+        "--data",
+        "wine.csv",
+        "--n",
+        "6",
+        "--out",
+        "r.csv",
+    ]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (h, rows) = read_table(&d.path("r.csv"));
+    assert_eq!(h[..2], ["row", "label"]);
+    assert_eq!(h[2..], names[..]);
+    assert_eq!(rows.len(), 6);
+    let classes: std::collections::BTreeSet<&str> = rows.iter().map(|r| r[1].as_str()).collect();
+    assert_eq!(classes.len(), 3, "every class: {rows:?}");
+    let shown: Vec<usize> = rows.iter().map(|r| r[0].parse().expect("row")).collect();
+    assert!(shown.iter().all(|&i| i < 90), "{shown:?}");
+    let proline = column_mean(&h, &rows, "proline");
+    let hue = column_mean(&h, &rows, "hue");
+    assert!(proline > 300.0 && proline < 1500.0, "{proline}");
+    assert!(hue > 0.3 && hue < 2.0, "{hue}");
+    // … and a table a person reads on the terminal
+    assert!(stdout.contains("original → reconstruction"), "{stdout}");
+    assert!(
+        stdout.contains("alcohol") && stdout.contains("sq. error") && stdout.contains(" → "),
+        "{stdout}"
+    );
+    assert!(stdout.contains("spread over 3 classes"), "{stdout}");
+    // the same seed, the same rows; as NPY, 6 × 13 f32, the rows listed on stderr
+    let out = d.latent(&[
+        "reconstruct",
+        "--run",
+        "pca",
+        "--data",
+        "wine.csv",
+        "--rows",
+        "6",
+        "--out",
+        "r.npy",
+    ]);
+    assert!(out.status.success());
+    let listed = shown
+        .iter()
+        .map(usize::to_string)
+        .collect::<Vec<_>>()
+        .join(", ");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains(&format!("rows shown: {listed}")), "{err}");
+    let r = latent_data::npy::read(&d.path("r.npy"))
+        .expect("npy")
+        .into_x();
+    assert_eq!(r.dim(), (6, 13));
+    let (_, csv_rows) = read_table(&d.path("r.csv"));
+    let first: f32 = csv_rows[0][14].parse().expect("proline");
+    assert!((r[[0, 12]] - first).abs() <= 1e-3 * first.abs(), "{first}");
+    // another seed, other rows
+    d.ok(&[
+        "reconstruct",
+        "--run",
+        "pca",
+        "--data",
+        "wine.csv",
+        "--n",
+        "6",
+        "--seed",
+        "5",
+        "--out",
+        "r5.csv",
+    ]);
+    assert_ne!(read_table(&d.path("r5.csv")).1, rows);
+    // a picture of rows that are not images: refused, saying what to write
+    let err = d.fails(
+        &[
+            "reconstruct",
+            "--run",
+            "pca",
+            "--data",
+            "wine.csv",
+            "--out",
+            "r.png",
+        ],
+        1,
+    );
+    assert!(err.contains(".csv or .npy"), "{err}");
+    assert!(!d.path("r.png").exists());
+
+    // decode: every code, named columns, the data's units
+    d.ok(&[
+        "encode",
+        "--run",
+        "pca",
+        "--data",
+        "wine.csv",
+        "--out",
+        "codes.npy",
+    ]);
+    d.ok(&[
+        "decode",
+        "--run",
+        "pca",
+        "--codes",
+        "codes.npy",
+        "--out",
+        "dec.csv",
+    ]);
+    let (h, rows) = read_table(&d.path("dec.csv"));
+    assert_eq!(h, names);
+    assert_eq!(rows.len(), 90);
+    let proline = column_mean(&h, &rows, "proline");
+    assert!(proline > 500.0 && proline < 1000.0, "{proline}");
+    let err = d.fails(
+        &[
+            "decode",
+            "--run",
+            "pca",
+            "--codes",
+            "codes.npy",
+            "--out",
+            "dec.png",
+        ],
+        1,
+    );
+    assert!(err.contains(".csv or .npy"), "{err}");
+
+    // sample and interpolate
+    d.ok(&["sample", "--run", "pca", "--n", "5", "--out", "s.csv"]);
+    let (h, rows) = read_table(&d.path("s.csv"));
+    assert_eq!(h, names);
+    assert_eq!(rows.len(), 5);
+    let proline = column_mean(&h, &rows, "proline");
+    assert!(proline > 200.0 && proline < 1800.0, "{proline}");
+    d.ok(&["sample", "--run", "pca", "--n", "5", "--out", "s.npy"]);
+    let s = latent_data::npy::read(&d.path("s.npy"))
+        .expect("npy")
+        .into_x();
+    assert_eq!(s.dim(), (5, 13));
+    d.ok(&[
+        "interpolate",
+        "--run",
+        "pca",
+        "--data",
+        "wine.csv",
+        "--from",
+        "0,1",
+        "--to",
+        "89,88",
+        "--steps",
+        "4",
+        "--out",
+        "i.csv",
+    ]);
+    let (h, rows) = read_table(&d.path("i.csv"));
+    assert_eq!(h[..3], ["from", "to", "t"]);
+    assert_eq!(h[3..], names[..]);
+    assert_eq!(rows.len(), 8);
+    assert_eq!(rows[0][..3], ["0", "89", "0"]);
+    assert_eq!(rows[7][..3], ["1", "88", "1"]);
+    let proline = column_mean(&h, &rows, "proline");
+    assert!(proline > 200.0 && proline < 1800.0, "{proline}");
+    d.ok(&[
+        "interpolate",
+        "--run",
+        "pca",
+        "--data",
+        "wine.csv",
+        "--from",
+        "0",
+        "--to",
+        "89",
+        "--steps",
+        "4",
+        "--out",
+        "i.npy",
+    ]);
+    let i = latent_data::npy::read(&d.path("i.npy"))
+        .expect("npy")
+        .into_x();
+    assert_eq!(i.dim(), (4, 13));
+
+    // every file is recorded as latent's: replaced with --force, refused without
+    let manifest = std::fs::read_to_string(d.path(".latent-outputs")).expect("manifest");
+    for f in [
+        "r.csv", "r.npy", "dec.csv", "s.csv", "s.npy", "i.csv", "i.npy",
+    ] {
+        assert!(manifest.contains(&format!("\"{f}\"")), "{f}: {manifest}");
+    }
+    let again = [
+        "decode",
+        "--run",
+        "pca",
+        "--codes",
+        "codes.npy",
+        "--out",
+        "dec.csv",
+    ];
+    assert!(d.fails(&again, 1).contains("already exists"));
+    let mut forced = again.to_vec();
+    forced.push("--force");
+    d.ok(&forced);
+
+    // data without a header: columns x0 … x12
+    std::fs::write(
+        d.path("plain.csv"),
+        text.lines()
+            .skip(1)
+            .map(|l| {
+                let mut cells: Vec<&str> = l.split(',').collect();
+                cells.pop();
+                cells.join(",") + "\n"
+            })
+            .collect::<String>(),
+    )
+    .expect("write");
+    d.ok(&[
+        "fit",
+        "--data",
+        "plain.csv",
+        "--latent-dim",
+        "2",
+        "--out",
+        "plain",
+    ]);
+    d.ok(&["sample", "--run", "plain", "--n", "2", "--out", "p.csv"]);
+    let (h, _) = read_table(&d.path("p.csv"));
+    assert_eq!(h.first().map(String::as_str), Some("x0"));
+    assert_eq!(h.last().map(String::as_str), Some("x12"));
+}
+
+#[test]
+fn decode_refuses_a_png_grid_nobody_could_open() {
+    let d = Dir::new();
+    d.ok(&[
+        "fit",
+        "--data",
+        "digits",
+        "--latent-dim",
+        "2",
+        "--out",
+        "run",
+    ]);
+    let codes =
+        ndarray::Array2::from_shape_fn((5000, 2), |(i, j)| ((i * (j + 1)) % 7) as f32 - 3.0);
+    latent_data::npy::write_f32(&d.path("many.npy"), codes.view()).expect("write");
+    let err = d.fails(
+        &[
+            "decode", "--run", "run", "--codes", "many.npy", "--out", "big.png",
+        ],
+        1,
+    );
+    for part in [
+        "5000 codes",
+        "PNG grid",
+        ".npy or .csv",
+        "decode fewer codes",
+    ] {
+        assert!(err.contains(part), "{part}: {err}");
+    }
+    assert!(!d.path("big.png").exists());
+    // the same codes as an array or a table: no such limit
+    d.ok(&[
+        "decode", "--run", "run", "--codes", "many.npy", "--out", "big.npy",
+    ]);
+    let dec = latent_data::npy::read(&d.path("big.npy")).expect("npy");
+    assert_eq!((dec.n(), dec.dim()), (5000, 64));
+    d.ok(&[
+        "decode", "--run", "run", "--codes", "many.npy", "--out", "big.csv",
+    ]);
+    let (h, rows) = read_table(&d.path("big.csv"));
+    assert_eq!((h.len(), rows.len()), (64, 5000));
+    // a grid of a reasonable size is drawn
+    let some = codes.slice(ndarray::s![..1000, ..]);
+    latent_data::npy::write_f32(&d.path("some.npy"), some).expect("write");
+    d.ok(&[
+        "decode",
+        "--run",
+        "run",
+        "--codes",
+        "some.npy",
+        "--out",
+        "ok.png",
+        "--columns",
+        "50",
+    ]);
+    assert!(d.path("ok.png").is_file());
+}

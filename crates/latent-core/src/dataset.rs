@@ -67,6 +67,7 @@ pub struct Dataset {
     class_names: Option<Vec<String>>,
     image: Option<ImageShape>,
     range: Option<ValueRange>,
+    feature_names: Option<Vec<String>>,
 }
 
 impl Dataset {
@@ -98,6 +99,7 @@ impl Dataset {
             class_names: None,
             image: None,
             range: None,
+            feature_names: None,
         })
     }
 
@@ -167,6 +169,23 @@ impl Dataset {
         Ok(self)
     }
 
+    /// Name the features (the columns, in order: a CSV file's header without its label
+    /// column). Kept by every transform and selection of rows.
+    ///
+    /// # Errors
+    /// [`Error::Shape`] when the number of names differs from the number of columns.
+    pub fn with_feature_names(mut self, names: Vec<String>) -> Result<Self> {
+        if names.len() != self.dim() {
+            return Err(Error::shape(
+                format!("{}: feature names", self.name),
+                format!("{} names (one per column)", self.dim()),
+                names.len(),
+            ));
+        }
+        self.feature_names = Some(names);
+        Ok(self)
+    }
+
     /// Declare the interval the values live in (used for scaling and display).
     pub fn with_range(mut self, range: Option<ValueRange>) -> Self {
         self.range = range;
@@ -191,6 +210,7 @@ impl Dataset {
         out.class_names = self.class_names;
         out.image = self.image;
         out.range = range;
+        out.feature_names = self.feature_names;
         Ok(out)
     }
 
@@ -248,6 +268,10 @@ impl Dataset {
     pub fn range(&self) -> Option<ValueRange> {
         self.range
     }
+    /// The names of the features (columns), when the source named them (a CSV header).
+    pub fn feature_names(&self) -> Option<&[String]> {
+        self.feature_names.as_deref()
+    }
     /// Consume the dataset, returning its rows.
     pub fn into_x(self) -> Array2<f32> {
         self.x
@@ -274,6 +298,7 @@ impl Dataset {
         out.class_names = self.class_names.clone();
         out.image = self.image;
         out.range = self.range;
+        out.feature_names = self.feature_names.clone();
         Ok(out)
     }
 
@@ -441,6 +466,25 @@ mod tests {
         assert!(d.clone().with_labels(vec![1]).is_err());
         assert!(d.clone().with_image_shape(ImageShape::gray(2, 3)).is_err());
         assert!(d.with_image_shape(ImageShape::gray(2, 2)).is_ok());
+    }
+
+    #[test]
+    fn feature_names_follow_the_columns_through_selections_and_splits() {
+        let names: Vec<String> = ["a", "b"].iter().map(|s| s.to_string()).collect();
+        let x = Array2::from_shape_fn((10, 2), |(i, j)| (i * 2 + j) as f32);
+        let d = Dataset::new("d", x).unwrap();
+        assert!(d.clone().with_feature_names(vec!["a".into()]).is_err());
+        let d = d.with_feature_names(names.clone()).unwrap();
+        assert_eq!(d.feature_names(), Some(&names[..]));
+        let (t, v) = d.split(0.3, 1).unwrap();
+        assert_eq!(t.feature_names(), Some(&names[..]));
+        assert_eq!(v.feature_names(), Some(&names[..]));
+        let (t, _) = d.clone().into_split(0.3, 1).unwrap();
+        assert_eq!(t.feature_names(), Some(&names[..]));
+        let m = d.clone().map_rows(Array2::zeros((10, 2)), None).unwrap();
+        assert_eq!(m.feature_names(), Some(&names[..]));
+        let u = d.head(3).unwrap().update_rows(None, |_| {}).unwrap();
+        assert_eq!(u.feature_names(), Some(&names[..]));
     }
 
     #[test]

@@ -342,8 +342,27 @@ fn is_header(header: &Header, first: &[&str], second: Option<&[&str]>) -> bool {
     }
 }
 
-/// Parse numeric CSV text. Features become `f32` rows (no known range); the label column, if
-/// any, holds non-negative integers or class names (see [`LabelColumn`]).
+/// The names of the feature columns of a header (the label column left out): each cell as
+/// written, an empty one named by its position among the features (`x3`).
+fn feature_names(header: &[&str], label: Option<usize>) -> Vec<String> {
+    header
+        .iter()
+        .enumerate()
+        .filter(|&(col, _)| Some(col) != label)
+        .enumerate()
+        .map(|(j, (_, cell))| {
+            if cell.is_empty() {
+                format!("x{j}")
+            } else {
+                (*cell).to_string()
+            }
+        })
+        .collect()
+}
+
+/// Parse numeric CSV text. Features become `f32` rows (no known range), named by the header
+/// when there is one ([`Dataset::feature_names`]); the label column, if any, holds
+/// non-negative integers or class names (see [`LabelColumn`]).
 ///
 /// # Errors
 /// [`DataError::Format`](crate::DataError::Format) naming `name` and the line and column
@@ -406,6 +425,11 @@ pub fn parse(name: &Path, text: &str, opts: &CsvOptions) -> Result<Dataset> {
     let x = Array2::from_shape_vec((rows, dim), values)
         .map_err(|e| format_err(name, format!("array: {e}")))?;
     let mut ds = Dataset::new(name.display().to_string(), x).map_err(|e| core_err(name, e))?;
+    if let Some(h) = &header {
+        ds = ds
+            .with_feature_names(feature_names(h, label))
+            .map_err(|e| core_err(name, e))?;
+    }
     if label.is_some() {
         let (labels, names) = labels_from_cells(name, &label_cells)?;
         ds = ds
@@ -531,7 +555,48 @@ pub fn read_matrix(path: &Path) -> Result<Array2<f32>> {
 /// (it could not be read back);
 /// [`DataError::Io`](crate::DataError::Io) when the file cannot be written.
 pub fn write_f32(path: &Path, x: ArrayView2<'_, f32>, header: Option<&[String]>) -> Result<()> {
+    write_rows(path, &[], x, header)
+}
+
+/// A column of text cells written before the values by [`write_table`] (a row index, a class
+/// name, a position along a path).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TextColumn {
+    /// The header name.
+    pub name: String,
+    /// One cell per row.
+    pub cells: Vec<String>,
+}
+
+/// Write rows as CSV under a header, atomically: the `lead` columns first (text cells, one
+/// per row), then the values of `x` under `names` (as [`write_f32`] writes them).
+///
+/// # Errors
+/// [`DataError::Invalid`](crate::DataError::Invalid) when a lead column has another number of
+/// cells than `x` has rows, when a cell contains a comma, quote or line break; otherwise as
+/// [`write_f32`].
+pub fn write_table(
+    path: &Path,
+    lead: &[TextColumn],
+    x: ArrayView2<'_, f32>,
+    names: &[String],
+) -> Result<()> {
+    write_rows(path, lead, x, Some(names))
+}
+
+/// Whether `s` would break a CSV line the reader splits on commas.
+fn breaks_csv(s: &str) -> bool {
+    s.contains([',', '"', '\n', '\r'])
+}
+
+fn write_rows(
+    path: &Path,
+    lead: &[TextColumn],
+    x: ArrayView2<'_, f32>,
+    header: Option<&[String]>,
+) -> Result<()> {
     let what = || format!("CSV output {}", path.display());
+    let mut names: Vec<&str> = lead.iter().map(|c| c.name.as_str()).collect();
     if let Some(h) = header {
         if h.len() != x.ncols() {
             return Err(invalid(
@@ -539,19 +604,43 @@ pub fn write_f32(path: &Path, x: ArrayView2<'_, f32>, header: Option<&[String]>)
                 format!("{} header names for {} columns", h.len(), x.ncols()),
             ));
         }
-        if let Some(bad) = h.iter().find(|n| n.contains([',', '"', '\n', '\r'])) {
+        names.extend(h.iter().map(String::as_str));
+    }
+    if let Some(bad) = names.iter().find(|n| breaks_csv(n)) {
+        return Err(invalid(
+            what(),
+            format!(
+                "header name `{}` contains a comma, quote or line break",
+                bad.escape_debug()
+            ),
+        ));
+    }
+    if !names.is_empty() && names.iter().all(|n| is_number(n.trim())) {
+        return Err(invalid(
+            what(),
+            "every header name is a number, so the header could not be told from data",
+        ));
+    }
+    for c in lead {
+        if c.cells.len() != x.nrows() {
             return Err(invalid(
                 what(),
                 format!(
-                    "header name `{}` contains a comma, quote or line break",
-                    bad.escape_debug()
+                    "column `{}` has {} cells for {} rows",
+                    c.name,
+                    c.cells.len(),
+                    x.nrows()
                 ),
             ));
         }
-        if h.iter().all(|n| is_number(n.trim())) {
+        if let Some(bad) = c.cells.iter().find(|v| breaks_csv(v)) {
             return Err(invalid(
                 what(),
-                "every header name is a number, so the header could not be told from data",
+                format!(
+                    "column `{}`: cell `{}` contains a comma, quote or line break",
+                    c.name,
+                    bad.escape_debug()
+                ),
             ));
         }
     }
@@ -565,17 +654,26 @@ pub fn write_f32(path: &Path, x: ArrayView2<'_, f32>, header: Option<&[String]>)
     }
     write_atomic(path, |w| {
         let mut line = String::new();
-        if let Some(h) = header {
-            line.push_str(&h.join(","));
+        if !names.is_empty() {
+            line.push_str(&names.join(","));
             line.push('\n');
             w.write_all(line.as_bytes())?;
         }
-        for row in x.outer_iter() {
+        for (r, row) in x.outer_iter().enumerate() {
             line.clear();
-            for (j, v) in row.iter().enumerate() {
-                if j > 0 {
+            let mut first = true;
+            let mut sep = |line: &mut String| {
+                if !first {
                     line.push(',');
                 }
+                first = false;
+            };
+            for c in lead {
+                sep(&mut line);
+                line.push_str(&c.cells[r]);
+            }
+            for v in row {
+                sep(&mut line);
                 use std::fmt::Write as _;
                 let _ = write!(line, "{v}");
             }
@@ -608,8 +706,20 @@ mod tests {
         .unwrap();
         assert_eq!(d.x().as_slice().unwrap(), &[1.0, 2.0, 3.0, 4.0]);
         assert_eq!(d.labels().unwrap(), &[0, 1]);
+        assert_eq!(d.feature_names().unwrap(), ["a", "b"]);
         let d = p("1,2\n3,4\n", &CsvOptions::default()).unwrap();
         assert_eq!(d.n(), 2);
+        assert_eq!(d.feature_names(), None);
+        // the label column in the middle, an unnamed column
+        let d = p(
+            "label,,c\n0,1,2\n",
+            &CsvOptions {
+                header: Header::Present,
+                label: Some(LabelColumn::Index(0)),
+            },
+        )
+        .unwrap();
+        assert_eq!(d.feature_names().unwrap(), ["x0", "c"]);
         let d = p(
             "1,2\n3,4\n",
             &CsvOptions {
@@ -619,6 +729,38 @@ mod tests {
         )
         .unwrap();
         assert_eq!(d.n(), 1);
+    }
+
+    #[test]
+    fn tables_with_lead_columns_read_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.csv");
+        let x = ndarray::array![[1.5f32, -2.0], [1000.25, 0.125]];
+        let lead = [TextColumn {
+            name: "row".into(),
+            cells: vec!["7".into(), "3".into()],
+        }];
+        let names = vec!["alcohol".to_string(), "proline".to_string()];
+        write_table(&path, &lead, x.view(), &names).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(text, "row,alcohol,proline\n7,1.5,-2\n3,1000.25,0.125\n");
+        let back = read(&path, &CsvOptions::default()).unwrap();
+        assert_eq!(back.feature_names().unwrap(), ["row", "alcohol", "proline"]);
+        assert_eq!(back.x().column(2).to_vec(), [-2.0, 0.125]);
+        // cells that would break the file, cells missing
+        let bad = [TextColumn {
+            name: "class".into(),
+            cells: vec!["a,b".into(), "c".into()],
+        }];
+        let e = write_table(&path, &bad, x.view(), &names).unwrap_err();
+        assert!(e.to_string().contains("`a,b`"), "{e}");
+        let short = [TextColumn {
+            name: "row".into(),
+            cells: vec!["1".into()],
+        }];
+        let e = write_table(&path, &short, x.view(), &names).unwrap_err();
+        assert!(e.to_string().contains("1 cells for 2 rows"), "{e}");
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), text);
     }
 
     #[test]

@@ -398,6 +398,7 @@ fn data_info(source: &DataSource, raw: &Dataset) -> DataInfo {
         class_names: raw.class_names().map(<[String]>::to_vec),
         range: raw.range(),
         args: Some(source.clone()),
+        feature_names: raw.feature_names().map(<[String]>::to_vec),
     }
 }
 
@@ -571,6 +572,7 @@ fn fit_pca(
             class_names: None,
             range,
             args: Some(spec.data.clone()),
+            feature_names: None,
         };
         (pca, info, preprocess, display)
     } else {

@@ -14,6 +14,8 @@
 //! - [`eval`]: every figure of a model on data, as a typed [`eval::Metrics`];
 //! - [`compare`]: the chapter as an experiment, [`compare::CompareSpec`] in, a typed
 //!   [`compare::CompareSummary`] and an HTML report out; the demo is one of its presets;
+//! - [`rows`]: decoded rows as NPY and CSV files in the data's units and column names, the
+//!   rows `reconstruct` shows, and the largest PNG grid drawn;
 //! - [`sampler`]: how latent points are drawn — the prior of a VAE, or a Gaussian fitted to
 //!   the codes of a model without one — decided in one place.
 //!
@@ -31,6 +33,7 @@ pub mod figures;
 pub mod fit;
 mod recorded;
 pub mod report;
+pub mod rows;
 pub mod run;
 pub mod sampler;
 

@@ -147,6 +147,11 @@ pub struct DataInfo {
     /// How the data was read (to reload it on resume and for later commands).
     #[serde(default)]
     pub args: Option<crate::data::DataSource>,
+    /// The names of the features (a CSV file's header without its label column), for the
+    /// columns of decoded rows written as CSV; absent when the data named none and in runs
+    /// written before they were recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub feature_names: Option<Vec<String>>,
 }
 
 /// Everything about a run except its weights (`config.json`).
@@ -602,7 +607,8 @@ impl RunConfig {
     pub fn image_shape(&self, run_dir: &Path) -> crate::Result<ImageShape> {
         self.data.image_shape.ok_or_else(|| {
             crate::Error::invalid(format!(
-                "{}: the run's data ({}) are not images; write .npy instead of .png",
+                "{}: the run's data ({}) are not images, so there is no picture to draw; \
+                 write the rows as .csv or .npy instead of .png",
                 run_dir.display(),
                 self.data.spec
             ))

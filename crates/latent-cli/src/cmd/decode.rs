@@ -7,7 +7,7 @@ use latent_data::{csv, image, npy};
 use ndarray::Array2;
 
 use crate::cli::DecodeArgs;
-use crate::out::{self, OutKind, user};
+use crate::out::{self, user};
 
 fn read_codes(path: &Path) -> Result<Array2<f32>> {
     let name = path.to_string_lossy().to_ascii_lowercase();
@@ -25,9 +25,9 @@ fn read_codes(path: &Path) -> Result<Array2<f32>> {
 
 /// `latent decode`.
 pub fn run(args: &DecodeArgs) -> Result<()> {
-    let kind = out::out_kind(&args.out, &[OutKind::Npy, OutKind::Png])?;
-    out::prepare(&args.out, args.force, &[&args.run, &args.codes])?;
+    let kind = out::prepare_rows(&args.out, args.force, &[&args.run, &args.codes])?;
     let (config, model) = latent::run::load(&args.run)?;
+    let shape = out::image_shape(kind, (&config, &args.run))?;
     let codes = read_codes(&args.codes)?;
     if codes.ncols() != config.latent_dim {
         return Err(user(format!(
@@ -37,12 +37,23 @@ pub fn run(args: &DecodeArgs) -> Result<()> {
             config.latent_dim
         )));
     }
-    let decoded = config
-        .preprocess
-        .invert(model.reduction().decode(codes.view())?.view());
-    match kind {
-        OutKind::Png => {
+    if let Some(shape) = shape {
+        latent::rows::check_grid(
+            &format!("{}: {} codes", args.codes.display(), codes.nrows()),
+            "decode fewer codes",
+            (codes.nrows(), args.columns, 1),
+            shape,
+            args.zoom,
+        )?;
+    }
+    let decoded = model.reduction().decode(codes.view())?;
+    match out::table(kind) {
+        Some(format) => {
+            latent::rows::write_decoded(&args.out, format, decoded.view(), &config, &[])?;
+        }
+        None => {
             let shape = config.image_shape(&args.run)?;
+            let decoded = config.preprocess.invert(decoded.view());
             let (big, big_shape) = latent::figures::zoom(decoded.view(), shape, args.zoom)?;
             image::write_grid(
                 &args.out,
@@ -52,10 +63,6 @@ pub fn run(args: &DecodeArgs) -> Result<()> {
                 config.display_range,
             )?;
         }
-        _ => match config.data.image_shape {
-            Some(shape) => npy::write_f32_images(&args.out, decoded.view(), shape)?,
-            None => npy::write_f32(&args.out, decoded.view())?,
-        },
     }
     out::record(&args.out)?;
     outln!(

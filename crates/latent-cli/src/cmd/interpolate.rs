@@ -25,8 +25,9 @@ fn parse_indices(s: &str, what: &str, n: usize) -> Result<Vec<usize>> {
 
 /// `latent interpolate`.
 pub fn run(args: &InterpolateArgs) -> Result<()> {
-    out::prepare_strips(&args.out, args.force, &out::inputs(&args.run, &args.data))?;
+    let kind = out::prepare_rows(&args.out, args.force, &out::inputs(&args.run, &args.data))?;
     let (config, model) = latent::run::load(&args.run)?;
+    let shape = out::image_shape(kind, (&config, &args.run))?;
     let data = config.load_data(&args.data)?;
     let from = parse_indices(&args.from, "--from", data.n())?;
     let to = parse_indices(&args.to, "--to", data.n())?;
@@ -44,6 +45,15 @@ pub fn run(args: &InterpolateArgs) -> Result<()> {
         &config,
         args.zoom,
     )?;
+    if let Some(shape) = shape {
+        latent::rows::check_grid(
+            &format!("--steps {} for {} pairs", args.steps, pairs.len()),
+            "ask for fewer --steps or pairs",
+            (args.steps.saturating_mul(pairs.len()), args.steps, 1),
+            shape,
+            args.zoom,
+        )?;
+    }
     let path = if args.slerp {
         Interpolation::Slerp
     } else {
@@ -52,7 +62,15 @@ pub fn run(args: &InterpolateArgs) -> Result<()> {
     let strips =
         latent_explore::interpolate(model.reduction(), data.x(), &pairs, args.steps, path)?;
     let labels = latent::figures::interpolation_labels(&pairs, args.steps);
-    out::write_strips(&args.out, &strips, (&config, &args.run), &labels, args.zoom)?;
+    let lead = latent::rows::interpolation_columns(&pairs, args.steps);
+    out::write_rows(
+        &args.out,
+        kind,
+        &strips,
+        (&config, &args.run),
+        (&labels, args.zoom),
+        &lead,
+    )?;
     outln!(
         "{} interpolation{} of {} steps ({}) between posterior means, written to {}",
         strips.len(),

@@ -19,11 +19,20 @@ pub fn run(args: &SampleArgs) -> Result<()> {
     .into_iter()
     .flatten()
     .collect();
-    out::prepare_strips(&args.out, args.force, &inputs)?;
+    let kind = out::prepare_rows(&args.out, args.force, &inputs)?;
     if args.n == 0 {
         return Err(user("--n must be at least 1"));
     }
     let (config, model) = latent::run::load(&args.run)?;
+    if let Some(shape) = out::image_shape(kind, (&config, &args.run))? {
+        latent::rows::check_grid(
+            &format!("--n {}", args.n),
+            "ask for fewer with --n",
+            (args.n, args.columns, 1),
+            shape,
+            args.zoom,
+        )?;
+    }
     latent::figures::check_figure(&format!("--n {}", args.n), args.n, &config, args.zoom)?;
     let source = LatentSource::for_model(&model, || {
         let data = match &args.data {
@@ -43,12 +52,13 @@ pub fn run(args: &SampleArgs) -> Result<()> {
         args.seed,
         args.columns,
     )?;
-    out::write_strips(
+    out::write_rows(
         &args.out,
+        kind,
         &strips,
         (&config, &args.run),
-        &latent_report::GridLabels::none(),
-        args.zoom,
+        (&latent_report::GridLabels::none(), args.zoom),
+        &[],
     )?;
     outln!(
         "sampled {} points from {} at temperature {}{}",
