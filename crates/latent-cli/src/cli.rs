@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 use latent::CsvHeader;
-use latent::fit::LikelihoodChoice;
+use latent::fit::{LikelihoodChoice, NetSettings, PcaSettings, TrainSettings};
 use latent_core::Family;
 use latent_data::source::Split;
 use latent_data::transform::ScaleChoice;
@@ -200,19 +200,19 @@ pub struct FitArgs {
     pub binarize: Option<String>,
 
     /// PCA solver.
-    #[arg(long, value_enum, default_value_t = Solver::Exact, help_heading = "PCA")]
+    #[arg(long, value_enum, default_value_t = PcaSettings::default().solver, help_heading = "PCA")]
     pub solver: Solver,
     /// Scale codes to unit variance (PCA).
     #[arg(long, help_heading = "PCA")]
     pub whiten: bool,
     /// Arithmetic precision of the fit.
-    #[arg(long, value_enum, default_value_t = Precision::F32, help_heading = "PCA")]
+    #[arg(long, value_enum, default_value_t = PcaSettings::default().precision, help_heading = "PCA")]
     pub precision: Precision,
     /// Power iterations of the randomized solver (default: 7, or 4 when K is large).
     #[arg(long, help_heading = "PCA")]
     pub power_iters: Option<usize>,
     /// Extra random directions of the randomized solver.
-    #[arg(long, default_value_t = 10, help_heading = "PCA")]
+    #[arg(long, default_value_t = PcaSettings::default().oversamples, help_heading = "PCA")]
     pub oversamples: usize,
 
     /// Rows per batch (training minibatch; incremental PCA's read batch).
@@ -222,27 +222,27 @@ pub struct FitArgs {
     /// Hidden layer widths of the encoder, comma-separated (the decoder mirrors them).
     #[arg(
         long,
-        default_value = "400",
+        default_value_t = widths(&NetSettings::default().hidden),
         value_name = "W[,W…]",
         help_heading = "Autoencoders"
     )]
     pub hidden: String,
     /// Network architecture: fully connected, or strided convolutions for images.
-    #[arg(long, value_enum, default_value_t = Arch::Mlp, help_heading = "Autoencoders")]
+    #[arg(long, value_enum, default_value_t = NetSettings::default().arch, help_heading = "Autoencoders")]
     pub arch: Arch,
     /// Output channels of each stride-2 convolution (`--arch conv`).
     #[arg(
         long,
-        default_value = "32,64",
+        default_value_t = widths(&NetSettings::default().conv_channels),
         value_name = "C[,C…]",
         help_heading = "Autoencoders"
     )]
     pub conv_channels: String,
     /// Hidden non-linearity.
-    #[arg(long, value_enum, default_value_t = Activation::Relu, help_heading = "Autoencoders")]
+    #[arg(long, value_enum, default_value_t = NetSettings::default().activation, help_heading = "Autoencoders")]
     pub activation: Activation,
     /// VAE posterior covariance.
-    #[arg(long, value_enum, default_value_t = PosteriorKind::Diagonal, help_heading = "Autoencoders")]
+    #[arg(long, value_enum, default_value_t = NetSettings::default().posterior, help_heading = "Autoencoders")]
     pub posterior: PosteriorKind,
     /// VAE decoder likelihood (default: bernoulli for data in [0, 1], else gaussian-learned).
     #[arg(long, value_enum, help_heading = "Autoencoders")]
@@ -251,7 +251,7 @@ pub struct FitArgs {
     #[arg(
         long,
         allow_negative_numbers = true,
-        default_value_t = 1.0,
+        default_value_t = NetSettings::default().sigma,
         help_heading = "Autoencoders"
     )]
     pub sigma: f32,
@@ -265,7 +265,7 @@ pub struct FitArgs {
     #[arg(
         long,
         allow_negative_numbers = true,
-        default_value_t = 1e-3,
+        default_value_t = TrainSettings::default().lr,
         help_heading = "Training"
     )]
     pub lr: f64,
@@ -273,7 +273,7 @@ pub struct FitArgs {
     #[arg(
         long,
         allow_negative_numbers = true,
-        default_value_t = 0.9,
+        default_value_t = TrainSettings::default().adam_beta1,
         help_heading = "Training"
     )]
     pub adam_beta1: f64,
@@ -281,7 +281,7 @@ pub struct FitArgs {
     #[arg(
         long,
         allow_negative_numbers = true,
-        default_value_t = 0.999,
+        default_value_t = TrainSettings::default().adam_beta2,
         help_heading = "Training"
     )]
     pub adam_beta2: f64,
@@ -289,7 +289,7 @@ pub struct FitArgs {
     #[arg(
         long,
         allow_negative_numbers = true,
-        default_value_t = 1e-8,
+        default_value_t = TrainSettings::default().adam_eps,
         help_heading = "Training"
     )]
     pub adam_eps: f64,
@@ -297,7 +297,7 @@ pub struct FitArgs {
     #[arg(
         long,
         allow_negative_numbers = true,
-        default_value_t = 0.0,
+        default_value_t = TrainSettings::default().weight_decay,
         help_heading = "Training"
     )]
     pub weight_decay: f64,
@@ -308,18 +308,18 @@ pub struct FitArgs {
     #[arg(
         long,
         allow_negative_numbers = true,
-        default_value_t = 1.0,
+        default_value_t = TrainSettings::default().beta,
         help_heading = "Training"
     )]
     pub beta: f64,
     /// Epochs over which β rises linearly from 0.
-    #[arg(long, default_value_t = 0, help_heading = "Training")]
+    #[arg(long, default_value_t = TrainSettings::default().kl_warmup, help_heading = "Training")]
     pub kl_warmup: usize,
     /// Share of the rows held out (seeded) for validation.
     #[arg(
         long,
         allow_negative_numbers = true,
-        default_value_t = 0.0,
+        default_value_t = TrainSettings::default().val_fraction,
         help_heading = "Training"
     )]
     pub val_fraction: f64,
@@ -344,7 +344,7 @@ pub struct FitArgs {
     #[arg(
         long,
         value_name = "N|DURATION",
-        default_value = "30s",
+        default_value_t = latent_nn::CheckpointEvery::default(),
         help_heading = "Training"
     )]
     pub checkpoint_every: latent_nn::CheckpointEvery,
@@ -699,4 +699,10 @@ pub struct DemoArgs {
     /// A much smaller run (2 epochs, K = 2 and 5, fewer samples): a smoke test, not a result.
     #[arg(long)]
     pub quick: bool,
+}
+
+/// Comma-separated widths, as `--hidden` and `--conv-channels` take them (their defaults are
+/// the library's: `latent::fit::NetSettings::default()`).
+fn widths(w: &[usize]) -> String {
+    w.iter().map(usize::to_string).collect::<Vec<_>>().join(",")
 }

@@ -275,3 +275,39 @@ fn check_resume_flags(args: &FitArgs, given: &[String]) -> Result<()> {
         differ.join("; ")
     )))
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+    use crate::cli::{Cli, Command};
+
+    /// The flags' defaults are the library's (`FitSpec::new`): `latent fit` with only the
+    /// required flags describes the same fit as a library caller's default spec.
+    #[test]
+    fn the_flags_default_to_the_librarys_settings() {
+        for model in ["pca", "linear-ae", "ae", "vae"] {
+            let cli = Cli::try_parse_from([
+                "latent",
+                "fit",
+                "--model",
+                model,
+                "--data",
+                "digits",
+                "--latent-dim",
+                "2",
+                "--out",
+                "run",
+            ])
+            .unwrap();
+            let Command::Fit(args) = cli.command else {
+                unreachable!("parsed as fit")
+            };
+            let got = spec(&args).unwrap();
+            let want = FitSpec::new(got.family, got.data.clone(), got.latent.clone());
+            assert_eq!(got, want, "{model}");
+        }
+    }
+}
