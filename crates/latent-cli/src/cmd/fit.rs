@@ -306,7 +306,7 @@ mod tests {
                 unreachable!("parsed as fit")
             };
             let got = spec(&args).unwrap();
-            let want = FitSpec::new(got.family, got.data.clone(), got.latent.clone());
+            let want = FitSpec::new(got.family, got.data.clone(), got.latent);
             assert_eq!(got, want, "{model}");
         }
     }
