@@ -64,7 +64,7 @@ fn flags_that_would_need_too_much_memory_are_refused_before_anything_is_allocate
     let big = "1000000000";
     let cases: Vec<(Vec<&str>, &str)> = vec![
         (
-            vec!["sample", "--run", "vae", "--n", big, "--out", "s.png"],
+            vec!["sample", "--run", "vae", "--n", big, "--out", "s.npy"],
             "--n 1000000000",
         ),
         (
@@ -123,7 +123,7 @@ fn flags_that_would_need_too_much_memory_are_refused_before_anything_is_allocate
             "--iw-samples 100000000000",
         ),
         (
-            vec!["sample", "--run", "pca", "--n", big, "--out", "s.png"],
+            vec!["sample", "--run", "pca", "--n", big, "--out", "s.npy"],
             "--n 1000000000",
         ),
     ];
@@ -145,7 +145,7 @@ fn flags_that_would_need_too_much_memory_are_refused_before_anything_is_allocate
         );
     }
     for f in [
-        "s.png",
+        "s.npy",
         "t.png",
         "i.png",
         "m.png",
@@ -166,13 +166,13 @@ fn flags_that_would_need_too_much_memory_are_refused_before_anything_is_allocate
             "--n",
             "10000",
             "--out",
-            "s.png",
+            "s.npy",
         ],
         1,
     );
     assert!(err.contains("the limit set by --max-memory"), "{err}");
     let err = s.fails_env(
-        &["sample", "--run", "vae", "--n", "10000", "--out", "s.png"],
+        &["sample", "--run", "vae", "--n", "10000", "--out", "s.npy"],
         &[("LATENT_MAX_MEMORY", "1M")],
         1,
     );
@@ -183,7 +183,7 @@ fn flags_that_would_need_too_much_memory_are_refused_before_anything_is_allocate
         1,
     );
     assert!(err.contains("LATENT_MAX_MEMORY=lots"), "{err}");
-    s.ok(&["sample", "--run", "vae", "--n", "16", "--out", "s.png"]);
+    s.ok(&["sample", "--run", "vae", "--n", "16", "--out", "s.npy"]);
 }
 
 #[test]
@@ -372,7 +372,7 @@ fn an_allocation_the_system_refuses_exits_2_with_a_message() {
             "--n",
             "10000000",
             "--out",
-            "s.png",
+            "s.npy",
         ])
         .current_dir(s.0.path())
         .output()
@@ -383,5 +383,5 @@ fn an_allocation_the_system_refuses_exits_2_with_a_message() {
         err.starts_with("error: out of memory: the system refused an allocation of "),
         "{err}"
     );
-    assert!(!s.path("s.png").exists());
+    assert!(!s.path("s.npy").exists());
 }
