@@ -92,11 +92,25 @@ fn spec(case: &Case) -> FitSpec {
     data.holdout = Some(20);
     let mut s = FitSpec::new(case.family, data, LatentDim::Count(K));
     s.seed = 11;
-    s.net.hidden = vec![16];
-    s.net.conv_channels = vec![4, 8];
-    s.train.epochs = Some(1);
-    s.batch_size = Some(64);
     (case.tweak)(&mut s);
+    // small and fast, with only the settings the family uses (a fit refuses the others)
+    match case.family {
+        Family::Pca => {
+            if s.pca.solver == Solver::Incremental {
+                s.batch_size = Some(64);
+            }
+        }
+        family => {
+            s.train.epochs = Some(1);
+            s.batch_size = Some(64);
+            if family != Family::LinearAe {
+                s.net.hidden = vec![16];
+            }
+            if s.net.arch == Arch::Conv {
+                s.net.conv_channels = vec![4, 8];
+            }
+        }
+    }
     s
 }
 
