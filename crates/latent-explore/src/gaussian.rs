@@ -96,6 +96,39 @@ impl CodeGaussian {
         })
     }
 
+    /// A Gaussian [`CodeGaussian::fit`] made before, rebuilt from its parts — `μ`
+    /// ([`CodeGaussian::mean`]), `L` ([`CodeGaussian::chol`]) and the jitter — so that a front
+    /// end can keep it with a model (the Python package pickles it) and sample the same points.
+    ///
+    /// # Errors
+    /// [`Error::Shape`] when `chol` is not `K × K` for a mean of length `K`;
+    /// [`Error::NonFinite`] for a non-finite entry; [`Error::InvalidParam`] when `chol` is not
+    /// lower-triangular with a positive diagonal or the jitter is negative.
+    pub fn from_parts(mean: Array1<f32>, chol: Array2<f32>, jitter: f64) -> Result<Self> {
+        let k = mean.len();
+        if k == 0 || chol.dim() != (k, k) {
+            return Err(Error::shape(
+                "code Gaussian",
+                format!("a {k} × {k} Cholesky factor for a mean of length {k} (at least 1)"),
+                format!("{} × {}", chol.nrows(), chol.ncols()),
+            ));
+        }
+        if mean.iter().chain(chol.iter()).any(|v| !v.is_finite()) || !jitter.is_finite() {
+            return Err(Error::NonFinite("code Gaussian parts".into()));
+        }
+        let lower = chol
+            .indexed_iter()
+            .all(|((r, c), &v)| if c > r { v == 0.0 } else { c < r || v > 0.0 });
+        if !lower || jitter < 0.0 {
+            return Err(Error::param(
+                "code Gaussian",
+                "the Cholesky factor must be lower-triangular with a positive diagonal, and the \
+                 jitter ≥ 0",
+            ));
+        }
+        Ok(CodeGaussian { mean, chol, jitter })
+    }
+
     /// `K`, the dimension of the codes.
     pub fn dim(&self) -> usize {
         self.mean.len()
@@ -186,6 +219,26 @@ mod tests {
         let g = CodeGaussian::fit(codes.view()).unwrap();
         assert!(g.jitter() > 0.0 && g.jitter() < 1e-6, "{}", g.jitter());
         assert_eq!(g.mean(), array![1.5f32, 1.0]);
+    }
+
+    #[test]
+    fn a_gaussian_rebuilt_from_its_parts_samples_the_same_points() {
+        let codes = array![[0.0f32, 1.0], [1.0, 3.0], [2.0, 2.0], [3.0, 7.0]];
+        let g = CodeGaussian::fit(codes.view()).unwrap();
+        let back =
+            CodeGaussian::from_parts(g.mean().to_owned(), g.chol().to_owned(), g.jitter()).unwrap();
+        assert_eq!(back, g);
+        let draw = |g: &CodeGaussian| g.sample(5, 1.0, &mut latent_core::seed::rng(3));
+        assert_eq!(draw(&back), draw(&g));
+        // not lower-triangular, a wrong shape, a zero diagonal: refused
+        let bad = [
+            array![[1.0f32, 0.5], [0.0, 1.0]],
+            array![[1.0f32, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]],
+            array![[1.0f32, 0.0], [0.5, 0.0]],
+        ];
+        for chol in bad {
+            assert!(CodeGaussian::from_parts(array![0.0f32, 0.0], chol, 0.0).is_err());
+        }
     }
 
     #[test]

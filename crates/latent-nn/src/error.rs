@@ -32,6 +32,17 @@ pub enum NnError {
         /// What is wrong.
         reason: String,
     },
+    /// The observer stopped training between two steps ([`crate::Observer::proceed`]: a
+    /// front end's interrupt, Ctrl-C in Python); nothing of the epoch in progress is kept.
+    #[error("training interrupted at epoch {epoch}, step {step}: {why}")]
+    Interrupted {
+        /// 1-based epoch in progress.
+        epoch: usize,
+        /// 1-based step of it that had just finished.
+        step: usize,
+        /// Why, in words.
+        why: String,
+    },
     /// A tensor operation of the backend failed (device errors, unsupported dtypes).
     #[error("backend: {0}")]
     Backend(String),
@@ -55,7 +66,8 @@ impl NnError {
         match self {
             NnError::InvalidParam { .. }
             | NnError::Diverged { .. }
-            | NnError::Checkpoint { .. } => true,
+            | NnError::Checkpoint { .. }
+            | NnError::Interrupted { .. } => true,
             NnError::Backend(_) => false,
             NnError::Core(e) => e.is_user_error(),
         }

@@ -56,6 +56,12 @@ pub trait Observer {
     fn epoch_end(&mut self, _metrics: &EpochMetrics, _history: &[EpochMetrics]) -> Result<()> {
         Ok(())
     }
+    /// Asked after each step (once [`Observer::step`] has seen it): `Err` with a reason
+    /// stops training there with [`NnError::Interrupted`] (a front end's interrupt). The
+    /// checkpoints and metrics already written stay as they are.
+    fn proceed(&mut self) -> std::result::Result<(), String> {
+        Ok(())
+    }
     /// Something worth telling the user (resumed from…, skipped a corrupt checkpoint…).
     fn note(&mut self, _message: &str) {}
     /// Training resumed from a checkpoint whose epochs are `history`: what was written per
@@ -493,6 +499,11 @@ pub fn train_with(
                 *acc += v * idx.len() as f64;
             }
             observer.step(step + 1, s[0], s[1], s[2]);
+            observer.proceed().map_err(|why| NnError::Interrupted {
+                epoch: epoch + 1,
+                step: step + 1,
+                why,
+            })?;
         }
         let [train_loss, train_recon, train_kl] = sums.map(|v| v / n as f64);
         let params = net.params()?;

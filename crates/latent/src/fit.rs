@@ -450,10 +450,44 @@ pub fn fit(
     let inputs: Vec<&Path> = spec.data.path().into_iter().collect();
     let (_, _lock) = run::claim_run_dir(out, force, &inputs, &command)?;
     if spec.family == Family::Pca {
-        fit_pca(spec, out, force, command, events)
+        fit_pca(spec, None, out, force, command, events)
     } else {
-        fit_nn(spec, out, command, events)
+        fit_nn(spec, None, out, command, events)
     }
+}
+
+/// [`fit`] on rows already in memory (a front end's array: the Python package's NumPy
+/// input) instead of reading `spec.data`: the same preprocessing, seeds and training, so the
+/// same rows, settings and seed give the same weights as `latent fit` on a file holding them.
+/// `data` should say what [`DataSource::load`] would of such a file (its range for 8-bit
+/// values, none for floats). `spec.data.data` is recorded only as the data's name: the run
+/// records no way to reload the rows (`data.args` is empty), so later commands need `--data`.
+///
+/// # Errors
+/// As [`fit`], less the reading errors.
+pub fn fit_dataset(
+    spec: &FitSpec,
+    data: Dataset,
+    out: &Path,
+    force: bool,
+    command: Vec<String>,
+    events: &mut dyn FitEvents,
+) -> Result<Fitted> {
+    crate::applies::check(spec)?;
+    let (_, _lock) = run::claim_run_dir(out, force, &[], &command)?;
+    if spec.family == Family::Pca {
+        fit_pca(spec, Some(data), out, force, command, events)
+    } else {
+        fit_nn(spec, Some(data), out, command, events)
+    }
+}
+
+/// What a run records of data given in memory ([`fit_dataset`]): no way to reload it.
+fn in_memory(mut info: DataInfo, preloaded: bool) -> DataInfo {
+    if preloaded {
+        info.args = None;
+    }
+    info
 }
 
 /// A [`RowSource`] applying the run's preprocessing to each batch, tracking the raw values'
@@ -494,6 +528,7 @@ impl RowSource for Preprocessed<'_> {
 
 fn fit_pca(
     spec: &FitSpec,
+    preloaded: Option<Dataset>,
     out: &Path,
     force: bool,
     command: Vec<String>,
@@ -517,7 +552,8 @@ fn fit_pca(
 
     // The incremental solver streams sequential files (IDX, NPY) without loading them, when
     // the preprocessing needs no statistics of the whole data set.
-    let streamable = p.solver == Solver::Incremental
+    let streamable = preloaded.is_none()
+        && p.solver == Solver::Incremental
         && spec.data.holdout.is_none()
         && matches!(spec.scale, ScaleChoice::Auto | ScaleChoice::None)
         && binarize == Binarize::None;
@@ -576,11 +612,17 @@ fn fit_pca(
         };
         (pca, info, preprocess, display)
     } else {
-        events.stage("loading data");
-        let raw = spec.data.load()?;
+        let given = preloaded.is_some();
+        let raw = match preloaded {
+            Some(raw) => raw,
+            None => {
+                events.stage("loading data");
+                spec.data.load()?
+            }
+        };
         events.stage(&format!("fitting PCA to {} × {}", raw.n(), raw.dim()));
         let preprocess = Preprocess::fit(&raw, spec.scale, binarize)?;
-        let info = data_info(&spec.data, &raw);
+        let info = in_memory(data_info(&spec.data, &raw), given);
         let display = display_range(&raw);
         let data = preprocess.apply(raw)?;
         // the fit alone: loading and preprocessing are timed apart (`load_seconds`), as a
@@ -750,6 +792,9 @@ impl Observer for Recorder<'_> {
     fn step(&mut self, step: usize, loss: f64, recon: f64, kl: f64) {
         self.inner.step(step, loss, recon, kl);
     }
+    fn proceed(&mut self) -> std::result::Result<(), String> {
+        self.inner.proceed()
+    }
     fn epoch_end(&mut self, m: &EpochMetrics, history: &[EpochMetrics]) -> latent_nn::Result<()> {
         run::write_metrics(self.dir, history)?;
         self.inner.epoch_end(m, history)
@@ -766,6 +811,7 @@ impl Observer for Recorder<'_> {
 
 fn fit_nn(
     spec: &FitSpec,
+    preloaded: Option<Dataset>,
     dir: &Path,
     command: Vec<String>,
     events: &mut dyn FitEvents,
@@ -778,7 +824,11 @@ fn fit_nn(
             )));
         }
     };
-    let raw = spec.data.load()?;
+    let given = preloaded.is_some();
+    let raw = match preloaded {
+        Some(raw) => raw,
+        None => spec.data.load()?,
+    };
     let binarize = spec.binarize.resolve(spec.seed);
     // a dynamic binarization reads the values as probabilities, as a static one does: `auto`
     // then leaves data of no known range as it is rather than standardizing it
@@ -789,7 +839,7 @@ fn fit_nn(
         s => s,
     };
     let preprocess = Preprocess::fit(&raw, scale, binarize)?;
-    let info = data_info(&spec.data, &raw);
+    let info = in_memory(data_info(&spec.data, &raw), given);
     let display = display_range(&raw);
     let data = preprocess.apply(raw)?;
     let mut net = net_config(spec, latent_dim, &data)?;
