@@ -898,3 +898,127 @@ fn decode_refuses_a_png_grid_nobody_could_open() {
     ]);
     assert!(d.path("ok.png").is_file());
 }
+
+/// The real thing: scikit-learn's wine data as a user has it (13 named features, a text
+/// `class` column; written by `scripts/save-wine-csv.py`). With the default flags PCA, the
+/// AE and the VAE fit and converge; reconstructions, samples and decoded codes are written as
+/// CSV under the data's column names; the map is coloured by the three classes; `compare`
+/// and its report run end to end.
+#[test]
+fn the_wine_data_end_to_end_with_the_default_flags() {
+    let d = Dir::new();
+    std::fs::copy(
+        concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/wine.csv"),
+        d.path("wine.csv"),
+    )
+    .expect("copy the fixture");
+    let header = std::fs::read_to_string(d.path("wine.csv")).expect("read");
+    let features: Vec<&str> = header.lines().next().expect("header").split(',').collect();
+    let features = &features[..13];
+    for model in ["pca", "ae", "vae"] {
+        d.ok(&[
+            "fit",
+            "--model",
+            model,
+            "--data",
+            "wine.csv",
+            "--latent-dim",
+            "2",
+            "--out",
+            model,
+        ]);
+    }
+    for model in ["ae", "vae"] {
+        let l = losses(&d.path(model));
+        assert!(l.iter().all(|v| v.is_finite()), "{model}: {l:?}");
+        assert!(l[l.len() - 1] < l[0], "{model}: the loss decreases: {l:?}");
+    }
+    let config = json_file(&d.path("vae/config.json"));
+    assert_eq!(
+        config["data"]["class_names"],
+        serde_json::json!(["class_0", "class_1", "class_2"])
+    );
+
+    // decoded rows as CSV, under the data's own column names
+    d.ok(&[
+        "reconstruct",
+        "--run",
+        "vae",
+        "--data",
+        "wine.csv",
+        "--out",
+        "recon.csv",
+    ]);
+    d.ok(&["sample", "--run", "vae", "--n", "5", "--out", "samples.csv"]);
+    d.ok(&[
+        "encode",
+        "--run",
+        "vae",
+        "--data",
+        "wine.csv",
+        "--out",
+        "codes.npy",
+    ]);
+    d.ok(&[
+        "decode",
+        "--run",
+        "vae",
+        "--codes",
+        "codes.npy",
+        "--out",
+        "decoded.csv",
+    ]);
+    for file in ["recon.csv", "samples.csv", "decoded.csv"] {
+        let (head, rows) = read_table(&d.path(file));
+        for name in features {
+            assert!(
+                head.iter().any(|h| h == name),
+                "{file}: no column {name}: {head:?}"
+            );
+        }
+        assert!(!rows.is_empty(), "{file}");
+        // proline in its own units (hundreds to ~1,700), not standardized
+        let proline = column_mean(&head, &rows, "proline");
+        assert!(
+            proline > 200.0 && proline < 2000.0,
+            "{file}: proline {proline}"
+        );
+    }
+    let (_, rows) = read_table(&d.path("decoded.csv"));
+    assert_eq!(rows.len(), 178);
+
+    // the map, coloured by the text classes
+    d.ok(&[
+        "map", "--run", "vae", "--data", "wine.csv", "--out", "map.png",
+    ]);
+    assert!(hues(&d.path("map.png")) >= 3, "three class colours");
+
+    // compare and its report
+    d.ok(&[
+        "compare",
+        "--data",
+        "wine.csv",
+        "--latent-dims",
+        "2",
+        "--epochs",
+        "30",
+        "--out",
+        "cmp",
+    ]);
+    let summary = json_file(&d.path("cmp/summary.json"));
+    let records = summary["records"].as_array().expect("records");
+    for family in ["pca", "linear-ae", "ae", "vae"] {
+        assert!(
+            records.iter().any(|r| r["model"] == family),
+            "{family} in {records:?}"
+        );
+    }
+    assert!(
+        records
+            .iter()
+            .all(|r| r["recon_mse"].as_f64().is_some_and(f64::is_finite)),
+        "{records:?}"
+    );
+    let report = std::fs::read_to_string(d.path("cmp/report.html")).expect("report");
+    assert!(report.contains("wine.csv"), "the report names its data");
+}
