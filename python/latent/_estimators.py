@@ -237,6 +237,49 @@ class _Base(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         X = self._validate(X, reset=False)
         return self._native.encode_distribution(X)
 
+    def evaluate(
+        self,
+        X,
+        y=None,
+        *,
+        X_reference=None,
+        y_reference=None,
+        seed: int = 0,
+        iw_samples: int = 100,
+        samples: int = 2000,
+        continuity_points: int = 1000,
+        classifier: bool = True,
+    ) -> Dict[str, Any]:
+        """Every figure ``latent eval --json`` gives of the model on the rows ``X`` (labels
+        ``y`` enable the classifier-based ones), as a dict with its keys: ``recon_mse``, for a
+        VAE ``elbo``, ``kl``, ``nll_is``, ``kl_per_dim``, ``active_units``…, ``continuity``,
+        ``completeness``, ``frechet``, ``classifier_accuracy``… (see the README, "Metrics").
+
+        The reference rows (nearest neighbours, the classifier's training rows) are
+        ``X_reference`` (labels ``y_reference``) when given; otherwise, as ``latent eval``
+        does, the run's recorded training data less the rows of ``X``, or a seeded half of
+        ``X`` when the model records none (fitted in Python) or nothing is left. The other
+        parameters are ``latent eval``'s flags.
+        """
+        check_is_fitted(self)
+        X = self._validate(X, reset=False)
+        Xr = None if X_reference is None else self._validate(X_reference, reset=False)
+        y, yr = _labels(y, X, "y"), _labels(y_reference, Xr, "y_reference")
+        if (y is None) != (yr is None) and Xr is not None:
+            raise ValueError("give labels for both X and X_reference, or for neither")
+        if y is not None and not all(isinstance(v, int) for v in y + (yr or [])):
+            _, codes = np.unique(np.asarray(y + (yr or []), dtype=object).astype(str),
+                                 return_inverse=True)
+            codes = [int(c) for c in codes]
+            y, yr = codes[: len(y)], (codes[len(y):] if yr is not None else None)
+        log = (lambda m: print(m, file=sys.stderr, flush=True)) if self.verbose else None
+        out = self._native.evaluate(
+            X, y, Xr, yr, _count("seed", seed, minimum=0), _count("iw_samples", iw_samples, 0),
+            _count("samples", samples, 0), _count("continuity_points", continuity_points, 0),
+            bool(classifier), log,
+        )
+        return json.loads(out)
+
     # -- run directories and pickling -------------------------------------------------------
 
     def save(self, run_dir, force: bool = False) -> None:
@@ -296,6 +339,23 @@ def _plain(name: str, value):
                 "integers"
             ) from None
     return value
+
+
+def _labels(y, X, name: str):
+    """Labels as a list of Python ints (or of values to number), one per row of X."""
+    if y is None:
+        return None
+    y = np.asarray(y).ravel()
+    if X is None or y.shape[0] != X.shape[0]:
+        rows = "no rows" if X is None else f"{X.shape[0]} rows"
+        raise ValueError(f"{name} has {y.shape[0]} labels for {rows}")
+    if np.issubdtype(y.dtype, np.integer):
+        if y.size and y.min() < 0:
+            raise ValueError(f"{name}: integer labels must be ≥ 0")
+        return [int(v) for v in y]
+    if np.issubdtype(y.dtype, np.floating) and np.all(np.mod(y, 1) == 0) and np.all(y >= 0):
+        return [int(v) for v in y]
+    return [str(v) for v in y]
 
 
 def _count(name: str, value, minimum: int = 1) -> int:

@@ -142,3 +142,30 @@ def test_a_cli_run_loads_in_python(cli, tmp_path):
 def test_load_refuses_what_is_not_a_run(tmp_path):
     with pytest.raises(ValueError, match="not a latent run directory"):
         latent.load(tmp_path)
+
+
+def test_evaluate_gives_latent_evals_numbers(cli, tmp_path):
+    """evaluate() on the rows `latent eval --data digits` reads gives its --json, key for
+    key (the same reference rows, seeds, classifier)."""
+    cli("fit", "--model", "vae", "--data", "digits", "--latent-dim", "2", "--hidden", "32",
+        "--epochs", "2", "--out", tmp_path / "run")
+    flags = dict(seed=3, iw_samples=10, samples=200, continuity_points=100)
+    p = cli("eval", "--run", tmp_path / "run", "--data", "digits", "--json",
+            *[f"--{k.replace('_', '-')}={v}" for k, v in flags.items()])
+    expected = json.loads(p.stdout)
+    d = latent.datasets.load("digits")
+    got = latent.load(tmp_path / "run").evaluate(d.X, d.y, **flags)
+    assert got == expected
+    assert {"elbo", "kl", "nll_is", "recon_bce", "classifier_accuracy", "continuity",
+            "completeness", "frechet"} <= set(got)
+
+
+def test_evaluate_a_model_fitted_in_python(blobs):
+    y = (blobs[:, 0] > 0).astype(int)
+    pca = latent.PCA(n_components=3).fit(blobs)
+    m = pca.evaluate(blobs, y, samples=100, continuity_points=50)
+    assert m["n"] == 150  # the other half is the reference set
+    assert m["recon_mse"] >= 0 and 0 <= m["classifier_accuracy"] <= 1
+    assert "elbo" not in m
+    m = pca.evaluate(blobs[:100], X_reference=blobs[100:], samples=50, classifier=False)
+    assert m["n"] == 100 and "classifier_accuracy" not in m

@@ -860,6 +860,109 @@ impl Native {
         Ok(d)
     }
 
+    /// Every figure `latent eval` gives of the model on the rows of `x` (labels `y`, for the
+    /// classifier-based figures), as `latent eval --json`'s keys (JSON text). The reference
+    /// rows (nearest neighbours, the classifier's training rows, the code Gaussian of a model
+    /// without a prior) are `reference` when given; else, as `latent eval` does, the run's
+    /// recorded training data less the rows of `x`, or, when the run records none (a model
+    /// fitted in Python) or nothing is left, a seeded half of `x`. `log` hears each step.
+    #[pyo3(signature = (x, y, reference, reference_y, seed, iw_samples, samples, continuity_points, classifier, log=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn evaluate(
+        &self,
+        py: Python<'_>,
+        x: &Bound<'_, PyAny>,
+        y: Option<Vec<i64>>,
+        reference: Option<&Bound<'_, PyAny>>,
+        reference_y: Option<Vec<i64>>,
+        seed: u64,
+        iw_samples: usize,
+        samples: usize,
+        continuity_points: usize,
+        classifier: bool,
+        log: Option<Py<PyAny>>,
+    ) -> PyResult<String> {
+        let (x, _) = rows(x, "X")?;
+        let x = x.view();
+        let given = reference.map(|r| rows(r, "X_reference")).transpose()?;
+        let given = given.as_ref().map(|(r, _)| r.view());
+        guarded(py, || {
+            let inner = self.lock()?;
+            let mut say = |m: &str| {
+                if let Some(cb) = &log {
+                    Python::attach(|py| {
+                        if let Err(e) = cb.call1(py, (m,)) {
+                            e.print(py);
+                        }
+                    });
+                }
+            };
+            let labelled = |name: &str, x: ArrayView2<'_, f32>, y: &Option<Vec<i64>>| {
+                let mut d = Dataset::new(name, x.to_owned())?;
+                if let Some(y) = y {
+                    let labels = y
+                        .iter()
+                        .map(|&v| u32::try_from(v))
+                        .collect::<Result<Vec<u32>, _>>()
+                        .map_err(|_| invalid(format!("{name}: labels must be integers ≥ 0")))?;
+                    d = d.with_labels(labels)?;
+                }
+                inner.model.reduction().check_input(name, d.x())?;
+                Ok::<_, Error>(inner.config.preprocess.apply(d)?)
+            };
+            let data = labelled("X", x, &y)?;
+            let halves = |why: &str| -> latent::Result<(Dataset, Dataset)> {
+                say(why);
+                Ok(data.split(0.5, latent_core::seed::derive(seed, "eval-halves"))?)
+            };
+            let (train, test) = match (given, &inner.config.data.args) {
+                (Some(r), _) => (labelled("X_reference", r, &reference_y)?, data.clone()),
+                (None, Some(a)) => {
+                    let (train, _) = latent::eval::disjoint_from(
+                        inner.config.preprocess.apply(a.load()?)?,
+                        &data,
+                    )?;
+                    match train.filter(|t| t.n() >= 2) {
+                        Some(train) => (train, data.clone()),
+                        None => halves(
+                            "the evaluation data is the training data: half of it serves as \
+                             the reference set",
+                        )?,
+                    }
+                }
+                (None, None) => halves(
+                    "no reference rows given and none recorded: half of the evaluation data \
+                     serves as the reference set",
+                )?,
+            };
+            let settings = latent::eval::EvalSettings {
+                seed,
+                iw_samples,
+                samples,
+                continuity_points,
+                classifier,
+                ..Default::default()
+            };
+            let bench = latent::eval::Bench::new(
+                train,
+                test,
+                settings,
+                &latent_nn::cpu_device(),
+                &mut say,
+            )?;
+            for n in bench.notes() {
+                say(n);
+            }
+            let mut metrics = latent::eval::evaluate(&inner.model, &bench, &mut say)?;
+            let b = bench.summary();
+            metrics.frechet_data = b.frechet_data;
+            metrics.data_confidence = b.data_confidence;
+            metrics.test_nn_distance = b.test_nn_distance;
+            serde_json::to_string(&Value::Object(metrics.to_json()))
+                .map_err(|e| Error::Internal(format!("serializing the metrics: {e}")))
+        })
+    }
+
     /// Write the run directory `path` (the CLI's format: `latent sample --run PATH` …);
     /// an existing run latent wrote is replaced only with `force`.
     fn save(&self, py: Python<'_>, path: PathBuf, force: bool) -> PyResult<()> {
