@@ -9,8 +9,8 @@
 //!   the same mathematics in a fraction of the time on the CPU.
 //!
 //! [`choose`] is the one place the engine is chosen and [`build`] the one place it is built;
-//! the training loop ([`crate::train`]) and the fitted model ([`crate::NnModel`]) only call
-//! the trait, so every result of a model comes from one engine. Both engines read the layers
+//! the training loop ([`train`](mod@crate::train)) and the fitted model
+//! ([`crate::NnModel`]) only call the trait, so every result of a model comes from one engine. Both engines read the layers
 //! from one description ([`crate::topology::Topology`]) and share parameter names and
 //! layouts, checkpoints and the optimizer ([`Adam`]). A new engine (conv kernels, another
 //! device) implements [`Network`] and is added to [`choose`]; a data-parallel all-reduce
