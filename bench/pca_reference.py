@@ -6,6 +6,13 @@ solver), the sum of the explained variance ratios of the k components.
 
     bench/.venv/bin/python bench/pca_reference.py --data train.idx --solver covariance_eigh --k 50
     bench/.venv/bin/python bench/pca_reference.py --data train.idx --solver incremental --k 50
+    bench/.venv/bin/python bench/pca_reference.py --data train.idx --solver covariance_eigh \
+        --library latent      # latent's Python package on the same array, the same way
+
+With `--library latent`, the estimator timed is `latent.PCA` (the Python package, installed in
+bench/.venv by bench/run) on the same float32 array: `solver="exact"` for covariance_eigh,
+`"randomized"` with the same oversamples and power iterations, `scale="none"` (the array is
+already scaled as scikit-learn gets it).
 
 Data is scaled to [0, 1] as latent's `--scale auto` does for 8-bit images. The incremental
 solver reads the raw (uncompressed) IDX file through a memory map in batches, so its memory is
@@ -39,7 +46,10 @@ def main():
     p.add_argument("--oversamples", type=int, default=10)
     p.add_argument("--power-iters", type=int, default=7)
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--library", choices=["sklearn", "latent"], default="sklearn")
     a = p.parse_args()
+    if a.library == "latent":
+        return main_latent(a)
     from threadpoolctl import threadpool_limits
     from sklearn.decomposition import PCA, IncrementalPCA
     with threadpool_limits(limits=a.threads):
@@ -73,6 +83,22 @@ def main():
     print(json.dumps({"framework": f"scikit-learn {sklearn.__version__}", "solver": a.solver,
                       "blas": blas, "openblas_coretype": os.environ.get("OPENBLAS_CORETYPE"),
                       "rows": int(n), "k": a.k, "seconds": secs,
+                      "explained_variance_ratio_sum": float(model.explained_variance_ratio_.sum())}))
+
+
+def main_latent(a):
+    import latent
+    if a.solver not in ("covariance_eigh", "randomized"):
+        raise SystemExit(f"--library latent: no counterpart of --solver {a.solver} measured here")
+    x = load(a.data)
+    kw = dict(solver="exact")
+    if a.solver == "randomized":
+        kw = dict(solver="randomized", oversamples=a.oversamples, power_iters=a.power_iters)
+    t0 = time.perf_counter()
+    model = latent.PCA(n_components=a.k, scale="none", **kw).fit(x)
+    secs = time.perf_counter() - t0
+    print(json.dumps({"framework": f"latent {latent.__version__} (Python)", "solver": kw["solver"],
+                      "rows": int(len(x)), "k": a.k, "seconds": secs,
                       "explained_variance_ratio_sum": float(model.explained_variance_ratio_.sum())}))
 
 

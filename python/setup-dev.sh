@@ -4,8 +4,8 @@
 #   python/.venv/bin/python -c 'import latent; print(latent.__version__)'
 #   python/.venv/bin/pytest python/tests
 #
-# It installs maturin, numpy, scikit-learn and pytest from PyPI into the venv (nothing else is
-# downloaded, now or at run time), then builds the native module (crates/latent-py) with the
+# It installs maturin, numpy, scikit-learn, pandas and pytest from PyPI into the venv (nothing
+# else is downloaded, now or at run time), then builds the native module (crates/latent-py) with the
 # workspace's cargo and target directory, so the build reuses what `cargo build`/`cargo test`
 # compiled, and installs the package in development mode (`maturin develop`: the .so goes
 # beside python/latent/*.py, edits to the .py files take effect at once).
@@ -22,9 +22,9 @@ if [ ! -x "$venv/bin/python" ]; then
   echo "== creating $venv ($("$python" --version 2>&1))"
   "$python" -m venv "$venv"
 fi
-echo "== installing maturin, numpy, scikit-learn, pytest"
+echo "== installing maturin, numpy, scikit-learn, pandas, pytest"
 "$venv/bin/python" -m pip install --quiet --disable-pip-version-check \
-  "maturin>=1.9.4,<2" "numpy>=1.21" "scikit-learn>=1.6" pytest
+  "maturin>=1.9.4,<2" "numpy>=1.21" "scikit-learn>=1.6" pandas pytest
 
 echo "== building and installing latent (maturin develop)"
 profile=()

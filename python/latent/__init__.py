@@ -14,8 +14,9 @@ by ``latent fit`` loads here with :func:`load`.
 """
 
 from . import _latent, datasets
+from ._compare import compare
 from ._estimators import AE, PCA, VAE, LinearAE, load
 
 __version__ = _latent.__version__
 
-__all__ = ["PCA", "LinearAE", "AE", "VAE", "load", "datasets", "__version__"]
+__all__ = ["PCA", "LinearAE", "AE", "VAE", "load", "compare", "datasets", "__version__"]

@@ -454,7 +454,7 @@ _NEURAL_DOC = """
     Parameters (keyword-only, the flags of ``latent fit``; None: the CLI's default):
 
     latent_dim : int — the latent dimension K (``--latent-dim``).
-    epochs : int (10), batch_size : int (128), lr : float (1e-3), adam_beta1, adam_beta2,
+    epochs : int (10; on small data enough for 750 steps), batch_size : int (128), lr : float (1e-3), adam_beta1, adam_beta2,
     adam_eps, weight_decay, lr_schedule ("constant", "cosine[=F]", "step=EVERY:GAMMA"),
     val_fraction, early_stopping, dynamic_binarize : training.
     scale : "auto" (as ``latent fit``: unit scaling of 8-bit data, standardized float

@@ -258,7 +258,8 @@ pub struct FitArgs {
     /// One learned σ for all features (gaussian-learned).
     #[arg(long, help_heading = "Autoencoders")]
     pub shared_sigma: bool,
-    /// Passes over the training data [default: 10]; with --resume, the new total.
+    /// Passes over the training data [default: 10, or on small data enough for 750
+    /// optimiser steps]; with --resume, the new total.
     #[arg(long, help_heading = "Training")]
     pub epochs: Option<usize>,
     /// Adam learning rate.

@@ -22,6 +22,7 @@ use std::path::PathBuf;
 use std::sync::{Mutex, MutexGuard};
 
 use clap::ValueEnum;
+use latent::compare::CompareSpec;
 use latent::fit::{BinarizeChoice, FitEvents, FitSpec, LatentDim, LikelihoodChoice};
 use latent::run::{self, Model, ModelConfig, RunConfig};
 use latent::{DataSource, Error, Family};
@@ -416,7 +417,13 @@ fn spec_of(settings: &Value, name: &str) -> latent::Result<(FitSpec, Option<Imag
     if let Some(v) = s.choice("engine")? {
         spec.engine = v;
     }
-    let image = match s.get("image_shape") {
+    let image = image_shape_of(&s)?;
+    Ok((spec, image))
+}
+
+/// The image layout of the rows, if `image_shape` gives it.
+fn image_shape_of(s: &Settings<'_>) -> latent::Result<Option<ImageShape>> {
+    Ok(match s.get("image_shape") {
         None => None,
         Some(v) => {
             let dims: Option<Vec<usize>> = v.as_array().and_then(|a| {
@@ -440,8 +447,37 @@ fn spec_of(settings: &Value, name: &str) -> latent::Result<(FitSpec, Option<Imag
                 }
             }
         }
-    };
-    Ok((spec, image))
+    })
+}
+
+/// The rows of `x` as a data set named `name`: 8-bit values with their known range, the
+/// image layout and the labels when given.
+fn dataset_of(
+    name: &str,
+    x: ArrayView2<'_, f32>,
+    eight_bit: bool,
+    image: Option<ImageShape>,
+    y: Option<&[i64]>,
+) -> latent::Result<Dataset> {
+    let mut data = Dataset::new(name, x.to_owned())?;
+    if eight_bit {
+        data = data.with_range(Some(ValueRange {
+            min: 0.0,
+            max: 255.0,
+        }));
+    }
+    if let Some(shape) = image {
+        data = data.with_image_shape(shape)?;
+    }
+    if let Some(y) = y {
+        let labels = y
+            .iter()
+            .map(|&v| u32::try_from(v))
+            .collect::<Result<Vec<u32>, _>>()
+            .map_err(|_| invalid(format!("{name}: labels must be integers ≥ 0")))?;
+        data = data.with_labels(labels)?;
+    }
+    Ok(data)
 }
 
 // ---------------------------------------------------------------------------------------
@@ -513,6 +549,12 @@ impl FitEvents for Events {
         self.tell("training", |py| {
             Ok((epochs, vae).into_pyobject(py)?.into_any().unbind())
         });
+    }
+}
+
+impl latent::compare::CompareEvents for Events {
+    fn log(&mut self, line: &str) {
+        self.tell("log", |py| Ok(line.into_pyobject(py)?.into_any().unbind()));
     }
 }
 
@@ -1094,16 +1136,7 @@ fn fit(
         interrupt: None,
     };
     let result = guarded(py, || {
-        let mut data = Dataset::new(name.clone(), x.to_owned())?;
-        if eight_bit {
-            data = data.with_range(Some(ValueRange {
-                min: 0.0,
-                max: 255.0,
-            }));
-        }
-        if let Some(shape) = image {
-            data = data.with_image_shape(shape)?;
-        }
+        let data = dataset_of(&name, x, eight_bit, image, None)?;
         let tmp = tempdir()?;
         let dir = tmp.path().join("run");
         let fitted = latent::fit::fit_dataset(&spec, data, &dir, false, command, &mut events)?;
@@ -1125,6 +1158,182 @@ fn fit(
     });
     match (result, events.interrupt.take()) {
         (Ok(inner), _) => Ok(Native::new(inner)),
+        (Err(e), Some(_)) => Err(PyKeyboardInterrupt::new_err(e.value(py).to_string())),
+        (Err(e), None) => Err(e),
+    }
+}
+
+/// Every key `latent.compare` passes.
+const COMPARE_KNOWN: &[&str] = &[
+    "latent_dims",
+    "betas",
+    "epochs",
+    "linear_epochs",
+    "hidden",
+    "batch_size",
+    "scale",
+    "binarize",
+    "lr",
+    "linear_lr",
+    "iw_samples",
+    "samples",
+    "seed",
+    "device",
+    "holdout",
+    "image_shape",
+];
+
+/// The comparison the settings describe (JSON, a key per parameter of `latent.compare`,
+/// `null` for the CLI's default) and the fraction of rows to hold out.
+fn compare_spec_of(settings: &Value, name: &str) -> latent::Result<(CompareSpec, f64)> {
+    let map = settings
+        .as_object()
+        .ok_or_else(|| Error::Internal("settings are not a JSON object".into()))?;
+    if let Some(k) = map.keys().find(|k| !COMPARE_KNOWN.contains(&k.as_str())) {
+        return Err(Error::Internal(format!("unknown setting `{k}`")));
+    }
+    let s = Settings { map };
+    let mut spec = CompareSpec::new(DataSource::new(name));
+    if let Some(v) = s.widths("latent_dims")? {
+        spec.latent_dims = v;
+    }
+    if let Some(v) = s.get("betas") {
+        let expected = "a list of positive numbers";
+        spec.betas = v
+            .as_array()
+            .ok_or_else(|| Settings::bad("betas", v, expected))?
+            .iter()
+            .map(|b| {
+                b.as_f64()
+                    .ok_or_else(|| Settings::bad("betas", v, expected))
+            })
+            .collect::<latent::Result<_>>()?;
+    }
+    if let Some(v) = s.usize("epochs")? {
+        spec.epochs = v;
+    }
+    spec.linear_epochs = s.usize("linear_epochs")?;
+    if let Some(v) = s.widths("hidden")? {
+        spec.hidden = v;
+    }
+    if let Some(v) = s.usize("batch_size")? {
+        spec.batch_size = v;
+    }
+    if let Some(v) = s.choice("scale")? {
+        spec.scale = v;
+    }
+    if let Some(b) = s.str("binarize")? {
+        spec.binarize = b.parse()?;
+    }
+    if let Some(v) = s.f64("lr")? {
+        spec.lr = v;
+    }
+    if let Some(v) = s.f64("linear_lr")? {
+        spec.linear_lr = v;
+    }
+    if let Some(v) = s.usize("iw_samples")? {
+        spec.iw_samples = v;
+    }
+    if let Some(v) = s.usize("samples")? {
+        spec.samples = v;
+    }
+    if let Some(v) = s.u64("seed")? {
+        spec.seed = v;
+    }
+    if let Some(v) = s.str("device")? {
+        spec.device = v.to_string();
+    }
+    let holdout = s.f64("holdout")?.unwrap_or(f64::from(spec.holdout) / 100.0);
+    if !(holdout > 0.0 && holdout < 1.0) {
+        return Err(invalid(format!(
+            "holdout={holdout}: expected a fraction of the rows, above 0 and below 1"
+        )));
+    }
+    // the summary records the percentage
+    spec.holdout = (holdout * 100.0).round().clamp(1.0, 99.0) as u8;
+    Ok((spec, holdout))
+}
+
+/// Compare PCA, the linear autoencoder, the deep autoencoder and VAEs (`latent compare`) on
+/// the rows of `x` (labels `y`): fitted on them, measured on `x_test` (labels `y_test`), or,
+/// without it, on the rows a seeded hold-out of `x` keeps aside (the rows `latent compare
+/// --holdout` holds out of the same data). Writes the runs, the summary and `report.html`
+/// into `out` (replaced only with `force`; without `out`, a temporary directory removed
+/// afterwards). Returns the summary (JSON: `summary.json`'s text).
+#[pyfunction]
+#[pyo3(signature = (settings, x, y, x_test, y_test, name, out, force, command, callback=None))]
+#[allow(clippy::too_many_arguments)]
+fn compare(
+    py: Python<'_>,
+    settings: &str,
+    x: &Bound<'_, PyAny>,
+    y: Option<Vec<i64>>,
+    x_test: Option<&Bound<'_, PyAny>>,
+    y_test: Option<Vec<i64>>,
+    name: String,
+    out: Option<PathBuf>,
+    force: bool,
+    command: String,
+    callback: Option<Py<PyAny>>,
+) -> PyResult<String> {
+    let value: Value = serde_json::from_str(settings)
+        .map_err(|e| PyRuntimeError::new_err(format!("settings: {e}")))?;
+    let (spec, holdout) = compare_spec_of(&value, &name).map_err(py_err)?;
+    let image = {
+        let map = value
+            .as_object()
+            .ok_or_else(|| PyRuntimeError::new_err("settings"))?;
+        image_shape_of(&Settings { map }).map_err(py_err)?
+    };
+    let (x, eight_bit) = rows(x, "X")?;
+    let x = x.view();
+    let given = x_test.map(|t| rows(t, "X_test")).transpose()?;
+    let given = given.as_ref().map(|(t, t8)| (t.view(), *t8));
+    if y_test.is_some() && given.is_none() {
+        return Err(PyValueError::new_err("y_test given without X_test"));
+    }
+    let mut events = Events {
+        callback,
+        interrupt: None,
+    };
+    let result = guarded(py, || {
+        let data = dataset_of(&name, x, eight_bit, image, y.as_deref())?;
+        let (train, test) = match &given {
+            Some((t, t8)) => (data, dataset_of(&name, *t, *t8, image, y_test.as_deref())?),
+            None => {
+                let n = data.n();
+                data.split(holdout, latent_core::seed::derive(spec.seed, "holdout"))
+                    .map_err(|e| match e {
+                        latent_core::Error::InvalidParam { .. } => invalid(format!(
+                            "holdout={holdout}: {n} rows cannot give both a training and a \
+                             test split of at least one row"
+                        )),
+                        e => e.into(),
+                    })?
+            }
+        };
+        let tmp;
+        let out = match &out {
+            Some(o) => o.clone(),
+            None => {
+                tmp = tempdir()?;
+                tmp.path().join("compare")
+            }
+        };
+        let summary = latent::compare::compare_datasets(
+            &spec,
+            train,
+            test,
+            &out,
+            force,
+            &command,
+            &mut events,
+        )?;
+        serde_json::to_string(&summary)
+            .map_err(|e| Error::Internal(format!("serializing the summary: {e}")))
+    });
+    match (result, events.interrupt.take()) {
+        (Ok(summary), _) => Ok(summary),
         (Err(e), Some(_)) => Err(PyKeyboardInterrupt::new_err(e.value(py).to_string())),
         (Err(e), None) => Err(e),
     }
@@ -1185,6 +1394,7 @@ fn _latent(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Native>()?;
     m.add_function(wrap_pyfunction!(fit, m)?)?;
     m.add_function(wrap_pyfunction!(load, m)?)?;
+    m.add_function(wrap_pyfunction!(compare, m)?)?;
     m.add_function(wrap_pyfunction!(dataset, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())

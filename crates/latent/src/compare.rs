@@ -7,7 +7,7 @@
 use std::path::Path;
 use std::time::Instant;
 
-use latent_core::Family;
+use latent_core::{Dataset, Family};
 use latent_data::source::Split;
 use latent_data::transform::{Preprocess, ScaleChoice};
 use serde::{Deserialize, Serialize};
@@ -504,7 +504,65 @@ pub fn compare(
     let inputs: Vec<&Path> = spec.data.path().into_iter().collect();
     latent_core::output::check_dir(out, force, &inputs, &owned_compare)?;
     let _lock = latent_core::output::lock_dir(out, command)?;
-    let dims = spec.latent_dims.clone();
+    let betas = checked(spec)?;
+    let (train_src, test_src, split_note) = splits(spec)?;
+    events.log(&format!("== loading {} ({split_note})", spec.data.data));
+    let started = Instant::now();
+    let train_raw = train_src.load()?;
+    let test_raw = test_src.load()?;
+    let input = Input {
+        train_raw,
+        test_raw,
+        split_note,
+        train_src: Some(train_src),
+    };
+    run_compare(spec, betas, input, out, command, started, events)
+}
+
+/// [`compare`] on rows given in memory (the Python package's `latent.compare`): `train` is
+/// what every model is fitted on, `test` what they are measured on; `spec.data.data` names
+/// the data in the summary and the report, and `spec.holdout` is not used. The run
+/// directories record no way to reload the data (as [`crate::fit::fit_dataset`]'s).
+///
+/// # Errors
+/// As [`compare`].
+pub fn compare_datasets(
+    spec: &CompareSpec,
+    train: Dataset,
+    test: Dataset,
+    out: &Path,
+    force: bool,
+    command: &str,
+    events: &mut dyn CompareEvents,
+) -> Result<CompareSummary> {
+    latent_core::output::check_dir(out, force, &[], &owned_compare)?;
+    let _lock = latent_core::output::lock_dir(out, command)?;
+    let betas = checked(spec)?;
+    if train.dim() != test.dim() {
+        return Err(Error::invalid(format!(
+            "the test rows have {} features, the training rows {}",
+            test.dim(),
+            train.dim()
+        )));
+    }
+    let split_note = format!(
+        "given in memory: {} training rows, {} test rows",
+        train.n(),
+        test.n()
+    );
+    events.log(&format!("== {} ({split_note})", spec.data.data));
+    let input = Input {
+        train_raw: train,
+        test_raw: test,
+        split_note,
+        train_src: None,
+    };
+    run_compare(spec, betas, input, out, command, Instant::now(), events)
+}
+
+/// The checked settings of a comparison; its βs, with 1 added, sorted.
+fn checked(spec: &CompareSpec) -> Result<Vec<f64>> {
+    let dims = &spec.latent_dims;
     if dims.is_empty() || dims.contains(&0) {
         return Err(Error::invalid(
             "--latent-dims: each dimension must be at least 1",
@@ -531,14 +589,40 @@ pub fn compare(
             )));
         }
     }
-    let (train_src, test_src, split_note) = splits(spec)?;
-    let started = Instant::now();
+    Ok(betas)
+}
 
-    events.log(&format!("== loading {} ({split_note})", spec.data.data));
-    let train_raw = train_src.load()?;
-    let test_raw = test_src.load()?;
+/// The rows of a comparison, raw (before preprocessing).
+struct Input {
+    train_raw: Dataset,
+    test_raw: Dataset,
+    /// How the splits were made, in words.
+    split_note: String,
+    /// Where the training rows are read from (fits then record it); `None`: in memory.
+    train_src: Option<DataSource>,
+}
+
+/// The comparison proper, on loaded rows, `out` checked and locked.
+fn run_compare(
+    spec: &CompareSpec,
+    betas: Vec<f64>,
+    input: Input,
+    out: &Path,
+    command: &str,
+    started: Instant,
+    events: &mut dyn CompareEvents,
+) -> Result<CompareSummary> {
+    let dims = spec.latent_dims.clone();
+    let Input {
+        train_raw,
+        test_raw,
+        split_note,
+        train_src,
+    } = input;
     // the preprocessing every fit chooses from the same training rows
     let pre = Preprocess::fit(&train_raw, spec.scale, spec.binarize.resolve(spec.seed))?;
+    // the raw training rows stay for fits of rows given in memory
+    let fit_rows = train_src.is_none().then(|| train_raw.clone());
     let train = pre.apply(train_raw)?;
     let test = pre.apply(test_raw)?;
     let (n_train, n_test) = (train.n(), test.n());
@@ -596,7 +680,8 @@ pub fn compare(
             };
             let dir = out.join("runs").join(&name);
             events.log(&format!("\n== {name}"));
-            let mut fit = FitSpec::new(family, train_src.clone(), LatentDim::Count(k));
+            let source = train_src.clone().unwrap_or_else(|| spec.data.clone());
+            let mut fit = FitSpec::new(family, source, LatentDim::Count(k));
             fit.seed = spec.seed;
             fit.scale = spec.scale;
             fit.binarize = spec.binarize;
@@ -623,7 +708,18 @@ pub fn compare(
                 }
             }
             let t0 = Instant::now();
-            crate::fit::fit(&fit, &dir, false, fit_command(&fit, &dir), events).map_err(|e| {
+            let fitted = match &fit_rows {
+                None => crate::fit::fit(&fit, &dir, false, fit_command(&fit, &dir), events),
+                Some(rows) => crate::fit::fit_dataset(
+                    &fit,
+                    rows.clone(),
+                    &dir,
+                    false,
+                    vec![format!("{command} ({name})")],
+                    events,
+                ),
+            };
+            fitted.map_err(|e| {
                 // the learning rate of the linear autoencoder has a flag of its own here
                 let hint = if family == Family::LinearAe && e.to_string().contains("--lr") {
                     format!(
