@@ -51,6 +51,7 @@ def compare(
     X_test=None,
     y_test=None,
     holdout: Optional[float] = None,
+    holdout_seed: Optional[int] = None,
     latent_dims: Optional[Sequence[int]] = None,
     betas: Optional[Sequence[float]] = None,
     epochs: Optional[int] = None,
@@ -74,8 +75,10 @@ def compare(
     each latent dimension, as ``latent compare`` does, on the rows of ``X``.
 
     Every model is fitted on ``X`` and measured on ``X_test``; without ``X_test``, a seeded
-    hold-out of ``holdout`` (a fraction, default 0.2) of the rows of ``X`` is the test split —
-    the rows ``latent compare --holdout 20 --seed SEED`` holds out of the same data. Labels
+    hold-out of ``holdout`` (a fraction, default 0.2; shuffled by ``holdout_seed``, default
+    ``seed``) of the rows of ``X`` is the test split — the rows ``latent compare --holdout 20
+    --holdout-seed S`` (and ``latent fit --holdout 20 --holdout-seed S``) hold out of the same
+    data. Labels
     (``y``, ``y_test``: integers or text) colour the maps and enable the classifier-based
     metrics.
 
@@ -98,8 +101,8 @@ def compare(
         raise ValueError(
             f"X_test has {Xt.shape[1]} features, but X has {X.shape[1]}"
         )
-    if Xt is not None and holdout is not None:
-        raise ValueError("give X_test or holdout, not both")
+    if Xt is not None and (holdout is not None or holdout_seed is not None):
+        raise ValueError("give X_test or a hold-out (holdout, holdout_seed), not both")
     if y_test is not None and Xt is None:
         raise ValueError("y_test given without X_test")
     yl, yt = _labels(y, X, "y"), _labels(y_test, Xt, "y_test")
@@ -122,6 +125,7 @@ def compare(
         "seed": seed,
         "device": device,
         "holdout": holdout,
+        "holdout_seed": holdout_seed,
         "image_shape": None if image_shape is None else [int(d) for d in image_shape],
     }
     # NumPy scalars as Python numbers (JSON); the library checks every value

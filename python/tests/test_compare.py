@@ -29,10 +29,13 @@ def test_compare_equals_latent_compare(blobs, cli, tmp_path):
     """The array fitted by latent.compare and the same rows in a .npy file given to
     `latent compare` hold out the same rows and give the same figures, model for model."""
     np.save(tmp_path / "x.npy", blobs)
-    cli("compare", "--data", tmp_path / "x.npy", *SMALL_FLAGS, "--out", tmp_path / "cli",
-        "--quiet")
+    cli("compare", "--data", tmp_path / "x.npy", *SMALL_FLAGS, "--holdout-seed", "5", "--out",
+        tmp_path / "cli", "--quiet")
     from_cli = json.loads((tmp_path / "cli" / "summary.json").read_text())
-    ours = latent.compare(blobs, **SMALL, out=tmp_path / "py")
+    ours = latent.compare(blobs, **SMALL, holdout_seed=5, out=tmp_path / "py")
+    # another shuffle holds out other rows: other figures
+    other = latent.compare(blobs, **SMALL)
+    assert other["records"][0]["recon_mse"] != ours["records"][0]["recon_mse"]
 
     assert (tmp_path / "py" / "report.html").is_file()
     assert json.loads((tmp_path / "py" / "summary.json").read_text())["records"] == \

@@ -630,9 +630,13 @@ pub struct CompareArgs {
     #[arg(long, value_name = "FILE")]
     pub labels: Option<String>,
     /// For data without train/test splits: the percentage of rows held out (seeded by
-    /// `--seed`) as the test split.
+    /// `--holdout-seed`) as the test split.
     #[arg(long, value_name = "PERCENT", default_value_t = 20, value_parser = clap::value_parser!(u8).range(1..=99))]
     pub holdout: u8,
+    /// Seed of the `--holdout` shuffle [default: --seed]: `latent fit --holdout-seed`'s, to
+    /// compare on the rows a fit held out.
+    #[arg(long, value_name = "SEED")]
+    pub holdout_seed: Option<u64>,
     /// Latent dimensions, comma-separated.
     #[arg(long, default_value = "2,10,20")]
     pub latent_dims: String,

@@ -54,9 +54,31 @@ fn the_runs_holdout_is_reused_by_later_commands() {
     // run's held-out quarter of digits' 1,797 rows; the rest without it
     let test = eval(&d, "pca", &["--split", "test"]);
     assert_eq!(test["n"], 449);
-    // the training split by default (1,348 rows: eval measures half of them, the other
+    // eval measures the model on the held-out rows by default, the same as --split test
+    let out = d.latent(&[
+        "eval",
+        "--run",
+        "pca",
+        "--data",
+        "digits",
+        "--iw-samples",
+        "0",
+        "--samples",
+        "100",
+        "--continuity-points",
+        "50",
+        "--no-classifier",
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("the held-out rows (its test split, the default here; --split train"),
+        "{stderr}"
+    );
+    assert_eq!(eval(&d, "pca", &[]), test);
+    // --split train: the training split (1,348 rows: eval measures half of them, the other
     // half being its reference set, as for any evaluation on the training data)
-    assert_eq!(eval(&d, "pca", &[])["n"], 674);
+    assert_eq!(eval(&d, "pca", &["--split", "train"])["n"], 674);
     // the same rows, and figures, as when the hold-out is repeated
     let repeated = eval(&d, "pca", &["--holdout", "25", "--split", "test"]);
     assert_eq!(repeated, test);
@@ -456,4 +478,54 @@ fn compare_takes_fits_scaling_and_optimiser_flags_and_ends_with_its_findings() {
     assert_eq!(bad.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("--lr 0"));
     assert!(!d.path("bad").exists());
+}
+
+/// `compare --holdout-seed`: the comparison's test split is the one a fit with the same
+/// `--holdout --holdout-seed` held out (its runs record it), whatever `--seed` seeds the fits.
+#[test]
+fn compare_takes_a_holdout_seed() {
+    let d = Dir::new();
+    d.ok(&[
+        "compare",
+        "--data",
+        "digits",
+        "--holdout",
+        "25",
+        "--holdout-seed",
+        "7",
+        "--seed",
+        "1",
+        "--latent-dims",
+        "2",
+        "--betas",
+        "1",
+        "--epochs",
+        "1",
+        "--linear-epochs",
+        "1",
+        "--hidden",
+        "8",
+        "--iw-samples",
+        "0",
+        "--samples",
+        "50",
+        "--quiet",
+        "--out",
+        "cmp",
+    ]);
+    let summary = json_file(&d.path("cmp/summary.json"));
+    assert_eq!(summary["test_rows"], 449);
+    assert!(
+        summary["split"]
+            .as_str()
+            .is_some_and(|s| s.contains("--holdout-seed 7")),
+        "{}",
+        summary["split"]
+    );
+    let run = json_file(&d.path("cmp/runs/pca-k2/config.json"));
+    assert_eq!(run["data"]["args"]["holdout"], 25);
+    assert_eq!(run["data"]["args"]["holdout_seed"], 7);
+    assert_eq!(run["seed"], 1);
+    // so eval of the compare's run on the same data measures the same held-out rows
+    assert_eq!(eval(&d, "cmp/runs/pca-k2", &[])["n"], 449);
 }

@@ -1141,20 +1141,19 @@ fn fit(
         let dir = tmp.path().join("run");
         let fitted = latent::fit::fit_dataset(&spec, data, &dir, false, command, &mut events)?;
         let history = run::read_metrics(&dir)?;
-        let gaussian = if fitted.model.probabilistic().is_none() {
-            let inner_rows = fitted.config.preprocess.apply_rows(x)?;
-            let codes = fitted.model.reduction().encode(inner_rows.view())?;
-            // fewer than 2 rows or a degenerate code distribution: sampling will say so
-            CodeGaussian::fit(codes.view()).ok()
-        } else {
-            None
-        };
-        Ok(Inner {
+        let mut inner = Inner {
             config: fitted.config,
             model: fitted.model,
             history,
-            gaussian,
-        })
+            gaussian: None,
+        };
+        if inner.model.probabilistic().is_none() {
+            // the rows as the model took them (no copy when unscaled)
+            let codes = inner.model.reduction().encode(inner.prepared(x)?.view())?;
+            // fewer than 2 rows or a degenerate code distribution: sampling will say so
+            inner.gaussian = CodeGaussian::fit(codes.view()).ok();
+        }
+        Ok(inner)
     });
     match (result, events.interrupt.take()) {
         (Ok(inner), _) => Ok(Native::new(inner)),
@@ -1180,6 +1179,7 @@ const COMPARE_KNOWN: &[&str] = &[
     "seed",
     "device",
     "holdout",
+    "holdout_seed",
     "image_shape",
 ];
 
@@ -1243,6 +1243,7 @@ fn compare_spec_of(settings: &Value, name: &str) -> latent::Result<(CompareSpec,
     if let Some(v) = s.str("device")? {
         spec.device = v.to_string();
     }
+    spec.holdout_seed = s.u64("holdout_seed")?;
     let holdout = s.f64("holdout")?.unwrap_or(f64::from(spec.holdout) / 100.0);
     if !(holdout > 0.0 && holdout < 1.0) {
         return Err(invalid(format!(
@@ -1302,7 +1303,8 @@ fn compare(
             Some((t, t8)) => (data, dataset_of(&name, *t, *t8, image, y_test.as_deref())?),
             None => {
                 let n = data.n();
-                data.split(holdout, latent_core::seed::derive(spec.seed, "holdout"))
+                let seed = spec.holdout_seed.unwrap_or(spec.seed);
+                data.split(holdout, latent_core::seed::derive(seed, "holdout"))
                     .map_err(|e| match e {
                         latent_core::Error::InvalidParam { .. } => invalid(format!(
                             "holdout={holdout}: {n} rows cannot give both a training and a \

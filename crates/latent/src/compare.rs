@@ -33,8 +33,13 @@ pub const MARKER: &str = ".latent-compare";
 pub struct CompareSpec {
     /// The data (its split and hold-out fields are set by the comparison).
     pub data: DataSource,
-    /// For data without its own splits: the percentage of rows held out (seeded by `seed`).
+    /// For data without its own splits: the percentage of rows held out (seeded by
+    /// `holdout_seed`).
     pub holdout: u8,
+    /// Seed of the hold-out shuffle (`None`: `seed`), as `latent fit --holdout-seed`: a
+    /// comparison whose test rows are those a fit held out.
+    #[serde(default)]
+    pub holdout_seed: Option<u64>,
     /// Latent dimensions.
     pub latent_dims: Vec<usize>,
     /// KL weights of the VAEs (β = 1 is always included).
@@ -78,6 +83,7 @@ impl CompareSpec {
         CompareSpec {
             data,
             holdout: 20,
+            holdout_seed: None,
             latent_dims: vec![2, 10, 20],
             betas: vec![0.5, 1.0, 4.0],
             epochs: 20,
@@ -298,17 +304,22 @@ fn splits(spec: &CompareSpec) -> Result<(DataSource, DataSource, String)> {
             "the data set's own train and test splits".to_string(),
         )
     } else {
+        let seed = spec.holdout_seed.unwrap_or(spec.seed);
         let held = DataSource {
             holdout: Some(spec.holdout),
-            holdout_seed: spec.seed,
+            holdout_seed: seed,
             ..base
         };
         (
             held.with_split(Split::Train),
             held.with_split(Split::Test),
             format!(
-                "a seeded hold-out: {} % of the rows are the test split",
-                spec.holdout
+                "a seeded hold-out: {} % of the rows are the test split{}",
+                spec.holdout,
+                match spec.holdout_seed {
+                    Some(s) => format!(" (--holdout-seed {s})"),
+                    None => String::new(),
+                }
             ),
         )
     })

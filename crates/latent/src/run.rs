@@ -561,11 +561,41 @@ impl RunConfig {
         &self,
         source: &crate::data::DataSource,
     ) -> crate::Result<latent_core::Dataset> {
-        let resolved = source.for_run(self.data.args.as_ref())?;
+        self.load_split(source, Split::Train)
+    }
+
+    /// [`load_data`](Self::load_data) for measuring the model (`latent eval`): given the
+    /// run's own data and no `--split`, a reused hold-out reads the held-out rows (the test
+    /// split), not the rows the model was fitted on; `--split train` reads those.
+    ///
+    /// # Errors
+    /// As [`load_data`](Self::load_data).
+    pub fn load_test_data(
+        &self,
+        source: &crate::data::DataSource,
+    ) -> crate::Result<latent_core::Dataset> {
+        self.load_split(source, Split::Test)
+    }
+
+    /// Read `source` for this run; a reused hold-out without `--split` reads `default`.
+    fn load_split(
+        &self,
+        source: &crate::data::DataSource,
+        default: Split,
+    ) -> crate::Result<latent_core::Dataset> {
+        let mut resolved = source.for_run(self.data.args.as_ref())?;
+        let reused = source.holdout.is_none() && resolved.holdout.is_some();
+        if reused && resolved.split.is_none() {
+            resolved.split = Some(default);
+        }
         let data = resolved.load()?;
-        if let (None, Some(p)) = (source.holdout, resolved.holdout) {
-            let split = match resolved.split {
-                Some(Split::Test) => "the held-out rows (its test split)",
+        if let (true, Some(p)) = (reused, resolved.holdout) {
+            let split = match (resolved.split, default) {
+                (Some(Split::Test), Split::Test) if source.split.is_none() => {
+                    "the held-out rows (its test split, the default here; --split train for \
+                     the training rows)"
+                }
+                (Some(Split::Test), _) => "the held-out rows (its test split)",
                 _ => "its training split (--split test for the held-out rows)",
             };
             latent_data::notes::emit(&format!(

@@ -18,6 +18,7 @@ pub fn spec(args: &CompareArgs) -> Result<CompareSpec> {
         ..DataSource::new(args.data.clone())
     });
     spec.holdout = args.holdout;
+    spec.holdout_seed = args.holdout_seed;
     spec.latent_dims = parse_list(&args.latent_dims, "--latent-dims", "a number")?;
     spec.betas = parse_list(&args.betas, "--betas", "a number")?;
     spec.epochs = args.epochs;

@@ -9,7 +9,8 @@ use anyhow::Result;
 /// are absent, not zero.
 pub fn run(args: &crate::cli::EvalArgs) -> Result<()> {
     let (config, model) = latent::run::load(&args.run)?;
-    let data = config.load_data(&args.data)?;
+    // the run's own data with its hold-out: the held-out rows unless --split train
+    let data = config.load_test_data(&args.data)?;
     // The reference rows (nearest neighbours, the classifier, the code Gaussian) are the run's
     // training data less every row that is also evaluated (found by content, not by the data's
     // name: `mnist`, `./mnist` and an overlapping hold-out are caught alike); when nothing is
