@@ -17,6 +17,17 @@ fn json_file(path: &std::path::Path) -> Value {
 
 /// `latent eval --json` on `run` with `extra` flags, cheap settings.
 fn eval(d: &Dir, run: &str, extra: &[&str]) -> Value {
+    let out = eval_output(d, run, extra);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("one JSON object")
+}
+
+/// What [`eval`] runs, its output as it is.
+fn eval_output(d: &Dir, run: &str, extra: &[&str]) -> std::process::Output {
     let mut a = vec![
         "eval",
         "--run",
@@ -33,7 +44,7 @@ fn eval(d: &Dir, run: &str, extra: &[&str]) -> Value {
         "--json",
     ];
     a.extend(extra);
-    serde_json::from_str(d.ok(&a).trim()).expect("one JSON object")
+    d.latent(&a)
 }
 
 #[test]
@@ -55,20 +66,7 @@ fn the_runs_holdout_is_reused_by_later_commands() {
     let test = eval(&d, "pca", &["--split", "test"]);
     assert_eq!(test["n"], 449);
     // eval measures the model on the held-out rows by default, the same as --split test
-    let out = d.latent(&[
-        "eval",
-        "--run",
-        "pca",
-        "--data",
-        "digits",
-        "--iw-samples",
-        "0",
-        "--samples",
-        "100",
-        "--continuity-points",
-        "50",
-        "--no-classifier",
-    ]);
+    let out = eval_output(&d, "pca", &[]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
     assert!(
