@@ -535,7 +535,8 @@ pub struct TraverseArgs {
     /// Points per dimension.
     #[arg(long, default_value_t = 9)]
     pub steps: usize,
-    /// Output: .png (one strip per dimension) or .npy.
+    /// Output: .png (one strip per dimension), .npy or .csv (the decoded rows in the data's
+    /// units, under its column names, after the columns `dim` and `value`).
     #[arg(long, value_name = "FILE")]
     pub out: PathBuf,
     /// Enlarge each image N times in a PNG (nearest neighbour; 1 to 16). Default: enough

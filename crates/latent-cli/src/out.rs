@@ -121,28 +121,6 @@ pub fn image_shape(
     }
 }
 
-/// Write decoded rows (model space) as image strips (PNG, one strip per entry, labelled with
-/// `labels`, enlarged by `zoom` or the default zoom) or as one NPY array in the data's
-/// units, and record the file.
-pub fn write_strips(
-    path: &Path,
-    strips: &[ndarray::Array2<f32>],
-    run: (&latent::RunConfig, &Path),
-    labels: &latent_report::GridLabels,
-    zoom: Option<u32>,
-) -> Result<()> {
-    let kind = if path
-        .to_string_lossy()
-        .to_ascii_lowercase()
-        .ends_with(".npy")
-    {
-        OutKind::Npy
-    } else {
-        OutKind::Png
-    };
-    write_rows(path, kind, strips, run, (labels, zoom), &[])
-}
-
 /// Write decoded rows (model space), one strip per entry: as `kind` — a PNG grid (labelled
 /// with `labels`, enlarged by `zoom` or the default zoom), or all the rows in the data's
 /// units as NPY or CSV (`lead` columns first: see [`latent::rows::write_decoded`]) — and
@@ -168,12 +146,6 @@ pub fn write_rows(
         }
     }
     record(path)
-}
-
-/// Check an output of `sample`, `interpolate`, `traverse` (.png or .npy).
-pub fn prepare_strips(path: &Path, force: bool, inputs: &[&Path]) -> Result<()> {
-    out_kind(path, &[OutKind::Png, OutKind::Npy])?;
-    prepare(path, force, inputs)
 }
 
 /// Check an output of decoded rows (.png, .npy or .csv) as [`prepare`] does; its kind.

@@ -801,11 +801,39 @@ fn decoded_rows_are_written_as_csv_and_npy_under_the_column_names_in_the_data_un
         .expect("npy")
         .into_x();
     assert_eq!(i.dim(), (4, 13));
+    // traversals: `dim` and `value` first; PCA's origin decodes to the data's mean
+    d.ok(&[
+        "traverse", "--run", "pca", "--dims", "0,1", "--range", "2", "--steps", "3", "--out",
+        "t.csv",
+    ]);
+    let (h, rows) = read_table(&d.path("t.csv"));
+    assert_eq!(h[..2], ["dim", "value"]);
+    assert_eq!(h[2..], names[..]);
+    let lead: Vec<[&str; 2]> = rows.iter().map(|r| [&*r[0], &*r[1]]).collect();
+    assert_eq!(
+        lead,
+        [
+            ["0", "-2"],
+            ["0", "0"],
+            ["0", "2"],
+            ["1", "-2"],
+            ["1", "0"],
+            ["1", "2"]
+        ]
+    );
+    let (wh, wine) = read_table(&d.path("wine.csv"));
+    let mean = column_mean(&wh, &wine, "proline");
+    let at_origin = column_mean(&h, &rows[1..2], "proline");
+    assert!(
+        (at_origin - mean).abs() < 1e-3 * mean,
+        "{at_origin} vs {mean}"
+    );
+    assert_ne!(rows[0][2..], rows[2][2..]);
 
     // every file is recorded as latent's: replaced with --force, refused without
     let manifest = std::fs::read_to_string(d.path(".latent-outputs")).expect("manifest");
     for f in [
-        "r.csv", "r.npy", "dec.csv", "s.csv", "s.npy", "i.csv", "i.npy",
+        "r.csv", "r.npy", "dec.csv", "s.csv", "s.npy", "i.csv", "i.npy", "t.csv",
     ] {
         assert!(manifest.contains(&format!("\"{f}\"")), "{f}: {manifest}");
     }

@@ -233,6 +233,38 @@ pub fn interpolation_columns(pairs: &[(usize, usize)], steps: usize) -> Vec<Text
     ]
 }
 
+/// The lead columns of traversals written as CSV (`steps` rows per dimension of `dims`, in
+/// order, as [`latent_explore::traverse`] decodes them): `dim` (the latent dimension moved)
+/// and `value` (its value in the code, from −range to +range; the others are 0).
+///
+/// # Errors
+/// As [`latent_explore::traversal_codes`].
+pub fn traversal_columns(
+    latent_dim: usize,
+    dims: &[usize],
+    range: f32,
+    steps: usize,
+) -> Result<Vec<TextColumn>> {
+    let codes = latent_explore::traversal_codes(latent_dim, None, dims, range, steps)?;
+    let (mut dim, mut value) = (Vec::new(), Vec::new());
+    for (&d, z) in dims.iter().zip(&codes) {
+        for row in z.outer_iter() {
+            dim.push(d.to_string());
+            value.push(row[d].to_string());
+        }
+    }
+    Ok(vec![
+        TextColumn {
+            name: "dim".into(),
+            cells: dim,
+        },
+        TextColumn {
+            name: "value".into(),
+            cells: value,
+        },
+    ])
+}
+
 /// The squared error of each row of `y` against `x` (summed over the features).
 pub fn row_errors(x: ArrayView2<'_, f32>, y: ArrayView2<'_, f32>) -> Vec<f64> {
     x.outer_iter()

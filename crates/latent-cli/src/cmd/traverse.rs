@@ -7,7 +7,7 @@ use crate::out;
 
 /// `latent traverse`.
 pub fn run(args: &TraverseArgs) -> Result<()> {
-    out::prepare_strips(&args.out, args.force, &[&args.run])?;
+    let kind = out::prepare_rows(&args.out, args.force, &[&args.run])?;
     let (config, model) = latent::run::load(&args.run)?;
     let k = model.reduction().latent_dim();
     let dims = match &args.dims {
@@ -22,7 +22,18 @@ pub fn run(args: &TraverseArgs) -> Result<()> {
     )?;
     let strips = latent_explore::traverse(model.reduction(), None, &dims, args.range, args.steps)?;
     let labels = latent::figures::traversal_labels(&dims, args.range, args.steps);
-    out::write_strips(&args.out, &strips, (&config, &args.run), &labels, args.zoom)?;
+    let lead = match kind {
+        out::OutKind::Csv => latent::rows::traversal_columns(k, &dims, args.range, args.steps)?,
+        _ => Vec::new(),
+    };
+    out::write_rows(
+        &args.out,
+        kind,
+        &strips,
+        (&config, &args.run),
+        (&labels, args.zoom),
+        &lead,
+    )?;
     outln!(
         "traversed latent dims {dims:?} over [−{r}, {r}] in {} steps around the origin, written to {}",
         args.steps,
