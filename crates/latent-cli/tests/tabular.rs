@@ -1059,4 +1059,16 @@ fn the_wine_data_end_to_end_with_the_default_flags() {
     );
     let report = std::fs::read_to_string(d.path("cmp/report.html")).expect("report");
     assert!(report.contains("wine.csv"), "the report names its data");
+    // not images: the decodings feature by feature, under the column names, in the data's
+    // units (the PCA at K = 2 keeps some of every feature: its error is below the spread)
+    assert!(
+        report.contains("Decoded rows, feature by feature"),
+        "the feature section"
+    );
+    assert!(d.path("cmp/images/features-k2.png").is_file());
+    for name in features {
+        assert!(report.contains(name), "{name} in the feature table");
+    }
+    assert!(report.contains("VAE β = 1: samples mean ± sd"));
+    assert!(!report.contains("Interpolations between test images"));
 }

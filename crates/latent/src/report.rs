@@ -246,6 +246,8 @@ pub fn build(
 
     if fits.bench.test().image_shape().is_some() {
         image_sections(out, summary, fits, &mut sections)?;
+    } else {
+        feature_sections(out, summary, fits, &mut sections)?;
     }
 
     // ---- rate–distortion
@@ -438,6 +440,149 @@ fn gallery(
         items.push((figure(out, &name, &img)?, e.label()));
     }
     Ok(items)
+}
+
+/// Per column of `x`: mean and standard deviation (n − 1).
+fn column_stats(x: ndarray::ArrayView2<'_, f32>) -> Vec<(f64, f64)> {
+    let n = x.nrows() as f64;
+    x.columns()
+        .into_iter()
+        .map(|c| {
+            let mean = c.iter().map(|&v| f64::from(v)).sum::<f64>() / n.max(1.0);
+            let ss: f64 = c.iter().map(|&v| (f64::from(v) - mean).powi(2)).sum();
+            (mean, (ss / (n - 1.0).max(1.0)).sqrt())
+        })
+        .collect()
+}
+
+/// The features shown in the table of [`feature_sections`] (all are plotted).
+const FEATURES_SHOWN: usize = 40;
+
+/// For data that are not images: the decodings compared with the data feature by feature,
+/// in the data's units — each model's reconstruction error per feature of the test rows,
+/// and whether its samples reproduce each feature's mean and spread.
+fn feature_sections(
+    out: &Path,
+    summary: &CompareSummary,
+    fits: &Fits<'_>,
+    sections: &mut Vec<Section>,
+) -> Result<()> {
+    let Some((config, _)) = fits.models.first() else {
+        return Ok(());
+    };
+    let test = fits.bench.test();
+    let names = crate::rows::column_names(config);
+    // every model of the comparison shares the preprocessing (fitted on the same rows)
+    let data = config.preprocess.invert(test.x());
+    let stats = column_stats(data.view());
+    let d = stats.len();
+    let samples = 2000;
+    let mut s = Section::new("Decoded rows, feature by feature");
+    s.paragraph(format!(
+        "The data are not images, so the decodings are compared with the test rows feature by \
+         feature, in the data's units: each model's reconstruction error per feature (RMSE, \
+         and on the plot divided by the feature's standard deviation, so that features of \
+         different units compare), and the mean ± standard deviation of {samples} decoded \
+         samples against the test rows' (samples of the VAE's prior; of a Gaussian fitted to \
+         the training codes for PCA and the deep autoencoder), each decoded to its mean — without \
+         the likelihood's noise, so a spread below the data's is expected, more so at small K. \
+         A model whose samples miss a feature's mean does not generate data like these."
+    ));
+    let models = [
+        (Family::Pca, None, "PCA"),
+        (Family::Ae, None, "deep AE"),
+        (Family::Vae, Some(1.0), "VAE β = 1"),
+    ];
+    for &k in &summary.latent_dims {
+        let mut series: Vec<(String, Vec<(f64, f64)>)> = Vec::new();
+        let mut header = vec!["feature".to_string(), "test: mean ± sd".to_string()];
+        let mut columns: Vec<Vec<String>> = Vec::new();
+        for (family, beta, label) in models {
+            let Some(e) = summary.find(family, k, beta) else {
+                continue;
+            };
+            let (config, m) = fit_of(summary, fits, e)?;
+            let recon = config
+                .preprocess
+                .invert(m.reduction().reconstruct(test.x())?.view());
+            let rmse: Vec<f64> = (0..d)
+                .map(|j| {
+                    let se: f64 = data
+                        .column(j)
+                        .iter()
+                        .zip(recon.column(j))
+                        .map(|(&a, &b)| (f64::from(a) - f64::from(b)).powi(2))
+                        .sum();
+                    (se / data.nrows().max(1) as f64).sqrt()
+                })
+                .collect();
+            let source =
+                LatentSource::for_model(m, || Ok(m.reduction().encode(fits.bench.train().x())?))?;
+            let (strips, _) = figures::sample_strips(m, &source, samples, 1.0, 0, samples)?;
+            let views: Vec<_> = strips.iter().map(|a| a.view()).collect();
+            let decoded = ndarray::concatenate(ndarray::Axis(0), &views)
+                .map_err(|e| Error::Internal(format!("joining the samples: {e}")))?;
+            let sample_stats = column_stats(config.preprocess.invert(decoded.view()).view());
+            series.push((
+                label.to_string(),
+                (0..d)
+                    .map(|j| {
+                        let sd = stats[j].1;
+                        let rel = if sd > 0.0 { rmse[j] / sd } else { 0.0 };
+                        ((j + 1) as f64, rel)
+                    })
+                    .collect(),
+            ));
+            header.push(format!("{label}: recon RMSE"));
+            header.push(format!("{label}: samples mean ± sd"));
+            columns.push(rmse.iter().map(|&v| format!("{v:.4}")).collect());
+            columns.push(
+                sample_stats
+                    .iter()
+                    .map(|&(m, sd)| format!("{m:.4} ± {sd:.4}"))
+                    .collect(),
+            );
+        }
+        if series.is_empty() {
+            continue;
+        }
+        s.push(Block::Image {
+            png: plot(
+                out,
+                &format!("features-k{k}.png"),
+                &series,
+                &format!("Reconstruction error per feature, K = {k}"),
+                (
+                    "feature (1 … D, as in the table)",
+                    "RMSE / standard deviation",
+                ),
+                (Scale::Integer, Scale::Linear),
+            )?,
+            alt: format!("reconstruction error per feature at K = {k}"),
+            caption: format!(
+                "K = {k}: test split; 1 is the error of predicting every row by its feature's \
+                 mean, 0 a perfect reconstruction."
+            ),
+        });
+        let rows = (0..d.min(FEATURES_SHOWN))
+            .map(|j| {
+                let mut row = vec![
+                    format!("{} {}", j + 1, names[j]),
+                    format!("{:.4} ± {:.4}", stats[j].0, stats[j].1),
+                ];
+                row.extend(columns.iter().map(|c| c[j].clone()));
+                row
+            })
+            .collect();
+        s.push(Block::Table { header, rows });
+        if d > FEATURES_SHOWN {
+            s.paragraph(format!(
+                "The table shows the first {FEATURES_SHOWN} of the {d} features; the plot all."
+            ));
+        }
+    }
+    sections.push(s);
+    Ok(())
 }
 
 fn image_sections(
