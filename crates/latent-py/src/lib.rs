@@ -940,43 +940,14 @@ impl Native {
                 }
             };
             let labelled = |name: &str, x: ArrayView2<'_, f32>, y: &Option<Vec<i64>>| {
-                let mut d = Dataset::new(name, x.to_owned())?;
-                if let Some(y) = y {
-                    let labels = y
-                        .iter()
-                        .map(|&v| u32::try_from(v))
-                        .collect::<Result<Vec<u32>, _>>()
-                        .map_err(|_| invalid(format!("{name}: labels must be integers ≥ 0")))?;
-                    d = d.with_labels(labels)?;
-                }
+                let d = dataset_of(name, x, false, None, y.as_deref())?;
                 inner.model.reduction().check_input(name, d.x())?;
                 Ok::<_, Error>(inner.config.preprocess.apply(d)?)
             };
             let data = labelled("X", x, &y)?;
-            let halves = |why: &str| -> latent::Result<(Dataset, Dataset)> {
-                say(why);
-                Ok(data.split(0.5, latent_core::seed::derive(seed, "eval-halves"))?)
-            };
-            let (train, test) = match (given, &inner.config.data.args) {
-                (Some(r), _) => (labelled("X_reference", r, &reference_y)?, data.clone()),
-                (None, Some(a)) => {
-                    let (train, _) = latent::eval::disjoint_from(
-                        inner.config.preprocess.apply(a.load()?)?,
-                        &data,
-                    )?;
-                    match train.filter(|t| t.n() >= 2) {
-                        Some(train) => (train, data.clone()),
-                        None => halves(
-                            "the evaluation data is the training data: half of it serves as \
-                             the reference set",
-                        )?,
-                    }
-                }
-                (None, None) => halves(
-                    "no reference rows given and none recorded: half of the evaluation data \
-                     serves as the reference set",
-                )?,
-            };
+            let reference = given
+                .map(|r| labelled("X_reference", r, &reference_y))
+                .transpose()?;
             let settings = latent::eval::EvalSettings {
                 seed,
                 iw_samples,
@@ -985,21 +956,14 @@ impl Native {
                 classifier,
                 ..Default::default()
             };
-            let bench = latent::eval::Bench::new(
-                train,
-                test,
+            let metrics = latent::eval::evaluate_on(
+                &inner.model,
+                &inner.config,
+                data,
+                reference,
                 settings,
-                &latent_nn::cpu_device(),
                 &mut say,
             )?;
-            for n in bench.notes() {
-                say(n);
-            }
-            let mut metrics = latent::eval::evaluate(&inner.model, &bench, &mut say)?;
-            let b = bench.summary();
-            metrics.frechet_data = b.frechet_data;
-            metrics.data_confidence = b.data_confidence;
-            metrics.test_nn_distance = b.test_nn_distance;
             serde_json::to_string(&Value::Object(metrics.to_json()))
                 .map_err(|e| Error::Internal(format!("serializing the metrics: {e}")))
         })

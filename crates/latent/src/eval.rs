@@ -145,6 +145,78 @@ pub struct BenchSummary {
     pub frechet_data: Option<f64>,
 }
 
+/// Every figure of `model` (fitted as `config` says) on the rows `data` (preprocessed as
+/// the model takes them): what `latent eval` prints and the Python `evaluate` returns.
+///
+/// The reference rows (nearest neighbours, the feature classifier, the code Gaussian) are
+/// `reference` when given; else the run's recorded training data less every row that is
+/// also evaluated (found by content, whatever the data's name or hold-out); and when nothing
+/// is left, or the run records no data (fitted in memory), a seeded half of `data`. `say`
+/// gets a line for each such choice and the measurement's progress.
+///
+/// # Errors
+/// Reading the recorded training data; the measurement's errors.
+pub fn evaluate_on(
+    model: &Model,
+    config: &crate::run::RunConfig,
+    data: Dataset,
+    reference: Option<Dataset>,
+    settings: EvalSettings,
+    say: &mut dyn FnMut(&str),
+) -> Result<Metrics> {
+    let seed = settings.seed;
+    // a seeded half of the evaluated rows as the reference set, saying why
+    let halves = |data: Dataset, why: &str, say: &mut dyn FnMut(&str)| {
+        say(why);
+        data.split(0.5, derive(seed, "eval-halves"))
+    };
+    let (train, test) = match (reference, &config.data.args) {
+        (Some(r), _) => (r, data),
+        (None, None) => halves(
+            data,
+            "the run does not record its training data: half of the evaluation data serves as \
+             the reference set",
+            say,
+        )?,
+        (None, Some(a)) => {
+            let (train, dropped) = disjoint_from(config.preprocess.apply(a.load()?)?, &data)?;
+            match train.filter(|t| t.n() >= 2) {
+                None => halves(
+                    data,
+                    "the evaluation data is the training data: half of it serves as the \
+                     reference set",
+                    say,
+                )?,
+                Some(train) => {
+                    if dropped > 0 {
+                        say(&format!(
+                            "{dropped} of the run's training rows are also evaluated: they are \
+                             left out of the reference set and of the classifier's training rows"
+                        ));
+                    }
+                    say(&format!(
+                        "reference set: {} rows of {} (the run's training data, none of them \
+                         evaluated)",
+                        train.n(),
+                        a.data
+                    ));
+                    (train, data)
+                }
+            }
+        }
+    };
+    let bench = Bench::new(train, test, settings, &latent_nn::cpu_device(), say)?;
+    for n in bench.notes() {
+        say(n);
+    }
+    let mut metrics = evaluate(model, &bench, say)?;
+    let b = bench.summary();
+    metrics.frechet_data = b.frechet_data;
+    metrics.data_confidence = b.data_confidence;
+    metrics.test_nn_distance = b.test_nn_distance;
+    Ok(metrics)
+}
+
 /// `train` without the rows that also occur in `test` (the same values, bit for bit; `None`
 /// when no row is left), and how many were left out: the reference rows and the feature classifier of a [`Bench`] must
 /// never include a row they are used to judge, whatever the data's name or path.
