@@ -10,7 +10,7 @@ import numpy as np
 from sklearn.utils.validation import check_array
 
 from . import _latent
-from ._estimators import _DTYPES, _Progress, _describe, _labels
+from ._estimators import _DTYPES, _Progress, _describe, _labels, _numbered
 
 
 class _CompareProgress(_Progress):
@@ -21,16 +21,6 @@ class _CompareProgress(_Progress):
             self._line(payload)
         else:
             super().__call__(kind, payload)
-
-
-def _numbered(y, y_test):
-    """Labels of both splits as ints, text labels numbered over both (in sorted order)."""
-    if y is None or all(isinstance(v, int) for v in y + (y_test or [])):
-        return y, y_test
-    _, codes = np.unique(np.asarray(y + (y_test or []), dtype=object).astype(str),
-                         return_inverse=True)
-    codes = [int(c) for c in codes]
-    return codes[: len(y)], (codes[len(y):] if y_test is not None else None)
 
 
 def _list(name: str, value, kind) -> Optional[list]:

@@ -267,11 +267,7 @@ class _Base(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         y, yr = _labels(y, X, "y"), _labels(y_reference, Xr, "y_reference")
         if (y is None) != (yr is None) and Xr is not None:
             raise ValueError("give labels for both X and X_reference, or for neither")
-        if y is not None and not all(isinstance(v, int) for v in y + (yr or [])):
-            _, codes = np.unique(np.asarray(y + (yr or []), dtype=object).astype(str),
-                                 return_inverse=True)
-            codes = [int(c) for c in codes]
-            y, yr = codes[: len(y)], (codes[len(y):] if yr is not None else None)
+        y, yr = _numbered(y, yr)
         log = (lambda m: print(m, file=sys.stderr, flush=True)) if self.verbose else None
         out = self._native.evaluate(
             X, y, Xr, yr, _count("seed", seed, minimum=0), _count("iw_samples", iw_samples, 0),
@@ -356,6 +352,17 @@ def _labels(y, X, name: str):
     if np.issubdtype(y.dtype, np.floating) and np.all(np.mod(y, 1) == 0) and np.all(y >= 0):
         return [int(v) for v in y]
     return [str(v) for v in y]
+
+
+def _numbered(y, y_other):
+    """Labels of two sets (lists from :func:`_labels`, the second may be None) as ints: text
+    labels are numbered over both together, in sorted order, so a class has one number."""
+    if y is None or all(isinstance(v, int) for v in y + (y_other or [])):
+        return y, y_other
+    _, codes = np.unique(np.asarray(y + (y_other or []), dtype=object).astype(str),
+                         return_inverse=True)
+    codes = [int(c) for c in codes]
+    return codes[: len(y)], (codes[len(y):] if y_other is not None else None)
 
 
 def _count(name: str, value, minimum: int = 1) -> int:

@@ -1148,8 +1148,12 @@ const COMPARE_KNOWN: &[&str] = &[
 ];
 
 /// The comparison the settings describe (JSON, a key per parameter of `latent.compare`,
-/// `null` for the CLI's default) and the fraction of rows to hold out.
-fn compare_spec_of(settings: &Value, name: &str) -> latent::Result<(CompareSpec, f64)> {
+/// `null` for the CLI's default), the fraction of rows to hold out and the image layout of
+/// the rows, if given.
+fn compare_spec_of(
+    settings: &Value,
+    name: &str,
+) -> latent::Result<(CompareSpec, f64, Option<ImageShape>)> {
     let map = settings
         .as_object()
         .ok_or_else(|| Error::Internal("settings are not a JSON object".into()))?;
@@ -1216,7 +1220,7 @@ fn compare_spec_of(settings: &Value, name: &str) -> latent::Result<(CompareSpec,
     }
     // the summary records the percentage
     spec.holdout = (holdout * 100.0).round().clamp(1.0, 99.0) as u8;
-    Ok((spec, holdout))
+    Ok((spec, holdout, image_shape_of(&s)?))
 }
 
 /// Compare PCA, the linear autoencoder, the deep autoencoder and VAEs (`latent compare`) on
@@ -1243,13 +1247,7 @@ fn compare(
 ) -> PyResult<String> {
     let value: Value = serde_json::from_str(settings)
         .map_err(|e| PyRuntimeError::new_err(format!("settings: {e}")))?;
-    let (spec, holdout) = compare_spec_of(&value, &name).map_err(py_err)?;
-    let image = {
-        let map = value
-            .as_object()
-            .ok_or_else(|| PyRuntimeError::new_err("settings"))?;
-        image_shape_of(&Settings { map }).map_err(py_err)?
-    };
+    let (spec, holdout, image) = compare_spec_of(&value, &name).map_err(py_err)?;
     let (x, eight_bit) = rows(x, "X")?;
     let x = x.view();
     let given = x_test.map(|t| rows(t, "X_test")).transpose()?;
