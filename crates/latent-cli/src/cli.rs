@@ -112,6 +112,17 @@ Examples:
   latent map --run runs/vae2d --data fashion-mnist-10k --out map.png
   latent map --run runs/pca --data digits --out map.png")]
     Map(MapArgs),
+    /// Explore latent spaces in the browser: a local page with the map of the codes, a
+    /// click-to-decode canvas, one slider per latent coordinate, interpolation strips and
+    /// four-corner grids, nearest neighbours and sampling; two runs side by side.
+    #[command(after_help = "\
+Examples:
+  latent explore --run runs/vae --data fashion-mnist-10k
+  latent explore --run runs/ae --run runs/vae --data fashion-mnist-10k --open
+
+The page's address (with the session's token) is printed; the server listens on 127.0.0.1
+until Ctrl-C, reads only the runs and the data given here and writes nothing.")]
+    Explore(ExploreArgs),
     /// Measure a model on data: reconstruction error; for a VAE the ELBO and its terms.
     #[command(after_help = "\
 Examples:
@@ -570,6 +581,46 @@ pub struct MapArgs {
     /// Overwrite the output file.
     #[arg(long)]
     pub force: bool,
+}
+
+/// `latent explore`.
+#[derive(Debug, Args)]
+pub struct ExploreArgs {
+    /// A run directory written by `latent fit`; give `--run` twice to see two runs side by
+    /// side (fitted on data of the same shape).
+    #[arg(long, value_name = "RUN_DIR", required = true)]
+    pub run: Vec<PathBuf>,
+    /// The data whose rows are mapped (labels colour them) and searched for neighbours.
+    #[command(flatten)]
+    pub data: DataArgs,
+    /// The most rows to map: a seeded random choice of this many when the data has more.
+    #[arg(long, value_name = "N", default_value_t = latent::explore::DEFAULT_POINTS)]
+    pub points: usize,
+    /// Map two chosen latent coordinates `X,Y` instead of the codes' top two principal axes.
+    #[arg(long, value_name = "X,Y", value_parser = parse_dims_pair)]
+    pub dims: Option<(usize, usize)>,
+    /// Seed of the choice of mapped rows.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// The address to listen on (default 127.0.0.1, this machine only). Another address
+    /// lets other machines reach the page (still only with the token).
+    #[arg(long, value_name = "ADDRESS")]
+    pub host: Option<std::net::IpAddr>,
+    /// The port (default: any free port).
+    #[arg(long, default_value_t = 0)]
+    pub port: u16,
+    /// Open the page in the default browser (`xdg-open`, `open` on macOS).
+    #[arg(long)]
+    pub open: bool,
+}
+
+fn parse_dims_pair(s: &str) -> Result<(usize, usize), String> {
+    let bad = || format!("{s:?}: give two latent coordinates as X,Y (e.g. 0,1)");
+    let (x, y) = s.split_once(',').ok_or_else(bad)?;
+    Ok((
+        x.trim().parse().map_err(|_| bad())?,
+        y.trim().parse().map_err(|_| bad())?,
+    ))
 }
 
 /// `latent eval`.

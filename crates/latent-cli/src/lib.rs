@@ -174,6 +174,7 @@ where
         cli::Command::Interpolate(a) => cmd::interpolate::run(a),
         cli::Command::Traverse(a) => cmd::traverse::run(a),
         cli::Command::Map(a) => cmd::map::run(a),
+        cli::Command::Explore(a) => cmd::explore::run(a),
         cli::Command::Compare(a) => cmd::compare::run(a, &command_line),
         cli::Command::Demo(a) => cmd::demo::run(a),
     };

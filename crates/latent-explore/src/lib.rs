@@ -50,7 +50,7 @@ pub use gaussian::CodeGaussian;
 pub use interpolate::{Interpolation, interpolate, interpolate_codes};
 pub use metrics::{active_units, activity, kl_per_dim};
 pub use normal::normal_quantile;
-pub use project::{Projection, project_2d};
+pub use project::{MapAxes, Projection, project_2d};
 pub use regularity::{
     Continuity, continuity, frechet_distance, nearest_distances, pick_rows, quantile_sorted,
     rms_pairwise_distance,

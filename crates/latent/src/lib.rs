@@ -29,6 +29,7 @@ pub mod applies;
 pub mod compare;
 pub mod data;
 pub mod eval;
+pub mod explore;
 pub mod figures;
 pub mod fit;
 mod recorded;

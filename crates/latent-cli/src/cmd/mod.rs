@@ -6,6 +6,7 @@ pub mod decode;
 pub mod demo;
 pub mod encode;
 pub mod eval;
+pub mod explore;
 pub mod fit;
 pub mod info;
 pub mod interpolate;
