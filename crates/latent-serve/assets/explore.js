@@ -163,6 +163,7 @@
   function setStatus(text, kind) {
     const st = $('status');
     st.textContent = text;
+    st.title = text;
     st.className = kind || '';
   }
   /** show a failed request in #status; the errors of one user action are listed together */
@@ -565,8 +566,10 @@
   }
 
   function clickMap(r, canvas, e, shift) {
-    newAction();
+    // where on the map first: newAction() may change the page's layout (an error message in
+    // the header goes), which moves the canvas under the event's client coordinates
     const [px, py] = canvasXY(canvas, e);
+    newAction();
     const i = nearest(r, px, py, HOVER_PX);
     let point, pos;
     if (i >= 0) {
