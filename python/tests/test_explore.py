@@ -7,11 +7,17 @@ picks, interpolation strips, four-corner grids, sampling and neighbours, failed 
 in the status line; that what the page shows decoded is what `latent decode`
 writes for the same codes (PCA, an MLP VAE, a conv VAE); the server's guards (token, Host
 header, body limit, no file names, loopback only); a table (the wine CSV) as a bar chart.
+The exported page (`latent explore --export FILE.html`: one file, decoding in JavaScript from
+its embedded bundle) opened from disk with no server: the same interactions, decode parity with
+`latent decode`, paths, grids and neighbours as the server computes them, the server's errors
+for the same bad requests, sampling; a conv VAE refused; a table exported.
 
 The browser tests need Playwright (in python/.venv) and a Chromium (Debian's /usr/bin/chromium,
 or LATENT_CHROMIUM); without them they are skipped, unless LATENT_REQUIRE_BROWSER=1 (CI), where
 they fail. Screenshots go to $LATENT_SCREENSHOTS, else target/explore-screenshots/.
-LATENT_EXPLORE_ASSETS=1 serves the page from the checkout's assets instead of the binary's copy.
+LATENT_EXPLORE_ASSETS=1 serves the page from the checkout's assets instead of the binary's copy
+(and rebuilds an exported page around the binary's bundle from the checkout's explore.html,
+explore.css, export.js and explore.js, as page.rs does).
 
 The page's Content-Security-Policy has no 'unsafe-eval': everything handed to
 `page.evaluate` / `wait_for_function` is a function, never a bare expression.
@@ -248,14 +254,18 @@ def _serve_assets(token: str):
 
 
 class Page:
-    """A fresh page on an explorer, loaded and ready; collects page and console errors."""
+    """A fresh page on an explorer (or at `url`: an exported page's file), loaded and ready;
+    collects page and console errors and every request made."""
 
-    def __init__(self, browser, explorer: Explorer, scale: float = 1):
+    def __init__(self, browser, explorer: Explorer | None, scale: float = 1,
+                 url: str | None = None):
         self.explorer = explorer
         self.context = browser.new_context(viewport=VIEWPORT, device_scale_factor=scale)
         self.page = self.context.new_page()
         self.page.set_default_timeout(WAIT_MS)
         self.errors: list[str] = []
+        self.requests: list[str] = []
+        self.page.on("request", lambda r: self.requests.append(r.url))
         self.page.on("pageerror", lambda e: self.errors.append(f"page error: {e}"))
 
         def console(m):
@@ -263,9 +273,11 @@ class Page:
                 self.errors.append(f"console {m.type}: {m.text}")
 
         self.page.on("console", console)
-        if PAGE_FROM_ASSETS:
-            self.page.route(explorer.url, _serve_assets(explorer.token))
-        resp = self.page.goto(explorer.url)
+        if url is None:
+            url = explorer.url
+            if PAGE_FROM_ASSETS:
+                self.page.route(explorer.url, _serve_assets(explorer.token))
+        resp = self.page.goto(url)
         assert resp is not None and resp.status == 200, resp and resp.status
         self.page.wait_for_function("() => window.latentExplorer && window.latentExplorer.ready")
         self.idle()
@@ -403,8 +415,8 @@ class Page:
 def open_page(browser):
     pages: list[Page] = []
 
-    def opener(explorer: Explorer, scale: float = 1) -> Page:
-        p = Page(browser, explorer, scale)
+    def opener(explorer: Explorer | None, scale: float = 1, url: str | None = None) -> Page:
+        p = Page(browser, explorer, scale, url)
         pages.append(p)
         return p
 
@@ -864,26 +876,37 @@ def _interact(p: Page, r: int) -> list[dict]:
     return seen
 
 
+def _assert_decodes_like_the_cli(cli, run_dir, seen: list[dict], workdir, tag: str,
+                                 latent_dim: int, shape: tuple) -> np.ndarray:
+    """What the page decoded (each `seen` a decode answer of one point) is what
+    `latent decode` writes for the same codes, to 1e-4; returns the rows."""
+    codes = np.asarray([s["codes"][0] for s in seen], dtype=np.float32)
+    rows = np.asarray([s["rows"][0] for s in seen], dtype=np.float64)
+    m = len(seen)
+    assert codes.shape == (m, latent_dim)
+    assert len({tuple(c) for c in codes.tolist()}) == m, f"{tag}: the interactions repeat a code"
+    path_codes = workdir / f"codes-{tag}.npy"
+    path_out = workdir / f"decoded-{tag}.npy"
+    path_out.unlink(missing_ok=True)
+    np.save(path_codes, codes)
+    cli("decode", "--run", run_dir, "--codes", path_codes, "--out", path_out)
+    want = np.load(path_out)
+    assert want.shape == (m, *shape), want.shape
+    want = want.reshape(m, -1).astype(np.float64)
+    assert rows.shape == want.shape
+    err = np.abs(rows - want) / np.maximum(1.0, np.abs(want))
+    assert err.max() <= 1e-4, f"{tag}: the page's rows differ from `latent decode` by {err.max()}"
+    return rows
+
+
 @pytest.mark.parametrize("which", ["pca", "vae", "conv"])
 def test_decode_parity_with_the_cli(which, open_page, pair, conv, runs, cli, workdir):
     explorer, r = {"pca": (pair, 0), "vae": (pair, 1), "conv": (conv, 0)}[which]
     p = open_page(explorer)
     assert p.session["runs"][r]["name"] == which
     seen = _interact(p, r)
-    codes = np.asarray([s["codes"][0] for s in seen], dtype=np.float32)
-    rows = np.asarray([s["rows"][0] for s in seen], dtype=np.float64)
-    assert codes.shape == (3, p.session["runs"][r]["latent_dim"])
-    assert len({tuple(c) for c in codes.tolist()}) == 3, "the three interactions gave one code"
-    path_codes = workdir / f"codes-{which}.npy"
-    path_out = workdir / f"decoded-{which}.npy"
-    np.save(path_codes, codes)
-    cli("decode", "--run", runs[which], "--codes", path_codes, "--out", path_out)
-    want = np.load(path_out)
-    assert want.shape[0] == 3 and want.shape[1:3] == (8, 8), want.shape
-    want = want.reshape(3, -1).astype(np.float64)
-    assert rows.shape == want.shape
-    err = np.abs(rows - want) / np.maximum(1.0, np.abs(want))
-    assert err.max() <= 1e-4, f"{which}: the page's rows differ from `latent decode` by {err.max()}"
+    rows = _assert_decodes_like_the_cli(cli, runs[which], seen, workdir, which,
+                                        p.session["runs"][r]["latent_dim"], (8, 8))
     # the picture: #decoded-R is the last decoded row, in the display range
     lo, hi = p.session["data"]["range"]
     _assert_image_canvas_shows(p, f"#decoded-{r}", rows[-1], (8, 8, 1), lo, hi)
@@ -935,6 +958,354 @@ def test_table_data_shows_bars(open_page, wine):
     assert p.page.locator("#neighbours-0 .neighbour canvas").count() == 8
     _shoot(p.page, "wine.png", full_page=True)
     p.check_clean()
+
+
+# ---------------------------------------------------------------------------- the exported page
+
+# what export.js replaced in a binary built before it was written
+EXPORT_PLACEHOLDER = "// placeholder replaced by the exported page's decoder"
+
+
+def _assets_export(html: str) -> str:
+    """An exported page rebuilt around its bundle from the checkout's assets, as page.rs's
+    `exported` builds it (LATENT_EXPLORE_ASSETS=1: export.js and explore.js without a
+    rebuild). The bundle is one line: serde's JSON has no raw newline."""
+    start = html.index("window.latentBundle = ")
+    bundle = html[start:html.index("\n", start)]
+    assets = ROOT / "crates" / "latent-serve" / "assets"
+    script = (f"{bundle}\n{(assets / 'export.js').read_text()}\n"
+              f"{(assets / 'explore.js').read_text()}")
+    page = (assets / "explore.html").read_text()
+    page = page.replace("LATENT_TOKEN", "exported", 1)
+    page = page.replace("/*LATENT_CSS*/", (assets / "explore.css").read_text(), 1)
+    return page.replace("/*LATENT_JS*/", script, 1)
+
+
+def _export(cli, run_dirs: list, data, out: pathlib.Path) -> pathlib.Path:
+    """`latent explore --run … --data DATA --export OUT`; the file, checked self-contained."""
+    args: list = ["explore"]
+    for r in run_dirs:
+        args += ["--run", r]
+    proc = cli(*args, "--data", data, "--export", out, "--force")
+    assert out.is_file(), f"--export wrote no {out}"
+    assert "decoding in the page" in proc.stdout and str(out) in proc.stdout, proc.stdout
+    html = out.read_text()
+    assert html.count("window.latentBundle = {") == 1
+    assert "http://" not in html and "https://" not in html, "the exported page names a URL"
+    assert html.count("</script>") == 1, "the bundle ends the page's script early"
+    if PAGE_FROM_ASSETS:
+        out.write_text(_assets_export(html))
+    elif EXPORT_PLACEHOLDER in html:
+        pytest.fail(
+            f"{out}: the binary's exported page has no decoder (it embeds export.js as it was "
+            "when built: a placeholder): rebuild it, or set LATENT_EXPLORE_ASSETS=1",
+            pytrace=False,
+        )
+    return out
+
+
+@pytest.fixture(scope="module")
+def exported_pair(cli, runs, workdir) -> pathlib.Path:
+    return _export(cli, [runs["pca"], runs["vae"]], "digits", workdir / "pair-export.html")
+
+
+def _server(ex: Explorer, path: str, body=None) -> dict:
+    """An answer of the server's API (200 expected)."""
+    status, _, text = _request(ex, "GET" if body is None else "POST", path, token=ex.token,
+                               body=None if body is None else json.dumps(body).encode())
+    assert status == 200, (path, body, status, text[:300])
+    return json.loads(text)
+
+
+def _server_rows(ex: Explorer, n: int) -> np.ndarray:
+    """All n mapped rows from the server (at most `limits.rows` a request)."""
+    per = _server(ex, "/api/session")["limits"]["rows"]
+    out = []
+    for at in range(0, n, per):
+        ids = ",".join(str(i) for i in range(at, min(n, at + per)))
+        out += _server(ex, f"/api/rows?ids={ids}")["rows"]
+    return np.asarray(out, dtype=np.float64)
+
+
+def _backend(p: Page, method: str, *args):
+    """The page's backend answering `method(*args)`: its answer, or {"error": message}."""
+    return p.eval(
+        """([m, args]) => window.latentExplorer.backend[m](...args).then(
+             (v) => v, (e) => ({error: e instanceof Error ? e.message : String(e)}))""",
+        [method, list(args)],
+    )
+
+
+def _assert_neighbours(got: list[dict], row, X: np.ndarray, sd=None, tag=""):
+    """`got` (the page's neighbours of decoded `row`) are the rows of X nearest it, nearest
+    first, their distances numpy's (Euclidean; each feature divided by `sd` for a table)."""
+    diff = X - np.asarray(row, dtype=np.float64)
+    if sd is not None:
+        diff = diff / np.asarray(sd, dtype=np.float64)
+    dist = np.sqrt((diff * diff).sum(axis=1))
+    order = np.lexsort((np.arange(len(dist)), dist))
+    k = len(got)
+    assert k > 0
+    rows = [g["row"] for g in got]
+    d = [g["distance"] for g in got]
+    assert d == sorted(d), f"{tag}: neighbours not nearest first: {d}"
+    assert len(set(rows)) == k
+    np.testing.assert_allclose(d, dist[rows], rtol=1e-3, atol=1e-6, err_msg=tag)
+    np.testing.assert_allclose(d, dist[order[:k]], rtol=1e-3, atol=1e-6, err_msg=tag)
+    # the same rows as numpy's, but for near ties
+    for j, (a, b) in enumerate(zip(rows, order[:k])):
+        assert a == b or abs(dist[a] - dist[b]) <= 1e-4 * max(1.0, dist[b]), (tag, j, rows, order[:k])
+
+
+def _assert_same_decoded(mine: dict, server: dict, tag: str):
+    """Two decode answers of the same codes: codes equal (f32), rows and map to 1e-4."""
+    for key, tol in (("codes", 1e-6), ("rows", 1e-4), ("map", 1e-4)):
+        a = np.asarray(mine[key], dtype=np.float64)
+        b = np.asarray(server[key], dtype=np.float64)
+        assert a.shape == b.shape, (tag, key, a.shape, b.shape)
+        err = np.abs(a - b) / np.maximum(1.0, np.abs(b))
+        assert err.max() <= tol, f"{tag}: {key} differ from the server's by {err.max()}"
+
+
+def test_exported_page_runs_without_a_server(open_page, exported_pair, pair, runs, cli, workdir):
+    url = exported_pair.resolve().as_uri()
+    p = open_page(None, url=url)
+    assert p.eval("() => window.latentExplorer.backend === window.latentBackend "
+                  "&& window.latentBackend.exported === true"), "the page does not use export.js"
+    s = p.session
+    server = _server(pair, "/api/session")
+    assert [r["name"] for r in s["runs"]] == ["pca", "vae"]
+    assert s["data"]["rows"] == DIGITS_ROWS and s["data"]["labels"] == server["data"]["labels"]
+    assert s["limits"] == server["limits"]
+    for r, run in enumerate(s["runs"]):
+        assert int(p.page.get_attribute(f"#map-{r}", "data-points")) == DIGITS_ROWS
+        for axis in ("x", "y"):
+            np.testing.assert_allclose(run["map"][axis], server["runs"][r]["map"][axis],
+                                       rtol=0, atol=1e-4)
+        assert p.page.locator(f"#neighbours-{r} .neighbour").count() == 8
+    assert p.page.inner_text("#status") == "ready"
+
+    # the rows are the server's
+    X = _server_rows(pair, DIGITS_ROWS)
+    ids = [0, 1, 17, DIGITS_ROWS - 1]
+    assert np.array_equal(np.asarray(_backend(p, "rows", ids)["rows"]), X[ids])
+
+    # a row click, a map click and a slider in each run decode in both, as `latent decode` does
+    for r, which in enumerate(["pca", "vae"]):
+        seen = _interact(p, r)
+        _assert_decodes_like_the_cli(cli, runs[which], seen, workdir, f"export-{which}",
+                                     s["runs"][r]["latent_dim"], (8, 8))
+    lo, hi = s["data"]["range"]
+    _assert_image_canvas_shows(p, "#decoded-1", p.decoded()[1]["rows"][0], (8, 8, 1), lo, hi)
+
+    # neighbours: clicking row i in the PCA gives the rows nearest its decoding, by numpy,
+    # in the list shown; the server finds the same for the same code
+    iso = p.isolated_points(0)
+    i = iso[len(iso) // 2]
+    before = p.decoded()
+    p.page.mouse.click(*p.screen_of(0, i))
+    p.wait_row_everywhere(i)
+    p.wait_decoded_change(before)
+    shown = [int(v) for v in p.page.locator("#neighbours-0 .neighbour").evaluate_all(
+        "(els) => els.map((e) => e.dataset.row)")]
+    for r in range(2):
+        mine = _backend(p, "decode", r, [{"row": i}], 8)
+        assert mine["rows"][0] == p.decoded()[r]["rows"][0]
+        if r == 0:
+            assert [nb["row"] for nb in mine["neighbours"][0]] == shown
+        _assert_neighbours(mine["neighbours"][0], mine["rows"][0], X, tag=f"run {r} row {i}")
+        theirs = _server(pair, "/api/decode",
+                         {"run": r, "points": [{"code": mine["codes"][0]}], "neighbours": 8})
+        _assert_same_decoded(mine, theirs, f"run {r} row {i}")
+        np.testing.assert_allclose([nb["distance"] for nb in mine["neighbours"][0]],
+                                   [nb["distance"] for nb in theirs["neighbours"][0]], rtol=1e-4)
+
+    # paths and grids between codes: the server's codes and rows
+    codes = [[_backend(p, "decode", r, [{"row": j}], 0)["codes"][0] for j in iso[:4]]
+             for r in range(2)]
+    for r in range(2):
+        a, b = ({"code": c} for c in codes[r][:2])
+        for path in ("lerp", "slerp"):
+            mine = _backend(p, "interpolate", r, a, b, 6, path)
+            theirs = _server(pair, "/api/interpolate",
+                             {"run": r, "a": a, "b": b, "steps": 6, "path": path})
+            _assert_same_decoded(mine, theirs, f"run {r} {path}")
+            assert mine["codes"][0] == codes[r][0] and mine["codes"][-1] == codes[r][1]
+        corners = [{"code": c} for c in codes[r]]
+        mine = _backend(p, "grid", r, corners, 4)
+        theirs = _server(pair, "/api/grid", {"run": r, "corners": corners, "size": 4})
+        _assert_same_decoded(mine, theirs, f"run {r} grid")
+        assert [mine["codes"][q] for q in (0, 3, 12, 15)] == codes[r]
+
+    # a request the server refuses is refused with the server's message
+    bad = [
+        ("decode", [0, [{"row": 99999}], 0], "/api/decode", {"run": 0, "points": [{"row": 99999}]}),
+        ("decode", [7, [{"row": 0}], 0], "/api/decode", {"run": 7, "points": [{"row": 0}]}),
+        ("decode", [0, [{"code": [0.0, 1.0]}], 0], "/api/decode",
+         {"run": 0, "points": [{"code": [0.0, 1.0]}]}),
+        ("decode", [1, [], 0], "/api/decode", {"run": 1, "points": []}),
+        ("decode", [0, [{"row": 0}], 10_000], "/api/decode",
+         {"run": 0, "points": [{"row": 0}], "neighbours": 10_000}),
+        ("sample", [0, 100_000, 1, 0], "/api/sample", {"run": 0, "n": 100_000}),
+        ("sample", [1, 2, -1, 0], "/api/sample", {"run": 1, "n": 2, "temperature": -1}),
+        ("grid", [0, [{"row": 0}] * 4, 1000], "/api/grid",
+         {"run": 0, "corners": [{"row": 0}] * 4, "size": 1000}),
+        ("grid", [0, [{"row": 0}] * 4, 1], "/api/grid",
+         {"run": 0, "corners": [{"row": 0}] * 4, "size": 1}),
+        ("interpolate", [0, {"row": 0}, {"row": 1}, 1_000_000, "lerp"], "/api/interpolate",
+         {"run": 0, "a": {"row": 0}, "b": {"row": 1}, "steps": 1_000_000}),
+        ("interpolate", [0, {"row": 0}, {"row": 1}, 1, "lerp"], "/api/interpolate",
+         {"run": 0, "a": {"row": 0}, "b": {"row": 1}, "steps": 1}),
+    ]
+    for method, args, path, body in bad:
+        mine = _backend(p, method, *args)
+        status, _, text = _request(pair, "POST", path, token=pair.token,
+                                   body=json.dumps(body).encode())
+        assert status == 400, (path, body, status)
+        assert mine == {"error": json.loads(text)["error"]}, (method, args, mine, text)
+    ids = list(range(300))
+    status, _, text = _request(pair, "GET", "/api/rows?ids=" + ",".join(map(str, ids)),
+                               token=pair.token)
+    assert status == 400
+    assert _backend(p, "rows", ids) == {"error": json.loads(text)["error"]}
+    assert "error" in _backend(p, "decode", 0, [{"file": "/etc/passwd"}], 0)
+    assert "error" in _backend(p, "decode", 0, [{"map": [0, "x"]}], 0)
+
+    # sampling: seeded (the same seed, the same draws), T = 0 is the mean, T = 1 the spread
+    for r, run in enumerate(s["runs"]):
+        one, again = (_backend(p, "sample", r, 4, 1, 42) for _ in range(2))
+        assert one == again and one["codes"] != _backend(p, "sample", r, 4, 1, 43)["codes"]
+        cold = np.asarray(_backend(p, "sample", r, 3, 0, 5)["codes"])
+        mean = np.zeros(run["latent_dim"]) if r == 1 else np.asarray(run["code_mean"])
+        np.testing.assert_allclose(cold, np.tile(mean, (3, 1)), rtol=0, atol=1e-6)
+        z = np.asarray(_backend(p, "sample", r, 64, 1, 7)["codes"])
+        sd = np.ones(run["latent_dim"]) if r == 1 else np.asarray(run["code_sd"])
+        assert np.all(np.abs(z.mean(axis=0) - mean) < 0.6 * sd), (r, z.mean(axis=0))
+        assert np.all((z.std(axis=0) > 0.6 * sd) & (z.std(axis=0) < 1.5 * sd)), (r, z.std(axis=0))
+        smp = _backend(p, "sample", r, 2, 1, 9)
+        again = _backend(p, "decode", r, [{"code": c} for c in smp["codes"]], 0)
+        assert again["rows"] == smp["rows"] and again["map"] == smp["map"]
+
+    # the page's own controls: picks, a strip, a grid, samples in both runs
+    spots = p.empty_spots(0)
+    p.page.keyboard.down("Shift")
+    for j in iso[:3]:
+        p.page.mouse.click(*p.screen_of(0, j))
+    p.page.mouse.click(*spots[0])
+    p.page.keyboard.up("Shift")
+    p.wait("() => window.latentExplorer.picks.length === 4")
+    p.page.fill("#interp-steps", "7")
+    p.page.select_option("#interp-path", "slerp")
+    p.page.click("#interp-button")
+    p.wait_cells("strip", 7)
+    before = p.decoded()
+    p.page.click("#strip-0 .cell[data-index='6']")
+    p.wait_decoded_change(before)
+    for r in range(2):
+        assert p.current()[r]["code"] == codes[r][1], "the strip does not end at B"
+    p.page.fill("#grid-size", "5")
+    p.page.click("#grid-button")
+    p.wait_cells("grid", 25)
+    for r in range(2):
+        cell = _grey(p.canvas_pixels(f"#grid-{r} .cell[data-index='12'] canvas"))
+        assert cell.max() - cell.min() > 20, f"grid {r}: the middle cell is blank"
+    p.page.fill("#sample-count", "6")
+    p.page.click("#sample-button")
+    p.wait_cells("samples", 6)
+    for r in range(2):
+        first = _grey(p.canvas_pixels(f"#samples-{r} .cell[data-index='0'] canvas"))
+        assert first.max() - first.min() > 20, f"samples {r}: blank"
+    _shoot(p.page, "export.png", full_page=True)
+
+    # how long one decode takes in the page (the MLP VAE, with its 8 neighbours)
+    ms = p.eval("""async () => {
+      const b = window.latentExplorer.backend, t = [];
+      for (let i = 0; i < 40; i++) {
+        const t0 = performance.now();
+        await b.decode(1, [{row: i}], 8);
+        t.push(performance.now() - t0);
+      }
+      return t.sort((x, y) => x - y)[20];
+    }""")
+    assert ms < 250, f"a decode takes {ms} ms in the exported page"
+
+    # nothing but the file itself was ever asked for
+    assert p.requests == [url], p.requests
+    p.check_clean()
+
+
+def test_export_refuses_a_conv_decoder(cli, runs, workdir):
+    out = workdir / "conv-export.html"
+    out.unlink(missing_ok=True)
+    proc = cli("explore", "--run", runs["conv"], "--data", "digits", "--export", out, check=False)
+    assert proc.returncode == 1, (proc.returncode, proc.stderr)
+    assert "conv" in proc.stderr and "convolutional decoder cannot be exported" in proc.stderr, (
+        proc.stderr
+    )
+    assert "without --export" in proc.stderr, proc.stderr
+    assert not out.exists(), "a refused export wrote its file"
+
+
+def test_exported_table_shows_bars(open_page, browser, wine, runs, cli, workdir):
+    out = _export(cli, [runs["wine"]], WINE_CSV, workdir / "wine-export.html")
+    url = out.resolve().as_uri()
+    p = open_page(None, url=url)
+    d = p.session["data"]
+    assert d["kind"] == "table" and d["rows"] == 178
+    assert p.page.inner_text("#data-kind") == "table, 13 features"
+    assert p.page.locator("#decoded-0 .bar-row").count() == 13
+    assert p.page.locator("#legend-0 .legend-item").count() == 3
+
+    def shown():
+        return [float(v.replace("\u2212", "-"))
+                for v in p.page.locator("#decoded-0 .bar-value").all_inner_texts()]
+
+    first = shown()
+    iso = p.isolated_points(0)
+    assert iso
+    before = p.decoded()
+    p.page.mouse.click(*p.screen_of(0, iso[0]))
+    p.wait_decoded_change(before)
+    row = p.decoded()[0]["rows"][0]
+    vals = shown()
+    assert vals != first
+    for v, w in zip(vals, row):  # four significant digits
+        assert abs(v - w) <= 6e-4 * max(abs(w), 1e-6) + 1e-9, (vals, row)
+    assert p.page.locator("#neighbours-0 .neighbour canvas").count() == 8
+
+    # decoded as `latent decode` does; neighbours in feature standard deviations
+    seen = [p.decoded()[0], _backend(p, "decode", 0, [{"map": [0.7, -1.2]}], 0)]
+    _assert_decodes_like_the_cli(cli, runs["wine"], seen, workdir, "export-wine", 2, (13,))
+    X = _server_rows(wine, 178)
+    assert np.array_equal(np.asarray(_backend(p, "rows", list(range(178)))["rows"]), X)
+    mine = _backend(p, "decode", 0, [{"row": iso[0]}], 8)
+    _assert_neighbours(mine["neighbours"][0], mine["rows"][0], X, d["feature_sd"], "wine")
+    p.page.mouse.move(2, 2)
+    p.wait("() => document.getElementById('tooltip').hidden")
+    _shoot(p.page, "export-wine.png", full_page=True)
+    assert p.requests == [url], p.requests
+    p.check_clean()
+
+    # a damaged bundle: the page says what is wrong in its status line, and nothing throws
+    text = out.read_text()
+    assert text.count('"version":1') == 1
+    broken = workdir / "wine-broken.html"
+    broken.write_text(text.replace('"version":1', '"version":99', 1))
+    context = browser.new_context(viewport=VIEWPORT)
+    try:
+        page = context.new_page()
+        page.set_default_timeout(WAIT_MS)
+        thrown: list[str] = []
+        page.on("pageerror", lambda e: thrown.append(str(e)))
+        page.goto(broken.resolve().as_uri())
+        page.wait_for_function("() => document.getElementById('status').className === 'error'")
+        status = page.inner_text("#status")
+        assert "session: the exported page's data are malformed: bundle version 99" in status, (
+            status
+        )
+        assert thrown == [], thrown
+    finally:
+        context.close()
 
 
 # ---------------------------------------------------------------------------- security (no browser)

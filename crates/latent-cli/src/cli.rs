@@ -119,6 +119,7 @@ Examples:
 Examples:
   latent explore --run runs/vae --data fashion-mnist-10k
   latent explore --run runs/ae --run runs/vae --data fashion-mnist-10k --open
+  latent explore --run runs/vae --data fashion-mnist-10k --points 2000 --export vae.html
 
 The page's address (with the session's token) is printed; the server listens on 127.0.0.1
 until Ctrl-C, reads only the runs and the data given here and writes nothing.")]
@@ -612,6 +613,14 @@ pub struct ExploreArgs {
     /// Open the page in the default browser (`xdg-open`, `open` on macOS).
     #[arg(long)]
     pub open: bool,
+    /// Write the page as one self-contained HTML file instead of serving it: the mapped rows,
+    /// codes and decoder weights embedded, decoding in JavaScript (dense decoders: PCA,
+    /// linear AE, MLP AE and VAE; a conv decoder is refused). Shareable without a server.
+    #[arg(long, value_name = "FILE.html", conflicts_with_all = ["host", "port", "open"])]
+    pub export: Option<PathBuf>,
+    /// Overwrite the --export file.
+    #[arg(long, requires = "export")]
+    pub force: bool,
 }
 
 fn parse_dims_pair(s: &str) -> Result<(usize, usize), String> {

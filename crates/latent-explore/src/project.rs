@@ -264,6 +264,12 @@ impl MapAxes {
         self.origin.len()
     }
 
+    /// The origin `o` (`K`), the unit directions (one for `K = 1`, else two, `K` each) and the
+    /// standard deviations along them: `map_j = (z − o) · a_j / s_j`.
+    pub fn parts(&self) -> (&[f64], &[Vec<f64>], &[f64]) {
+        (&self.origin, &self.axes, &self.scales)
+    }
+
     /// The `(x, y)` axis labels.
     pub fn labels(&self) -> (&str, &str) {
         (&self.labels[0], &self.labels[1])

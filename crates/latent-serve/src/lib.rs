@@ -45,7 +45,19 @@ use tokio::sync::Semaphore;
 
 mod page;
 
-pub use page::page;
+pub use page::{exported, page};
+
+/// The explorer as one self-contained HTML file (`latent explore --export`): the page with
+/// the session's [`bundle`](latent::explore::Session::bundle) and a JavaScript decoder.
+///
+/// # Errors
+/// A run the page cannot decode without the server (a convolutional decoder).
+pub fn export(session: &Session) -> latent::Result<String> {
+    let bundle = session.bundle()?;
+    let text = serde_json::to_string(&bundle)
+        .map_err(|e| latent::Error::Internal(format!("the bundle: {e}")))?;
+    Ok(exported(&text))
+}
 
 /// The header that carries the token.
 pub const TOKEN_HEADER: &str = "x-latent-token";
@@ -159,7 +171,7 @@ impl Server {
             .map_err(|source| ServeError::Bind { addr: want, source })?;
         let addr = listener.local_addr().map_err(ServeError::Io)?;
         listener.set_nonblocking(true).map_err(ServeError::Io)?;
-        let description = serde_json::to_string(&describe(&session))
+        let description = serde_json::to_string(&session.describe())
             .map_err(|e| ServeError::Internal(e.to_string()))?;
         let token = options.token.clone().unwrap_or_else(new_token);
         Ok(Self {
@@ -187,7 +199,7 @@ impl Server {
         &self.app.token
     }
 
-    /// The page's address, token included (`localhost` for a loopback address).
+    /// The page's address, token included (`127.0.0.1` for a loopback address).
     pub fn url(&self) -> String {
         let host = match self.addr.ip() {
             ip if ip.is_loopback() => "127.0.0.1".to_string(),
@@ -647,52 +659,6 @@ async fn sample(
     })
     .await
     .map(axum::Json)
-}
-
-/// `api/session`'s answer.
-fn describe(s: &Session) -> serde_json::Value {
-    use serde_json::json;
-    let d = &s.data;
-    let runs: Vec<serde_json::Value> = s
-        .runs
-        .iter()
-        .map(|r| {
-            let (xl, yl) = r.map.labels();
-            json!({
-                "name": r.name,
-                "method": r.model.reduction().method(),
-                "latent_dim": r.latent_dim(),
-                "sampler": r.sampler(),
-                "map": {
-                    "x": r.points.column(0).to_vec(),
-                    "y": r.points.column(1).to_vec(),
-                    "x_label": xl,
-                    "y_label": yl,
-                    "title": r.map.title(),
-                },
-                "code_mean": r.code_mean,
-                "code_sd": r.code_sd,
-                "sliders": r.latent_dim().min(latent::explore::MAX_SLIDERS),
-            })
-        })
-        .collect();
-    json!({
-        "data": {
-            "name": d.name,
-            "rows": d.x.nrows(),
-            "total": d.total,
-            "kind": if d.image_shape.is_some() { "image" } else { "table" },
-            "shape": d.image_shape.map(|sh| [sh.height, sh.width, sh.channels]),
-            "features": d.features,
-            "range": [d.display_range.min, d.display_range.max],
-            "labels": d.labels,
-            "classes": d.class_names,
-            "feature_mean": d.feature_mean,
-            "feature_sd": d.feature_sd,
-        },
-        "runs": runs,
-        "limits": s.limits,
-    })
 }
 
 #[cfg(test)]

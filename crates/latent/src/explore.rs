@@ -107,6 +107,9 @@ pub struct Rows {
     pub feature_mean: Vec<f32>,
     /// Standard deviation of each feature over the mapped rows (1 where constant).
     pub feature_sd: Vec<f32>,
+    /// The rows as distances are measured: `x` for images, each feature divided by its
+    /// standard deviation for tables.
+    search: Array2<f32>,
 }
 
 /// One run of a session: the model, its codes of the mapped rows and its map.
@@ -227,56 +230,71 @@ impl Session {
         let mut rows: Option<Rows> = None;
         for dir in &spec.runs {
             let (config, model) = crate::run::load(dir)?;
-            let data: Dataset = config.load_data(&spec.data)?;
+            // the rows in the data's own units (shown, searched), then as this run's model
+            // takes them
+            let units: Dataset = config.load_data_units(&spec.data)?;
             let shown = match &rows {
                 None => {
-                    let index = if data.n() > spec.points {
+                    let index = if units.n() > spec.points {
                         let mut rng = latent_core::seed::rng(spec.seed);
-                        let mut picked = index::sample(&mut rng, data.n(), spec.points).into_vec();
+                        let mut picked = index::sample(&mut rng, units.n(), spec.points).into_vec();
                         picked.sort_unstable();
                         picked
                     } else {
-                        (0..data.n()).collect()
+                        (0..units.n()).collect()
                     };
-                    let picked = data.select(&index)?;
-                    let x = config.preprocess.invert(picked.x());
+                    let picked = units.select(&index)?;
+                    let x = picked.x().to_owned();
                     let (feature_mean, feature_sd) = mean_sd(x.view());
-                    let features = crate::rows::column_names(&config);
+                    let image_shape = config.data.image_shape;
+                    let search = if image_shape.is_some() {
+                        x.clone()
+                    } else {
+                        let mut s = x.clone();
+                        for mut row in s.outer_iter_mut() {
+                            for (v, sd) in row.iter_mut().zip(&feature_sd) {
+                                *v /= sd;
+                            }
+                        }
+                        s
+                    };
                     rows = Some(Rows {
-                        name: data.name().to_string(),
-                        total: data.n(),
+                        name: units.name().to_string(),
+                        total: units.n(),
                         index,
                         labels: picked.labels().map(<[u32]>::to_vec),
                         class_names: picked
                             .class_names()
                             .map(<[String]>::to_vec)
                             .or_else(|| config.data.class_names.clone()),
-                        image_shape: config.data.image_shape,
-                        features,
+                        image_shape,
+                        features: crate::rows::column_names(&config),
                         display_range: config.display_range,
                         feature_mean,
                         feature_sd,
                         x,
+                        search,
                     });
                     picked
                 }
                 Some(r) => {
-                    if data.n() != r.total || data.dim() != r.x.ncols() {
+                    if units.n() != r.total || units.dim() != r.x.ncols() {
                         return Err(Error::invalid(format!(
                             "{}: reads {} as {} rows of {} features, but {} read it as {} rows \
                              of {}: the runs must be fitted on data of the same shape",
                             dir.display(),
-                            data.name(),
-                            data.n(),
-                            data.dim(),
+                            units.name(),
+                            units.n(),
+                            units.dim(),
                             spec.runs[0].display(),
                             r.total,
                             r.x.ncols()
                         )));
                     }
-                    data.select(&r.index)?
+                    units.select(&r.index)?
                 }
             };
+            let shown = config.preprocess.apply(shown)?;
             let codes = model.reduction().encode(shown.x())?;
             let map = match spec.dims {
                 Some((x, y)) if codes.ncols() > 1 => MapAxes::fit_dims(codes.view(), x, y)?,
@@ -498,27 +516,23 @@ impl Session {
                 d.x.ncols()
             )));
         }
-        let image = d.image_shape.is_some();
-        let mut all: Vec<Neighbour> =
-            d.x.outer_iter()
-                .enumerate()
-                .map(|(i, x)| {
-                    let ss: f64 = x
-                        .iter()
-                        .zip(row.iter())
-                        .zip(&d.feature_sd)
-                        .map(|((&a, &b), &sd)| {
-                            let diff = f64::from(a) - f64::from(b);
-                            let diff = if image { diff } else { diff / f64::from(sd) };
-                            diff * diff
-                        })
-                        .sum();
-                    Neighbour {
-                        row: i,
-                        distance: ss.sqrt(),
-                    }
-                })
-                .collect();
+        let query: Vec<f32> = if d.image_shape.is_some() {
+            row.to_vec()
+        } else {
+            row.iter()
+                .zip(&d.feature_sd)
+                .map(|(v, sd)| v / sd)
+                .collect()
+        };
+        let mut all: Vec<Neighbour> = d
+            .search
+            .outer_iter()
+            .enumerate()
+            .map(|(i, x)| Neighbour {
+                row: i,
+                distance: squared_distance(x.as_slice(), &query, x.iter()).sqrt(),
+            })
+            .collect();
         let k = k.min(all.len());
         if k == 0 {
             return Ok(Vec::new());
@@ -530,6 +544,54 @@ impl Session {
         all.truncate(k);
         all.sort_by(by);
         Ok(all)
+    }
+
+    /// What the page is told first (`api/session`): the data (name, rows, labels, image
+    /// shape, features, display range), each run's map and code statistics, the limits.
+    pub fn describe(&self) -> serde_json::Value {
+        let s = self;
+        use serde_json::json;
+        let d = &s.data;
+        let runs: Vec<serde_json::Value> = s
+            .runs
+            .iter()
+            .map(|r| {
+                let (xl, yl) = r.map.labels();
+                json!({
+                    "name": r.name,
+                    "method": r.model.reduction().method(),
+                    "latent_dim": r.latent_dim(),
+                    "sampler": r.sampler(),
+                    "map": {
+                        "x": r.points.column(0).to_vec(),
+                        "y": r.points.column(1).to_vec(),
+                        "x_label": xl,
+                        "y_label": yl,
+                        "title": r.map.title(),
+                    },
+                    "code_mean": r.code_mean,
+                    "code_sd": r.code_sd,
+                    "sliders": r.latent_dim().min(MAX_SLIDERS),
+                })
+            })
+            .collect();
+        json!({
+            "data": {
+                "name": d.name,
+                "rows": d.x.nrows(),
+                "total": d.total,
+                "kind": if d.image_shape.is_some() { "image" } else { "table" },
+                "shape": d.image_shape.map(|sh| [sh.height, sh.width, sh.channels]),
+                "features": d.features,
+                "range": [d.display_range.min, d.display_range.max],
+                "labels": d.labels,
+                "classes": d.class_names,
+                "feature_mean": d.feature_mean,
+                "feature_sd": d.feature_sd,
+            },
+            "runs": runs,
+            "limits": s.limits,
+        })
     }
 
     /// Mapped rows `ids` in the data's units.
@@ -557,6 +619,180 @@ impl Session {
         }
         Ok(out)
     }
+}
+
+/// `‖x − q‖²`: eight f32 lanes (vectorised), summed in f64; `x` strided when not contiguous.
+fn squared_distance<'a>(
+    x: Option<&[f32]>,
+    q: &[f32],
+    strided: impl Iterator<Item = &'a f32>,
+) -> f64 {
+    let Some(x) = x else {
+        return strided
+            .zip(q)
+            .map(|(&a, &b)| f64::from(a - b) * f64::from(a - b))
+            .sum();
+    };
+    let mut lanes = [0.0f32; 8];
+    let (xc, qc) = (x.chunks_exact(8), q.chunks_exact(8));
+    let (xr, qr) = (xc.remainder(), qc.remainder());
+    for (a, b) in xc.zip(qc) {
+        for l in 0..8 {
+            let d = a[l] - b[l];
+            lanes[l] += d * d;
+        }
+    }
+    let tail: f64 = xr
+        .iter()
+        .zip(qr)
+        .map(|(&a, &b)| f64::from(a - b) * f64::from(a - b))
+        .sum();
+    lanes.iter().map(|&v| f64::from(v)).sum::<f64>() + tail
+}
+
+/// Little-endian bytes of `values` in standard base64 (how the exported page carries arrays).
+fn base64_f32(values: impl Iterator<Item = f32>) -> String {
+    let bytes: Vec<u8> = values.flat_map(f32::to_le_bytes).collect();
+    latent_report::html::base64(&bytes)
+}
+
+impl Session {
+    /// Everything the page needs to run without a server (`latent explore --export`): the
+    /// session's description, the mapped rows, each run's codes, map, decoder (its dense
+    /// layers, activation and output, and the inversion of the run's preprocessing) and the
+    /// distribution samples come from. Arrays are base64 of little-endian `f32` (the rows
+    /// `u8` when every value is an integer in 0…255, as in image files).
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] for a run whose decoder the page's JavaScript cannot compute (a
+    /// convolutional decoder: transposed convolutions), naming it.
+    pub fn bundle(&self) -> Result<serde_json::Value> {
+        use serde_json::json;
+        let d = &self.data;
+        let bytes =
+            d.x.iter()
+                .all(|&v| (0.0..=255.0).contains(&v) && v.fract() == 0.0);
+        let rows = if bytes {
+            json!({"dtype": "u8", "data": latent_report::html::base64(&d.x.iter().map(|&v| v as u8).collect::<Vec<u8>>())})
+        } else {
+            json!({"dtype": "f32", "data": base64_f32(d.x.iter().copied())})
+        };
+        let runs = self
+            .runs
+            .iter()
+            .map(|r| {
+                let (origin, axes, scales) = r.map.parts();
+                let sampler = match &r.source {
+                    LatentSource::Prior => json!({"kind": "prior"}),
+                    LatentSource::Fitted(g) => json!({
+                        "kind": "gaussian",
+                        "mean": g.mean().to_vec(),
+                        "chol": g.chol().outer_iter().map(|row| row.to_vec()).collect::<Vec<_>>(),
+                    }),
+                };
+                Ok(json!({
+                    "codes": base64_f32(r.codes.iter().copied()),
+                    "map": {"origin": origin, "axes": axes, "scales": scales},
+                    "decoder": decoder(r)?,
+                    "sampler": sampler,
+                }))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(json!({
+            "format": "latent-explore-bundle",
+            "version": 1,
+            "session": self.describe(),
+            "rows": rows,
+            "neighbour_units": if d.image_shape.is_some() { "data" } else { "sd" },
+            "runs": runs,
+        }))
+    }
+}
+
+/// A run's decoder as dense layers `h ← act(h · W + b)` (no activation after the last), the
+/// output function and the inversion of the preprocessing.
+fn decoder(r: &ExploredRun) -> Result<serde_json::Value> {
+    use latent_data::transform::Scaling;
+    use serde_json::json;
+    let layer = |w: ArrayView2<'_, f32>, b: ArrayView1<'_, f32>| {
+        json!({
+            "rows": w.nrows(),
+            "cols": w.ncols(),
+            "w": base64_f32(w.iter().copied()),
+            "b": base64_f32(b.iter().copied()),
+        })
+    };
+    let (layers, activation, output) = match &r.model {
+        Model::Pca(_) => {
+            // PCA decodes linearly, x̂ = z · W + b: read W and b off the decoder itself
+            let k = r.latent_dim();
+            let mut z = Array2::zeros((k + 1, k));
+            for i in 0..k {
+                z[[i + 1, i]] = 1.0;
+            }
+            let x = r.model.reduction().decode(z.view())?;
+            let b = x.row(0).to_owned();
+            let w = Array2::from_shape_fn((k, x.ncols()), |(i, j)| x[[i + 1, j]] - b[j]);
+            (vec![layer(w.view(), b.view())], "identity", "identity")
+        }
+        Model::Nn(m) => {
+            let config = m.config();
+            if config.arch != latent_nn::Arch::Mlp {
+                return Err(Error::invalid(format!(
+                    "{}: a convolutional decoder cannot be exported (the page's JavaScript \
+                     computes dense layers only, not transposed convolutions); explore it with \
+                     the server (`latent explore` without --export)",
+                    r.name
+                )));
+            }
+            let params = m.params()?;
+            let mut layers = Vec::new();
+            for i in 0.. {
+                let (Some(w), Some(b)) = (
+                    params.get(&format!("decoder.{i}.weight")),
+                    params.get(&format!("decoder.{i}.bias")),
+                ) else {
+                    break;
+                };
+                let w = w
+                    .view()
+                    .into_dimensionality::<ndarray::Ix2>()
+                    .map_err(|e| Error::Internal(format!("decoder.{i}.weight: {e}")))?;
+                let b = b
+                    .view()
+                    .into_dimensionality::<ndarray::Ix1>()
+                    .map_err(|e| Error::Internal(format!("decoder.{i}.bias: {e}")))?;
+                layers.push(layer(w, b));
+            }
+            if layers.is_empty() {
+                return Err(Error::Internal(format!("{}: no decoder layers", r.name)));
+            }
+            let activation = match config.activation {
+                latent_nn::Activation::Relu => "relu",
+                latent_nn::Activation::Tanh => "tanh",
+                latent_nn::Activation::Silu => "silu",
+                latent_nn::Activation::LeakyRelu => "leaky_relu",
+            };
+            let output = match (config.kind, config.likelihood) {
+                (latent_nn::ModelKind::Vae, latent_nn::Likelihood::Bernoulli) => "sigmoid",
+                _ => "identity",
+            };
+            (layers, activation, output)
+        }
+    };
+    let invert = match &r.config.preprocess.scaling {
+        Scaling::None => json!({"kind": "none"}),
+        Scaling::Unit { min, max } => json!({"kind": "unit", "min": min, "max": max}),
+        Scaling::Standardize { mean, std } => {
+            json!({"kind": "standardize", "mean": mean, "std": std})
+        }
+    };
+    Ok(json!({
+        "layers": layers,
+        "activation": activation,
+        "output": output,
+        "invert": invert,
+    }))
 }
 
 #[cfg(test)]

@@ -577,8 +577,30 @@ impl RunConfig {
         self.load_split(source, Split::Test)
     }
 
+    /// [`load_data`](Self::load_data) without the preprocessing: the rows in the data's own
+    /// units (what the explorer shows and searches).
+    ///
+    /// # Errors
+    /// As [`load_data`](Self::load_data).
+    pub fn load_data_units(
+        &self,
+        source: &crate::data::DataSource,
+    ) -> crate::Result<latent_core::Dataset> {
+        self.load_split_units(source, Split::Train)
+    }
+
     /// Read `source` for this run; a reused hold-out without `--split` reads `default`.
     fn load_split(
+        &self,
+        source: &crate::data::DataSource,
+        default: Split,
+    ) -> crate::Result<latent_core::Dataset> {
+        Ok(self
+            .preprocess
+            .apply(self.load_split_units(source, default)?)?)
+    }
+
+    fn load_split_units(
         &self,
         source: &crate::data::DataSource,
         default: Split,
@@ -614,7 +636,7 @@ impl RunConfig {
                 self.data.spec
             )));
         }
-        Ok(self.preprocess.apply(data)?)
+        Ok(data)
     }
 
     /// The run's own training data, preprocessed.

@@ -5,7 +5,9 @@ use anyhow::Result;
 use latent::explore::{ExploreSpec, Session};
 
 use crate::cli::ExploreArgs;
-use crate::out::user;
+use std::path::PathBuf;
+
+use crate::out::{self, user};
 
 /// `latent explore`.
 pub fn run(args: &ExploreArgs) -> Result<()> {
@@ -22,6 +24,33 @@ pub fn run(args: &ExploreArgs) -> Result<()> {
         seed: args.seed,
         dims: args.dims,
     };
+    if let Some(path) = &args.export {
+        if !path
+            .to_string_lossy()
+            .to_ascii_lowercase()
+            .ends_with(".html")
+        {
+            return Err(user(format!(
+                "{}: the exported page is an .html file",
+                path.display()
+            )));
+        }
+        let mut inputs: Vec<&std::path::Path> = args.run.iter().map(PathBuf::as_path).collect();
+        inputs.push(std::path::Path::new(&args.data.data));
+        out::prepare(path, args.force, &inputs)?;
+        let session = Session::open(&spec)?;
+        let page = latent_serve::export(&session)?;
+        latent_core::fsutil::atomic_write_bytes(path, page.as_bytes())?;
+        out::record(path)?;
+        outln!(
+            "wrote {} ({:.1} MB): {} rows of {}, decoding in the page",
+            path.display(),
+            page.len() as f64 / 1e6,
+            session.data.x.nrows(),
+            session.data.name
+        );
+        return Ok(());
+    }
     let session = Session::open(&spec)?;
     let mut options = latent_serve::Options {
         port: args.port,
