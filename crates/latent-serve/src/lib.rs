@@ -421,7 +421,8 @@ async fn limit(State(app): State<Arc<App>>, req: Request, next: Next) -> Respons
         Err(_) => ApiError(
             StatusCode::SERVICE_UNAVAILABLE,
             format!(
-                "the request did not finish within {} s (the explorer is busy)",
+                "the request did not finish within {} s (a busy explorer, or a body that did \
+                 not arrive)",
                 app.timeout.as_secs_f64()
             ),
         )

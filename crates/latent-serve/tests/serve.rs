@@ -295,3 +295,34 @@ fn server_answers_only_its_page_with_its_token() {
     );
     assert_eq!(status, 404);
 }
+
+#[test]
+fn a_request_that_does_not_finish_in_time_is_ended() {
+    let tmp = tempfile::tempdir().unwrap();
+    let pca = fit(tmp.path(), Family::Pca, 3);
+    let options = latent_serve::Options {
+        timeout: Duration::from_millis(300),
+        ..latent_serve::Options::default()
+    };
+    let server = start(open(&[pca], 100), &options);
+    // a client that announces a body and never sends it holds no worker forever
+    let mut s = TcpStream::connect(server.addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let head = format!(
+        "POST /api/decode HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nx-latent-token: {}\r\n\
+         Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{{\"run\": 0",
+        server.addr.port(),
+        server.token
+    );
+    s.write_all(head.as_bytes()).unwrap();
+    let started = std::time::Instant::now();
+    let mut answer = [0u8; 12];
+    s.read_exact(&mut answer).unwrap();
+    assert_eq!(
+        &answer,
+        b"HTTP/1.1 503",
+        "{}",
+        String::from_utf8_lossy(&answer)
+    );
+    assert!(started.elapsed() < Duration::from_secs(10));
+}
