@@ -247,6 +247,8 @@ impl MapAxes {
         };
         let title = if k == 1 {
             "1-D codes".to_string()
+        } else if k == 2 {
+            format!("2-D codes: z{x} across, z{y} up")
         } else {
             format!("{k}-D codes: coordinates z{x} and z{y}, the others at their mean")
         };
