@@ -199,10 +199,11 @@ impl Server {
         &self.app.token
     }
 
-    /// The page's address, token included (`127.0.0.1` for a loopback address).
+    /// The page's address, token included (`127.0.0.1` for a loopback or unspecified address).
     pub fn url(&self) -> String {
         let host = match self.addr.ip() {
-            ip if ip.is_loopback() => "127.0.0.1".to_string(),
+            // every address of this machine (0.0.0.0, ::): its loopback one opens the page here
+            ip if ip.is_loopback() || ip.is_unspecified() => "127.0.0.1".to_string(),
             IpAddr::V6(ip) => format!("[{ip}]"),
             IpAddr::V4(ip) => ip.to_string(),
         };
