@@ -9,8 +9,8 @@ mod common;
 
 use common::Dir;
 
-#[test]
-fn explore_refuses_what_it_cannot_show() {
+/// A directory holding `pca`: a 3-D PCA of the embedded digits.
+fn with_pca() -> Dir {
     let d = Dir::new();
     d.ok(&[
         "fit",
@@ -23,6 +23,12 @@ fn explore_refuses_what_it_cannot_show() {
         "--out",
         "pca",
     ]);
+    d
+}
+
+#[test]
+fn explore_refuses_what_it_cannot_show() {
+    let d = with_pca();
     let wine = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/wine.csv");
     d.ok(&[
         "fit",
@@ -75,18 +81,7 @@ fn explore_refuses_what_it_cannot_show() {
 
 #[test]
 fn export_writes_one_page_and_replaces_it_only_with_force() {
-    let d = Dir::new();
-    d.ok(&[
-        "fit",
-        "--model",
-        "pca",
-        "--data",
-        "digits",
-        "--latent-dim",
-        "3",
-        "--out",
-        "pca",
-    ]);
+    let d = with_pca();
     let e = d.fails(
         &[
             "explore", "--run", "pca", "--data", "digits", "--export", "page.txt",

@@ -89,34 +89,12 @@ pub fn project_2d(codes: ArrayView2<'_, f32>) -> Result<(Array2<f32>, Projection
         }
         2 => Ok((codes.to_owned(), Projection::Identity)),
         _ => {
-            if n < 2 {
-                return Err(Error::Empty(format!(
-                    "{n} code: at least 2 are needed to find their principal axes"
-                )));
-            }
-            // the codes' own top two principal axes: the covariance (f64) and its
-            // eigenvectors, signs fixed so that each axis's largest entry is positive
-            let (mean, cov) = crate::regularity::moments(codes);
-            let (values, vectors) = crate::regularity::eigh(&cov)?;
-            let total: f64 = values.iter().map(|v| v.max(0.0)).sum();
-            let mut explained = [0.0f32; 2];
-            let mut cols = Vec::with_capacity(2);
-            for (slot, col) in [k - 1, k - 2].into_iter().enumerate() {
-                let mut v: Vec<f64> = (0..k).map(|i| vectors[(i, col)]).collect();
-                let big = v
-                    .iter()
-                    .copied()
-                    .fold(0.0f64, |b, x| if x.abs() > b.abs() { x } else { b });
-                if big < 0.0 {
-                    v.iter_mut().for_each(|x| *x = -*x);
-                }
-                explained[slot] = if total > 0.0 {
-                    (values[col].max(0.0) / total) as f32
-                } else {
-                    0.0
-                };
-                cols.push(v);
-            }
+            let PrincipalAxes {
+                mean,
+                axes: cols,
+                shares,
+            } = principal_axes(codes)?;
+            let explained = [shares[0] as f32, shares[1] as f32];
             let points = Array2::from_shape_fn((n, 2), |(i, j)| {
                 (0..k)
                     .map(|c| (f64::from(codes[[i, c]]) - mean[c]) * cols[j][c])
@@ -131,6 +109,49 @@ pub fn project_2d(codes: ArrayView2<'_, f32>) -> Result<(Array2<f32>, Projection
             ))
         }
     }
+}
+
+/// The codes' mean and their top two principal axes (from an eigendecomposition of their
+/// covariance, in f64; signs fixed so each axis's largest entry is positive), with the share
+/// of the codes' total variance along each. `K > 2` codes, already checked finite.
+///
+/// # Errors
+/// Fewer than 2 codes; an eigendecomposition that does not converge.
+struct PrincipalAxes {
+    mean: Vec<f64>,
+    axes: Vec<Vec<f64>>,
+    shares: [f64; 2],
+}
+
+fn principal_axes(codes: ArrayView2<'_, f32>) -> Result<PrincipalAxes> {
+    let (n, k) = codes.dim();
+    if n < 2 {
+        return Err(Error::Empty(format!(
+            "{n} code: at least 2 are needed to find their principal axes"
+        )));
+    }
+    let (mean, cov) = crate::regularity::moments(codes);
+    let (values, vectors) = crate::regularity::eigh(&cov)?;
+    let total: f64 = values.iter().map(|v| v.max(0.0)).sum();
+    let mut axes = Vec::with_capacity(2);
+    let mut shares = [0.0f64; 2];
+    for (slot, col) in [k - 1, k - 2].into_iter().enumerate() {
+        let mut v: Vec<f64> = (0..k).map(|i| vectors[(i, col)]).collect();
+        let big = v
+            .iter()
+            .copied()
+            .fold(0.0f64, |b, x| if x.abs() > b.abs() { x } else { b });
+        if big < 0.0 {
+            v.iter_mut().for_each(|x| *x = -*x);
+        }
+        shares[slot] = if total > 0.0 {
+            values[col].max(0.0) / total
+        } else {
+            0.0
+        };
+        axes.push(v);
+    }
+    Ok(PrincipalAxes { mean, axes, shares })
 }
 
 /// A 2-D map of a latent space that can be read both ways: codes to map coordinates
@@ -163,33 +184,7 @@ impl MapAxes {
         let k = codes.ncols();
         if k > 2 {
             check_codes(codes)?;
-            if codes.nrows() < 2 {
-                return Err(Error::Empty(format!(
-                    "{} code: at least 2 are needed to find their principal axes",
-                    codes.nrows()
-                )));
-            }
-            let (mean, cov) = crate::regularity::moments(codes);
-            let (values, vectors) = crate::regularity::eigh(&cov)?;
-            let total: f64 = values.iter().map(|v| v.max(0.0)).sum();
-            let mut axes = Vec::with_capacity(2);
-            let mut shares = [0.0f64; 2];
-            for (slot, col) in [k - 1, k - 2].into_iter().enumerate() {
-                let mut v: Vec<f64> = (0..k).map(|i| vectors[(i, col)]).collect();
-                let big = v
-                    .iter()
-                    .copied()
-                    .fold(0.0f64, |b, x| if x.abs() > b.abs() { x } else { b });
-                if big < 0.0 {
-                    v.iter_mut().for_each(|x| *x = -*x);
-                }
-                shares[slot] = if total > 0.0 {
-                    values[col].max(0.0) / total
-                } else {
-                    0.0
-                };
-                axes.push(v);
-            }
+            let PrincipalAxes { mean, axes, shares } = principal_axes(codes)?;
             let scales = spreads(codes, &mean, &axes);
             Ok(Self {
                 origin: mean,

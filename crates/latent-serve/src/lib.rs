@@ -493,11 +493,10 @@ fn nested(a: ArrayView2<'_, f32>) -> Vec<Vec<f32>> {
     a.outer_iter().map(|r| r.to_vec()).collect()
 }
 
+/// `?ids=…` (other parameters, such as the token, are not the handler's).
 #[derive(Deserialize)]
 struct RowsQuery {
     ids: String,
-    #[allow(dead_code)]
-    token: Option<String>,
 }
 
 #[derive(Serialize)]

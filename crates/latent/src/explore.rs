@@ -108,9 +108,9 @@ pub struct Rows {
     pub feature_mean: Vec<f32>,
     /// Standard deviation of each feature over the mapped rows (1 where constant).
     pub feature_sd: Vec<f32>,
-    /// The rows as distances are measured: `x` for images, each feature divided by its
-    /// standard deviation for tables.
-    search: Array2<f32>,
+    /// For tables, the rows as distances are measured: each feature divided by its standard
+    /// deviation (images are measured in `x` itself).
+    standardized: Option<Array2<f32>>,
 }
 
 /// One run of a session: the model, its codes of the mapped rows and its map.
@@ -248,9 +248,7 @@ impl Session {
                     let x = picked.x().to_owned();
                     let (feature_mean, feature_sd) = mean_sd(x.view());
                     let image_shape = config.data.image_shape;
-                    let search = if image_shape.is_some() {
-                        x.clone()
-                    } else {
+                    let standardized = image_shape.is_none().then(|| {
                         let mut s = x.clone();
                         for mut row in s.outer_iter_mut() {
                             for (v, sd) in row.iter_mut().zip(&feature_sd) {
@@ -258,7 +256,7 @@ impl Session {
                             }
                         }
                         s
-                    };
+                    });
                     rows = Some(Rows {
                         name: units.name().to_string(),
                         total: units.n(),
@@ -274,7 +272,7 @@ impl Session {
                         feature_mean,
                         feature_sd,
                         x,
-                        search,
+                        standardized,
                     });
                     picked
                 }
@@ -457,21 +455,10 @@ impl Session {
         for i in 0..size {
             for j in 0..size {
                 let cell = i * size + j;
-                let corner = match (i, j) {
-                    (0, 0) => Some(0),
-                    (0, j) if j == size - 1 => Some(1),
-                    (i, 0) if i == size - 1 => Some(2),
-                    (i, j) if i == size - 1 && j == size - 1 => Some(3),
-                    _ => None,
-                };
-                let v = match corner {
-                    Some(c) => z[c].clone(),
-                    None => {
-                        let (u, t) = (i as f64 / last, j as f64 / last);
-                        (&z[0] * (1.0 - t) + &z[1] * t) * (1.0 - u)
-                            + (&z[2] * (1.0 - t) + &z[3] * t) * u
-                    }
-                };
+                // exact at the corners: a weight of 1 keeps a code, a weight of 0 drops it
+                let (u, t) = (i as f64 / last, j as f64 / last);
+                let v = (&z[0] * (1.0 - t) + &z[1] * t) * (1.0 - u)
+                    + (&z[2] * (1.0 - t) + &z[3] * t) * u;
                 codes.row_mut(cell).assign(&v.mapv(|x| x as f32));
             }
         }
@@ -525,15 +512,18 @@ impl Session {
                 .map(|(v, sd)| v / sd)
                 .collect()
         };
-        // one row per task on every core: 10,000 rows of 784 features take ~2 ms on two
-        let mut all: Vec<Neighbour> = (0..d.search.nrows())
+        // one row per task on every core: 10,000 rows of 784 features take ~2 ms on two; the
+        // rows are owned arrays in standard layout (made with `to_owned`), so contiguous
+        let rows = d.standardized.as_ref().unwrap_or(&d.x);
+        let search = rows
+            .as_slice()
+            .ok_or_else(|| Error::Internal("the mapped rows are not contiguous".into()))?;
+        let dim = rows.ncols();
+        let mut all: Vec<Neighbour> = (0..rows.nrows())
             .into_par_iter()
-            .map(|i| {
-                let x = d.search.row(i);
-                Neighbour {
-                    row: i,
-                    distance: squared_distance(x.as_slice(), &query, x.iter()).sqrt(),
-                }
+            .map(|i| Neighbour {
+                row: i,
+                distance: squared_distance(&search[i * dim..(i + 1) * dim], &query).sqrt(),
             })
             .collect();
         let k = k.min(all.len());
@@ -624,18 +614,8 @@ impl Session {
     }
 }
 
-/// `‖x − q‖²`: eight f32 lanes (vectorised), summed in f64; `x` strided when not contiguous.
-fn squared_distance<'a>(
-    x: Option<&[f32]>,
-    q: &[f32],
-    strided: impl Iterator<Item = &'a f32>,
-) -> f64 {
-    let Some(x) = x else {
-        return strided
-            .zip(q)
-            .map(|(&a, &b)| f64::from(a - b) * f64::from(a - b))
-            .sum();
-    };
+/// `‖x − q‖²`: eight f32 lanes (vectorised), summed in f64.
+fn squared_distance(x: &[f32], q: &[f32]) -> f64 {
     let mut lanes = [0.0f32; 8];
     let (xc, qc) = (x.chunks_exact(8), q.chunks_exact(8));
     let (xr, qr) = (xc.remainder(), qc.remainder());
