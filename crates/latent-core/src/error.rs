@@ -88,6 +88,9 @@ pub enum Error {
         /// Whether the limit was set explicitly.
         explicit: bool,
     },
+    /// The processes of a job failed to exchange data ([`crate::collective`]).
+    #[error("exchange between the ranks of the job: {0}")]
+    Collective(String),
     /// Writing a file failed; the previous content (if any) is intact.
     #[error("{}: {source}", path.display())]
     Io {

@@ -20,6 +20,7 @@
 //!
 //! This crate names no ML framework and no linear-algebra backend.
 
+pub mod collective;
 mod dataset;
 mod error;
 pub mod family;
@@ -31,6 +32,7 @@ pub mod seed;
 pub mod stream;
 pub mod tensors;
 
+pub use collective::{Collective, LocalGroup, Single};
 pub use dataset::{Dataset, ImageShape, ValueRange};
 pub use error::{Error, Result};
 pub use family::Family;

@@ -6,14 +6,16 @@
 //! the file's length for raw files, and by reading at most one byte more than declared for
 //! compressed ones.
 
-use std::io::Read;
+use std::io::{Read, Seek, SeekFrom};
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 use latent_core::{Dataset, ImageShape, RowSource, ValueRange};
 use ndarray::Array2;
 
 use crate::util::{
-    MAX_BYTES, core_err, format_err, is_gzip, open_maybe_gz, read_err, read_up_to, too_large,
+    MAX_BYTES, check_rows, core_err, format_err, io_err, is_gzip, open_buffered, open_maybe_gz,
+    read_err, read_up_to, too_large,
 };
 use crate::{DataError, Result};
 
@@ -333,7 +335,16 @@ fn to_dataset(name: &Path, images: IdxImages, labels: Option<Vec<u8>>) -> Result
     let values: Vec<f32> = images.pixels.iter().map(|&b| f32::from(b)).collect();
     let x = Array2::from_shape_vec((images.n, dim), values)
         .map_err(|e| format_err(name, format!("pixel array: {e}")))?;
-    let shape = images.image_shape();
+    build_dataset(name, x, images.image_shape(), labels)
+}
+
+/// The dataset of pixel rows already converted to `f32` (see [`to_dataset`]).
+fn build_dataset(
+    name: &Path,
+    x: Array2<f32>,
+    shape: ImageShape,
+    labels: Option<Vec<u8>>,
+) -> Result<Dataset> {
     let mut ds = Dataset::new(name.display().to_string(), x)
         .and_then(|d| d.with_image_shape(shape))
         .map_err(|e| core_err(name, e))?
@@ -382,6 +393,58 @@ pub fn load_pair(images: &Path, labels: Option<&Path>) -> Result<Dataset> {
     to_dataset(images, imgs, labels)
 }
 
+/// Rows `rows` of what [`load_pair`] gives, and only those held in memory: the same values,
+/// labels, image shape, range and name as `load_pair(images, labels)?.select(rows)`. A raw file
+/// is read from the first row's offset; a gzip stream is decompressed from its start, the rows
+/// before the range discarded batch by batch, and then decompressed to its end (discarded too)
+/// so that a truncated or over-long file is refused whatever the range, as [`load_pair`]
+/// refuses it. The label file is read whole and its count checked against all the images.
+///
+/// # Errors
+/// As [`load_pair`] (the memory limit is checked for the rows read, not the whole file);
+/// [`DataError::Invalid`] naming the image file and its number of images for a range that ends
+/// past them or starts after its end; an empty range is [`DataError::Core`] wrapping
+/// [`latent_core::Error::Empty`], as a [`Dataset`] has at least one row.
+pub fn load_pair_rows(images: &Path, labels: Option<&Path>, rows: Range<usize>) -> Result<Dataset> {
+    Ok(load_pair_rows_counted(images, labels, rows)?.0)
+}
+
+/// [`load_pair_rows`], and the number of images in the whole file.
+pub(crate) fn load_pair_rows_counted(
+    images: &Path,
+    labels: Option<&Path>,
+    rows: Range<usize>,
+) -> Result<(Dataset, usize)> {
+    let mut src = IdxRowSource::open_rows(images, rows.clone())?;
+    let (n, shape, dim) = (src.n, src.shape, src.dim());
+    let k = rows.end - rows.start;
+    let labels = match labels {
+        Some(lp) => {
+            let l = read_labels(lp)?;
+            check_counts(images, n, lp, l.len())?;
+            Some(l.get(rows.clone()).map(<[u8]>::to_vec).unwrap_or_default())
+        }
+        None => None,
+    };
+    crate::util::check_memory(
+        images,
+        &format!(
+            "rows {}..{} ({k} images of {}×{})",
+            rows.start, rows.end, shape.height, shape.width
+        ),
+        (k * dim) as u128 * u128::from(HELD_PER_PIXEL),
+    )?;
+    // A raw file's size was checked against its header; a gzip stream's was not, so the rows
+    // grow with the data actually decompressed.
+    let mut values = Vec::with_capacity(if src.gzip { 0 } else { k * dim });
+    while let Some(b) = src.read_batch(usize::MAX)? {
+        values.extend(b.iter().copied());
+    }
+    let x = Array2::from_shape_vec((k, dim), values)
+        .map_err(|e| format_err(images, format!("pixel array: {e}")))?;
+    Ok((build_dataset(images, x, shape, labels)?, n))
+}
+
 /// Like [`load_pair`] for files held in memory (raw or gzip, detected from the bytes); `name`
 /// names the dataset and appears in error messages. Used for the embedded Fashion-MNIST.
 ///
@@ -421,6 +484,8 @@ const MAX_BATCH_BYTES: usize = 64 << 20;
 /// loading the file: memory stays at one batch. Values are the pixel bytes times a scale
 /// factor (1 by default, so `0..=255`; see [`IdxRowSource::scaled`]).
 ///
+/// [`IdxRowSource::open_rows`] streams only a range of the images.
+///
 /// Errors met while streaming (truncated or corrupt data) are
 /// [`latent_core::Error::Source`] wrapping a [`DataError`] that names the file.
 pub struct IdxRowSource {
@@ -429,7 +494,12 @@ pub struct IdxRowSource {
     gzip: bool,
     n: usize,
     shape: ImageShape,
+    /// The first row streamed.
+    first: usize,
+    /// The next row to read.
     pos: usize,
+    /// The row the stream stops before.
+    end: usize,
     scale: f32,
     buf: Vec<u8>,
 }
@@ -440,6 +510,7 @@ impl std::fmt::Debug for IdxRowSource {
             .field("name", &self.name)
             .field("n", &self.n)
             .field("shape", &self.shape)
+            .field("rows", &(self.first..self.end))
             .field("pos", &self.pos)
             .field("scale", &self.scale)
             .finish_non_exhaustive()
@@ -472,29 +543,70 @@ impl IdxRowSource {
         Self::start(PathBuf::from(name), reader, gzip, raw_len)
     }
 
+    /// Open an IDX image file to stream only the images `rows` (their indices in the file),
+    /// checking the header (and, for a raw file, its length) as [`IdxRowSource::open`] does.
+    /// A raw file is read from the first row's offset; a gzip stream is decompressed from its
+    /// start and the rows before the range are read and discarded (a bounded buffer at a
+    /// time) here. When the last row of the range has been read, the rest of a gzip stream is
+    /// decompressed and discarded too, so that truncated or trailing data is an error whatever
+    /// the range.
+    ///
+    /// # Errors
+    /// As [`IdxRowSource::open`]; [`DataError::Invalid`] naming the file and its number of
+    /// images for a range that ends past them or starts after its end; [`DataError::Format`]
+    /// when a gzip stream ends before the range starts.
+    pub fn open_rows(path: &Path, rows: Range<usize>) -> Result<Self> {
+        let (mut buf, gzip, file_len) = open_buffered(path)?;
+        if gzip {
+            let reader = Box::new(flate2::read::MultiGzDecoder::new(buf));
+            let mut s = Self::start(path.to_path_buf(), reader, true, None)?;
+            check_rows(path, &rows, s.n)?;
+            s.discard(rows.start)?;
+            s.first = rows.start;
+            s.end = rows.end;
+            return Ok(s);
+        }
+        let header = read_stream_header(path, &mut buf, false, Some(file_len))?;
+        check_rows(path, &rows, header.n)?;
+        // the file's length was checked against the header: the offset is in the file
+        let at =
+            Kind::Images.header_len() as u64 + (rows.start * header.height * header.width) as u64;
+        buf.seek(SeekFrom::Start(at)).map_err(|e| io_err(path, e))?;
+        let mut s = Self::with_header(path.to_path_buf(), Box::new(buf), false, &header);
+        s.first = rows.start;
+        s.pos = rows.start;
+        s.end = rows.end;
+        Ok(s)
+    }
+
     fn start(
         name: PathBuf,
         mut reader: Box<dyn Read + Send>,
         gzip: bool,
         raw_len: Option<u64>,
     ) -> Result<Self> {
-        let kind = Kind::Images;
-        let mut head = [0u8; 16];
-        let got = read_up_to(&mut reader, &mut head).map_err(|e| read_err(&name, gzip, e))?;
-        let header = parse_header(&name, kind, &head[..got])?;
-        if let Some(len) = raw_len {
-            check_payload_len(&name, kind, &header, len.saturating_sub(16))?;
-        }
-        Ok(Self {
+        let header = read_stream_header(&name, &mut reader, gzip, raw_len)?;
+        Ok(Self::with_header(name, reader, gzip, &header))
+    }
+
+    fn with_header(
+        name: PathBuf,
+        reader: Box<dyn Read + Send>,
+        gzip: bool,
+        header: &Header,
+    ) -> Self {
+        Self {
             name,
             reader,
             gzip,
             n: header.n,
             shape: ImageShape::gray(header.height, header.width),
+            first: 0,
             pos: 0,
+            end: header.n,
             scale: 1.0,
             buf: Vec::new(),
-        })
+        }
     }
 
     /// Multiply every value by `scale` (e.g. `1.0 / 255.0` for values in `[0, 1]`).
@@ -503,9 +615,15 @@ impl IdxRowSource {
         self
     }
 
-    /// The number of images the header declares.
+    /// The number of images the header declares (all of them, whatever rows are streamed).
     pub fn n(&self) -> usize {
         self.n
+    }
+
+    /// The indices of the images streamed: `0..n` unless opened with
+    /// [`IdxRowSource::open_rows`].
+    pub fn rows(&self) -> Range<usize> {
+        self.first..self.end
     }
 
     /// The layout of one image.
@@ -513,9 +631,109 @@ impl IdxRowSource {
         self.shape
     }
 
-    fn fail(&self, reason: String) -> latent_core::Error {
-        latent_core::Error::Source(Box::<DataError>::new(format_err(&self.name, reason)))
+    fn truncated(&self, done: usize) -> DataError {
+        format_err(
+            &self.name,
+            format!(
+                "truncated: the data ends after {done} of the {} images the header declares",
+                self.n
+            ),
+        )
     }
+
+    /// Read and discard the next `rows` images (a bounded buffer at a time).
+    fn discard(&mut self, rows: usize) -> Result<()> {
+        let dim = self.dim();
+        let bytes = (rows * dim) as u64;
+        let got = std::io::copy(&mut self.reader.by_ref().take(bytes), &mut std::io::sink())
+            .map_err(|e| read_err(&self.name, self.gzip, e))?;
+        if got < bytes {
+            let done = self.pos + (got / dim as u64) as usize;
+            return Err(self.truncated(done));
+        }
+        self.pos += rows;
+        Ok(())
+    }
+
+    /// After the last row of the range: the rest of a gzip stream is read through (a raw
+    /// file's length was checked when it was opened), and no data may follow the images.
+    fn finish(&mut self) -> Result<()> {
+        if self.end < self.n {
+            if !self.gzip {
+                return Ok(());
+            }
+            self.discard(self.n - self.end)?;
+        }
+        let mut extra = [0u8; 1];
+        let more = read_up_to(&mut self.reader, &mut extra)
+            .map_err(|e| read_err(&self.name, self.gzip, e))?;
+        if more > 0 {
+            return Err(format_err(
+                &self.name,
+                format!(
+                    "unexpected data after the {} images the header declares",
+                    self.n
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The next batch of at most `max_rows` rows of the range, or `None` at its end.
+    fn read_batch(&mut self, max_rows: usize) -> Result<Option<Array2<f32>>> {
+        if self.pos >= self.end {
+            return Ok(None);
+        }
+        let dim = self.dim();
+        let rows = max_rows
+            .max(1)
+            .min(self.end - self.pos)
+            .min((MAX_BATCH_BYTES / dim).max(1));
+        let bytes = rows * dim;
+        // The buffer grows with the data actually read: a gzip stream's declared size has not
+        // been checked against anything, so it must not size an allocation (one image may
+        // claim up to 16 GiB). A raw file's size was checked when it was opened.
+        self.buf.clear();
+        if !self.gzip {
+            self.buf.reserve(bytes);
+        }
+        self.reader
+            .by_ref()
+            .take(bytes as u64)
+            .read_to_end(&mut self.buf)
+            .map_err(|e| read_err(&self.name, self.gzip, e))?;
+        let got = self.buf.len();
+        if got < bytes {
+            return Err(self.truncated(self.pos + got / dim));
+        }
+        self.pos += rows;
+        if self.pos == self.end {
+            self.finish()?;
+        }
+        let scale = self.scale;
+        let values: Vec<f32> = self.buf.iter().map(|&b| f32::from(b) * scale).collect();
+        Array2::from_shape_vec((rows, dim), values)
+            .map(Some)
+            .map_err(|e| format_err(&self.name, format!("batch array: {e}")))
+    }
+}
+
+/// Read and check the header of an IDX image stream (and, when `raw_len` gives the length of
+/// an uncompressed file, that length); the stream is left at the first pixel.
+fn read_stream_header(
+    name: &Path,
+    reader: &mut dyn Read,
+    gzip: bool,
+    raw_len: Option<u64>,
+) -> Result<Header> {
+    let kind = Kind::Images;
+    let mut head = [0u8; 16];
+    let got = read_up_to(reader, &mut head).map_err(|e| read_err(name, gzip, e))?;
+    let header = parse_header(name, kind, &head[..got])?;
+    if let Some(len) = raw_len {
+        check_payload_len(name, kind, &header, len.saturating_sub(16))?;
+    }
+    Ok(header)
 }
 
 impl RowSource for IdxRowSource {
@@ -535,59 +753,12 @@ impl RowSource for IdxRowSource {
     }
 
     fn len_hint(&self) -> Option<usize> {
-        Some(self.n)
+        Some(self.end - self.first)
     }
 
     fn next_batch(&mut self, max_rows: usize) -> latent_core::Result<Option<Array2<f32>>> {
-        if self.pos >= self.n {
-            return Ok(None);
-        }
-        let dim = self.dim();
-        let rows = max_rows
-            .max(1)
-            .min(self.n - self.pos)
-            .min((MAX_BATCH_BYTES / dim).max(1));
-        let bytes = rows * dim;
-        // The buffer grows with the data actually read: a gzip stream's declared size has not
-        // been checked against anything, so it must not size an allocation (one image may
-        // claim up to 16 GiB). A raw file's size was checked when it was opened.
-        self.buf.clear();
-        if !self.gzip {
-            self.buf.reserve(bytes);
-        }
-        self.reader
-            .by_ref()
-            .take(bytes as u64)
-            .read_to_end(&mut self.buf)
-            .map_err(|e| {
-                latent_core::Error::Source(Box::new(read_err(&self.name, self.gzip, e)))
-            })?;
-        let got = self.buf.len();
-        if got < bytes {
-            let done = self.pos + got / dim;
-            return Err(self.fail(format!(
-                "truncated: the data ends after {done} of the {} images the header declares",
-                self.n
-            )));
-        }
-        self.pos += rows;
-        if self.pos == self.n {
-            let mut extra = [0u8; 1];
-            let more = read_up_to(&mut self.reader, &mut extra).map_err(|e| {
-                latent_core::Error::Source(Box::new(read_err(&self.name, self.gzip, e)))
-            })?;
-            if more > 0 {
-                return Err(self.fail(format!(
-                    "unexpected data after the {} images the header declares",
-                    self.n
-                )));
-            }
-        }
-        let scale = self.scale;
-        let values: Vec<f32> = self.buf.iter().map(|&b| f32::from(b) * scale).collect();
-        Array2::from_shape_vec((rows, dim), values)
-            .map(Some)
-            .map_err(|e| self.fail(format!("batch array: {e}")))
+        self.read_batch(max_rows)
+            .map_err(|e| latent_core::Error::Source(Box::new(e)))
     }
 }
 

@@ -100,8 +100,20 @@ pub fn parse(name: &Path, bytes: &[u8]) -> Result<Labels> {
 /// As [`read`]; [`DataError::Invalid`](crate::DataError::Invalid) naming both files and both
 /// counts when the number of labels differs from the number of rows.
 pub fn attach(data: Dataset, path: &Path) -> Result<Dataset> {
+    let n = data.n();
+    attach_rows(data, path, 0..n, n)
+}
+
+/// `data`, rows `rows` of data holding `n` rows in all, with the labels of those rows in
+/// `path` (a file of `n` labels; read whole, labels files are small).
+pub(crate) fn attach_rows(
+    data: Dataset,
+    path: &Path,
+    rows: std::ops::Range<usize>,
+    n: usize,
+) -> Result<Dataset> {
     let labels = read(path)?;
-    if labels.values.len() != data.n() {
+    if labels.values.len() != n {
         let header = labels
             .header
             .as_ref()
@@ -114,10 +126,19 @@ pub fn attach(data: Dataset, path: &Path) -> Result<Dataset> {
                 path.display(),
                 labels.values.len(),
                 data.name(),
-                data.n()
+                n
             ),
         ));
     }
-    data.with_classes(labels.values, labels.names)
+    let values = if rows == (0..n) {
+        labels.values
+    } else {
+        labels
+            .values
+            .get(rows)
+            .map(<[u32]>::to_vec)
+            .unwrap_or_default()
+    };
+    data.with_classes(values, labels.names)
         .map_err(|e| core_err(path, e))
 }

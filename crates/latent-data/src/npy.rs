@@ -9,15 +9,16 @@
 //! checked against the file before anything is allocated.
 
 use std::fs::File;
-use std::io::{BufReader, Read};
+use std::io::{BufReader, Read, Seek, SeekFrom};
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 use latent_core::{Dataset, ImageShape, RowSource, ValueRange};
 use ndarray::{Array2, ArrayView2};
 
 use crate::util::{
-    MAX_BYTES, checked_product, core_err, format_err, invalid, io_err, read_up_to, too_large,
-    write_atomic,
+    MAX_BYTES, check_rows, checked_product, core_err, format_err, invalid, io_err, read_up_to,
+    too_large, write_atomic,
 };
 use crate::{DataError, Result};
 
@@ -673,6 +674,63 @@ pub fn read(path: &Path) -> Result<Dataset> {
     to_dataset(path, &h, x)
 }
 
+/// Rows `rows` of what [`read`] gives, and only those read and held in memory (the file is
+/// read from the first row's offset): the same values, image shape, range and name as
+/// `read(path)?.select(rows)`. The header and the file's length are checked as [`read`]
+/// checks them; NaN and infinite values are looked for in the rows read only.
+///
+/// # Errors
+/// As [`read`] (the memory limit is checked for the rows read; a NaN or infinite value in
+/// them is the same [`DataError::Core`] as [`read`] gives, naming its row in the file);
+/// [`DataError::Invalid`] naming the file and its number of rows for a range that ends past
+/// them or starts after its end; an empty range is [`DataError::Core`] wrapping
+/// [`latent_core::Error::Empty`], as a [`Dataset`] has at least one row.
+pub fn read_rows(path: &Path, rows: Range<usize>) -> Result<Dataset> {
+    Ok(read_rows_counted(path, rows)?.0)
+}
+
+/// [`read_rows`], and the number of rows of the whole file.
+pub(crate) fn read_rows_counted(path: &Path, rows: Range<usize>) -> Result<(Dataset, usize)> {
+    let mut src = NpyRowSource::open_rows(path, rows.clone())?;
+    let h = &src.header;
+    let (n, dim, size) = (h.n, h.dim, h.dtype.size());
+    let k = rows.end - rows.start;
+    crate::util::check_memory(
+        path,
+        &format!(
+            "rows {}..{} of shape {} of {} (as the header declares)",
+            rows.start,
+            rows.end,
+            shape_str(&h.shape),
+            h.dtype.descr()
+        ),
+        (k * dim) as u128 * (size as u128 + 4),
+    )?;
+    // the file's length was checked against the header
+    let mut values = Vec::with_capacity(k * dim);
+    while let Some(b) = src.read_raw_batch(usize::MAX)? {
+        values.extend(b.iter().copied());
+    }
+    let x = Array2::from_shape_vec((k, dim), values)
+        .map_err(|e| format_err(path, format!("array: {e}")))?;
+    // the error `read` gives for the first NaN or infinite value, with its row in the file
+    if let Some((r, c, v)) = x.outer_iter().enumerate().find_map(|(r, row)| {
+        row.iter()
+            .position(|v| !v.is_finite())
+            .map(|c| (r, c, row[c]))
+    }) {
+        return Err(DataError::Core {
+            path: path.to_path_buf(),
+            source: latent_core::Error::NonFinite(format!(
+                "{}: row {}, column {c} is {v}",
+                path.display(),
+                rows.start + r
+            )),
+        });
+    }
+    Ok((to_dataset(path, &src.header, x)?, n))
+}
+
 /// Read a 2-D array (e.g. a file of latent codes) as `f32`.
 ///
 /// # Errors
@@ -778,6 +836,8 @@ pub fn write_f32_images(path: &Path, x: ArrayView2<'_, f32>, shape: ImageShape) 
 /// memory stays at one batch. Values are multiplied by a scale factor (1 by default, see
 /// [`NpyRowSource::scaled`]).
 ///
+/// [`NpyRowSource::open_rows`] streams only a range of the rows.
+///
 /// Errors met while streaming (truncated data, a NaN) are [`latent_core::Error::Source`]
 /// wrapping a [`DataError`] that names the file.
 #[derive(Debug)]
@@ -785,7 +845,12 @@ pub struct NpyRowSource {
     path: PathBuf,
     reader: BufReader<File>,
     header: Header,
+    /// The first row streamed.
+    first: usize,
+    /// The next row to read.
     pos: usize,
+    /// The row the stream stops before.
+    end: usize,
     scale: f32,
     buf: Vec<u8>,
 }
@@ -800,11 +865,35 @@ impl NpyRowSource {
         Ok(Self {
             path: path.to_path_buf(),
             reader,
-            header,
+            first: 0,
             pos: 0,
+            end: header.n,
+            header,
             scale: 1.0,
             buf: Vec::new(),
         })
+    }
+
+    /// Open an `.npy` file to stream only the rows `rows` (their indices in the file),
+    /// checking its header and length as [`NpyRowSource::open`] does; the file is read from
+    /// the first row's offset.
+    ///
+    /// # Errors
+    /// As [`NpyRowSource::open`]; [`DataError::Invalid`] naming the file and its number of
+    /// rows for a range that ends past them or starts after its end.
+    pub fn open_rows(path: &Path, rows: Range<usize>) -> Result<Self> {
+        let mut s = Self::open(path)?;
+        check_rows(path, &rows, s.header.n)?;
+        let h = &s.header;
+        // the file's length was checked against the header: the offset is in the file
+        let at = h.offset as u64 + (rows.start * h.dim * h.dtype.size()) as u64;
+        s.reader
+            .seek(SeekFrom::Start(at))
+            .map_err(|e| io_err(path, e))?;
+        s.first = rows.start;
+        s.pos = rows.start;
+        s.end = rows.end;
+        Ok(s)
     }
 
     /// Multiply every value by `scale`.
@@ -813,9 +902,15 @@ impl NpyRowSource {
         self
     }
 
-    /// The number of rows.
+    /// The number of rows of the file (all of them, whatever rows are streamed).
     pub fn n(&self) -> usize {
         self.header.n
+    }
+
+    /// The indices of the rows streamed: `0..n` unless opened with
+    /// [`NpyRowSource::open_rows`].
+    pub fn rows(&self) -> Range<usize> {
+        self.first..self.end
     }
 
     /// The image layout of a row, for 3-D and 4-D arrays.
@@ -828,8 +923,46 @@ impl NpyRowSource {
         self.header.range()
     }
 
-    fn fail(&self, e: DataError) -> latent_core::Error {
-        latent_core::Error::Source(Box::new(e))
+    /// The next batch of at most `max_rows` rows of the range, or `None` at its end; values
+    /// not checked for finiteness.
+    fn read_raw_batch(&mut self, max_rows: usize) -> Result<Option<Array2<f32>>> {
+        let h = &self.header;
+        if self.pos >= self.end {
+            return Ok(None);
+        }
+        let row_bytes = h.dim * h.dtype.size();
+        let rows = max_rows
+            .max(1)
+            .min(self.end - self.pos)
+            .min((MAX_BATCH_BYTES / row_bytes).max(1));
+        self.buf.resize(rows * row_bytes, 0);
+        let got = read_up_to(&mut self.reader, &mut self.buf).map_err(|e| io_err(&self.path, e))?;
+        if got < self.buf.len() {
+            let msg = format!(
+                "truncated: the data ends after {} of {} rows",
+                self.pos + got / row_bytes,
+                h.n
+            );
+            return Err(format_err(&self.path, msg));
+        }
+        let mut values = Vec::with_capacity(rows * h.dim);
+        h.dtype.decode_into(&self.buf, self.scale, &mut values);
+        let x = Array2::from_shape_vec((rows, h.dim), values)
+            .map_err(|e| format_err(&self.path, format!("batch array: {e}")))?;
+        self.pos += rows;
+        Ok(Some(x))
+    }
+
+    /// [`NpyRowSource::read_raw_batch`], refusing NaN and infinite values.
+    fn read_batch(&mut self, max_rows: usize) -> Result<Option<Array2<f32>>> {
+        let first = self.pos;
+        let Some(x) = self.read_raw_batch(max_rows)? else {
+            return Ok(None);
+        };
+        if let Some(e) = non_finite(&self.path, x.view(), first) {
+            return Err(e);
+        }
+        Ok(Some(x))
     }
 }
 
@@ -850,39 +983,12 @@ impl RowSource for NpyRowSource {
     }
 
     fn len_hint(&self) -> Option<usize> {
-        Some(self.header.n)
+        Some(self.end - self.first)
     }
 
     fn next_batch(&mut self, max_rows: usize) -> latent_core::Result<Option<Array2<f32>>> {
-        let h = &self.header;
-        if self.pos >= h.n {
-            return Ok(None);
-        }
-        let row_bytes = h.dim * h.dtype.size();
-        let rows = max_rows
-            .max(1)
-            .min(h.n - self.pos)
-            .min((MAX_BATCH_BYTES / row_bytes).max(1));
-        self.buf.resize(rows * row_bytes, 0);
-        let got = read_up_to(&mut self.reader, &mut self.buf)
-            .map_err(|e| self.fail(io_err(&self.path, e)))?;
-        if got < self.buf.len() {
-            let msg = format!(
-                "truncated: the data ends after {} of {} rows",
-                self.pos + got / row_bytes,
-                h.n
-            );
-            return Err(self.fail(format_err(&self.path, msg)));
-        }
-        let mut values = Vec::with_capacity(rows * h.dim);
-        h.dtype.decode_into(&self.buf, self.scale, &mut values);
-        let x = Array2::from_shape_vec((rows, h.dim), values)
-            .map_err(|e| self.fail(format_err(&self.path, format!("batch array: {e}"))))?;
-        if let Some(e) = non_finite(&self.path, x.view(), self.pos) {
-            return Err(self.fail(e));
-        }
-        self.pos += rows;
-        Ok(Some(x))
+        self.read_batch(max_rows)
+            .map_err(|e| latent_core::Error::Source(Box::new(e)))
     }
 }
 

@@ -2,6 +2,7 @@
 //! or a path whose kind is recognised from what it is (folder or file) and its name.
 
 use std::fmt;
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 use latent_core::{Dataset, RowSource};
@@ -11,7 +12,7 @@ use crate::csv::{self, CsvOptions, LabelColumn};
 use crate::embedded::{self, DIGITS, FASHION_MNIST_10K};
 use crate::idx::{self, IdxRowSource};
 use crate::npy::{self, NpyRowSource};
-use crate::util::{core_err, format_err, invalid, io_err};
+use crate::util::{check_rows, core_err, format_err, invalid, io_err};
 use crate::{DataError, Result};
 
 /// Where the full Fashion-MNIST is installed by Debian's `dataset-fashion-mnist` package;
@@ -391,6 +392,100 @@ impl DataSpec {
             ));
         }
         crate::labels::attach(data, labels)
+    }
+
+    /// The number of rows [`DataSpec::load`] would give, read from the header alone where the
+    /// format has one: IDX files (raw or gzip), MNIST-layout folders, `.npy` files, and the
+    /// Fashion-MNIST datasets (`fashion-mnist`, `fashion-mnist-10k`). Other kinds (CSV, PNG
+    /// folders, `digits`) are loaded to count. A labels file (`opts.labels`) is not read.
+    ///
+    /// # Errors
+    /// As [`DataSpec::load`], for the options and what is read: the header (and, for a raw
+    /// IDX or `.npy` file, its length) or the whole data.
+    pub fn row_count(&self, opts: &LoadOptions) -> Result<usize> {
+        self.check_options(opts)?;
+        match self {
+            DataSpec::Named(n) if n == FASHION_MNIST_10K => {
+                Ok(embedded::fashion_mnist_10k_stream()?.n())
+            }
+            DataSpec::Named(n) if n == FASHION_MNIST => {
+                let f = fashion_files(&fashion_mnist_dir(), opts.split.unwrap_or_default())?;
+                Ok(IdxRowSource::open(&f.images)?.n())
+            }
+            DataSpec::MnistDir(dir) => {
+                Ok(IdxRowSource::open(&Self::mnist_files(dir, opts.split)?.images)?.n())
+            }
+            DataSpec::Idx(p) => Ok(IdxRowSource::open(p)?.n()),
+            DataSpec::Npy(p) => Ok(NpyRowSource::open(p)?.n()),
+            DataSpec::Named(_) | DataSpec::Csv(_) | DataSpec::PngFolder(_) => {
+                Ok(self.load_own(opts)?.n())
+            }
+        }
+    }
+
+    /// Rows `rows` (a range of indices of the rows [`DataSpec::load`] gives) and nothing else:
+    /// the same dataset as `load(opts)?.select(&rows.collect::<Vec<_>>())` — name, values,
+    /// labels (its own or those of `opts.labels`), class names, image shape, range, feature
+    /// names.
+    ///
+    /// For IDX files (raw or gzip), MNIST-layout folders, `fashion-mnist` and `.npy` files,
+    /// only those rows are held in memory (what the data-parallel ranks of one training read,
+    /// each its own rows): a raw IDX or `.npy` file is read from the first row's offset; a gzip
+    /// stream is decompressed from its start, the rows before the range discarded batch by
+    /// batch, and the rest after it read through and discarded too, so that truncated or
+    /// trailing data is refused whatever the range ([`idx::load_pair_rows`],
+    /// [`npy::read_rows`]). A labels file (an IDX label file, or `opts.labels`) is read whole
+    /// and its count checked against all the rows. Every check of the header and the length is
+    /// made as [`DataSpec::load`] makes it; a NaN or infinite value of a `.npy` file is looked
+    /// for in the rows read only, and the memory limit is checked for them only.
+    ///
+    /// The other kinds are small: CSV files, PNG folders and the embedded `digits` and
+    /// `fashion-mnist-10k` are loaded whole, then the rows selected.
+    ///
+    /// # Errors
+    /// As [`DataSpec::load`]; [`DataError::Invalid`] naming the file (or dataset) and its
+    /// number of rows for a range that ends past them or starts after its end. An empty range
+    /// (`start == end`, within the rows) is the error a [`Dataset`] of no rows is:
+    /// [`DataError::Core`] wrapping [`latent_core::Error::Empty`].
+    pub fn load_rows(&self, opts: &LoadOptions, rows: Range<usize>) -> Result<Dataset> {
+        self.check_options(opts)?;
+        let (data, n) = match self {
+            DataSpec::Named(name) if name == FASHION_MNIST => {
+                let f = fashion_files(&fashion_mnist_dir(), opts.split.unwrap_or_default())?;
+                let (data, n) =
+                    idx::load_pair_rows_counted(&f.images, f.labels.as_deref(), rows.clone())?;
+                let data = data
+                    .with_class_names(embedded::fashion_mnist_class_names())
+                    .map_err(|e| core_err(&f.images, e))?;
+                (data, n)
+            }
+            DataSpec::MnistDir(dir) => {
+                let f = Self::mnist_files(dir, opts.split)?;
+                idx::load_pair_rows_counted(&f.images, f.labels.as_deref(), rows.clone())?
+            }
+            DataSpec::Idx(p) => {
+                idx::load_pair_rows_counted(p, sibling_labels(p).as_deref(), rows.clone())?
+            }
+            DataSpec::Npy(p) => npy::read_rows_counted(p, rows.clone())?,
+            DataSpec::Named(_) | DataSpec::Csv(_) | DataSpec::PngFolder(_) => {
+                let data = self.load(opts)?;
+                let name = PathBuf::from(data.name());
+                check_rows(&name, &rows, data.n())?;
+                let idx: Vec<usize> = rows.collect();
+                return data.select(&idx).map_err(|e| core_err(&name, e));
+            }
+        };
+        let Some(labels) = &opts.labels else {
+            return Ok(data);
+        };
+        if data.labels().is_some() {
+            crate::notes::emit(&format!(
+                "the labels of {} replace those {} carries",
+                labels.display(),
+                data.name()
+            ));
+        }
+        crate::labels::attach_rows(data, labels, rows, n)
     }
 
     /// The data with its own labels, if any.

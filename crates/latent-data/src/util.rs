@@ -97,6 +97,22 @@ pub(crate) struct Opened {
 }
 
 pub(crate) fn open_maybe_gz(path: &Path) -> Result<Opened> {
+    let (buf, gzip, file_len) = open_buffered(path)?;
+    let reader: Box<dyn Read + Send> = if gzip {
+        Box::new(MultiGzDecoder::new(buf))
+    } else {
+        Box::new(buf)
+    };
+    Ok(Opened {
+        reader,
+        gzip,
+        file_len,
+    })
+}
+
+/// A regular file (or a pipe) opened for buffered reading, not decompressed: the reader,
+/// whether it starts with the gzip magic bytes, and its size on disk.
+pub(crate) fn open_buffered(path: &Path) -> Result<(BufReader<File>, bool, u64)> {
     let file = File::open(path).map_err(|e| io_err(path, e))?;
     let meta = file.metadata().map_err(|e| io_err(path, e))?;
     if meta.is_dir() {
@@ -117,16 +133,32 @@ pub(crate) fn open_maybe_gz(path: &Path) -> Result<Opened> {
     let mut buf = BufReader::with_capacity(1 << 16, file);
     let head = buf.fill_buf().map_err(|e| io_err(path, e))?;
     let gzip = is_gzip(head);
-    let reader: Box<dyn Read + Send> = if gzip {
-        Box::new(MultiGzDecoder::new(buf))
-    } else {
-        Box::new(buf)
-    };
-    Ok(Opened {
-        reader,
-        gzip,
-        file_len: meta.len(),
-    })
+    Ok((buf, gzip, meta.len()))
+}
+
+/// Check that `rows` is a range of the `n` rows of `name`: within `0..n`, its start not after
+/// its end (an empty range is accepted here; a [`latent_core::Dataset`] of it is not).
+pub(crate) fn check_rows(name: &Path, rows: &std::ops::Range<usize>, n: usize) -> Result<()> {
+    let (start, end) = (rows.start, rows.end);
+    if start > end {
+        return Err(invalid(
+            "rows",
+            format!(
+                "{start}..{end} of {}: the start is after the end (the data holds {n} rows)",
+                name.display()
+            ),
+        ));
+    }
+    if end > n {
+        return Err(invalid(
+            "rows",
+            format!(
+                "{start}..{end} of {}: it holds {n} rows (rows 0..{n}), the range ends past them",
+                name.display()
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// Read until `buf` is full or the stream ends; the number of bytes read.

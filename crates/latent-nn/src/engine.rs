@@ -143,6 +143,22 @@ pub trait Network: fmt::Debug + Send {
     /// Backend failures; [`NnError::InvalidParam`] when no step was taken.
     fn update(&mut self, adam: &mut Adam, lr: f64) -> Result<()>;
 
+    /// The last step's gradients as one flat buffer — every parameter in name order, its
+    /// gradient flattened — handed to `f`, which may change it (a data-parallel job sums the
+    /// ranks' gradients there), then kept for [`Network::update`]. With `stepped = false`
+    /// (this rank took no step: its share of the batch was empty) the buffer holds zeros and
+    /// the update that follows applies what `f` leaves. The buffer's length is the same on
+    /// every rank of a job: the network's parameter count.
+    ///
+    /// # Errors
+    /// `f`'s errors; backend failures; [`NnError::InvalidParam`] when `stepped` but no step's
+    /// gradients are there.
+    fn exchange_grads(
+        &mut self,
+        stepped: bool,
+        f: &mut dyn FnMut(&mut [f32]) -> Result<()>,
+    ) -> Result<()>;
+
     /// The codes (posterior means) of `x`, without the other heads.
     ///
     /// # Errors
@@ -233,6 +249,27 @@ impl Network for FusedNet {
             ));
         }
         adam.step_host(self.params_and_grads(), lr);
+        Ok(())
+    }
+
+    fn exchange_grads(
+        &mut self,
+        stepped: bool,
+        f: &mut dyn FnMut(&mut [f32]) -> Result<()>,
+    ) -> Result<()> {
+        let buffers = self.grad_buffers(true);
+        let mut flat: Vec<f32> = if stepped {
+            buffers.concat()
+        } else {
+            vec![0.0; buffers.iter().map(Vec::len).sum()]
+        };
+        f(&mut flat)?;
+        let mut at = 0;
+        for g in buffers.iter_mut() {
+            let len = g.len();
+            g.copy_from_slice(&flat[at..at + len]);
+            at += len;
+        }
         Ok(())
     }
 
@@ -411,6 +448,49 @@ impl Network for BurnNet {
             .take()
             .ok_or_else(|| NnError::param("engine", "an update needs a step's gradients"))?;
         self.net = adam.step(self.net.clone(), grads, lr)?;
+        Ok(())
+    }
+
+    fn exchange_grads(
+        &mut self,
+        stepped: bool,
+        f: &mut dyn FnMut(&mut [f32]) -> Result<()>,
+    ) -> Result<()> {
+        // the layout is every parameter's, in name order, whatever this rank's step produced
+        let params = named_params(&self.net)?;
+        let grads = match (stepped, self.grads.take()) {
+            (true, Some(g)) => g,
+            (true, None) => {
+                return Err(NnError::param(
+                    "engine",
+                    "an exchange needs a step's gradients",
+                ));
+            }
+            (false, _) => NamedGrads::new(),
+        };
+        let device = self.device.clone().without_autodiff();
+        let mut flat = Vec::with_capacity(params.values().map(|a| a.len()).sum());
+        for (name, p) in &params {
+            match grads.get(name) {
+                Some(g) => flat.extend(to_host(g.clone())?.iter().copied()),
+                None => flat.extend(std::iter::repeat_n(0.0f32, p.len())),
+            }
+        }
+        f(&mut flat)?;
+        let mut out = NamedGrads::new();
+        let mut at = 0;
+        for (name, p) in &params {
+            let part = flat[at..at + p.len()].to_vec();
+            at += p.len();
+            let device = grads
+                .get(name)
+                .map_or_else(|| device.clone(), Tensor::device);
+            out.insert(
+                name.clone(),
+                Tensor::from_data(TensorData::new(part, [p.len()]), &device),
+            );
+        }
+        self.grads = Some(out);
         Ok(())
     }
 

@@ -276,6 +276,17 @@ impl FusedNet {
             .map(|(n, g)| (n.as_str(), g.as_slice()))
     }
 
+    /// The gradient buffers, one per parameter in [`FusedNet::grads`]' order, to be changed in
+    /// place (a data-parallel all-reduce); `fresh` marks them a step's gradients, ready for
+    /// an update (a rank whose share of a batch was empty takes no step but contributes
+    /// zeros).
+    pub(crate) fn grad_buffers(&mut self, fresh: bool) -> &mut [Vec<f32>] {
+        if fresh {
+            self.fresh_grads = true;
+        }
+        &mut self.grads
+    }
+
     /// Whether the gradients are a training step's not yet applied; marks them applied.
     pub(crate) fn take_fresh_grads(&mut self) -> bool {
         std::mem::replace(&mut self.fresh_grads, false)

@@ -22,6 +22,7 @@ pub mod likelihood;
 pub mod loss;
 pub mod model;
 pub mod optim;
+pub mod parallel;
 pub mod params;
 pub mod topology;
 pub mod train;
@@ -33,9 +34,10 @@ pub use config::{
 };
 pub use error::{NnError, Result};
 pub use fitted::NnModel;
+pub use parallel::{RowMap, Shards};
 pub use train::{
     CheckpointEvery, Checkpointing, Engine, EpochMetrics, Observer, Silent, Trained, train,
-    train_with,
+    train_sharded, train_with,
 };
 
 /// burn's pure-Rust CPU device.

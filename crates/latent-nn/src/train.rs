@@ -17,8 +17,10 @@ use crate::config::{NetConfig, TrainConfig};
 use crate::engine::{EngineKind, Network};
 use crate::model::Net;
 use crate::optim::{Adam, AdamSettings};
+use crate::parallel::{RowMap, Shards, StartState, comm_err, decode_state, digest, encode_state};
 use crate::params::load_params;
 use crate::{NnError, Result};
+use latent_core::{Collective, Single};
 
 /// One line of `metrics.jsonl`: losses per example (nats, or squared error for
 /// autoencoders), summed over features, averaged over the epoch's examples.
@@ -112,6 +114,57 @@ fn gather(
     }
 }
 
+/// The rows of batch `idx` (global indices) that this rank holds (`map`) into `out`, in the
+/// batch's order, and their positions in the batch into `pos`. A binarization draws for every
+/// value of the batch, held here or not, so the draws are those of one process.
+fn gather_shard(
+    x: ArrayView2<'_, f32>,
+    idx: &[usize],
+    map: &RowMap,
+    binarize: Option<&mut dyn rand::RngCore>,
+    out: &mut Vec<f32>,
+    pos: &mut Vec<usize>,
+) {
+    pos.clear();
+    if map.is_all() {
+        gather(x, idx, binarize, out);
+        pos.extend(0..idx.len());
+        return;
+    }
+    out.clear();
+    let mut binarize = binarize;
+    for (p, &t) in idx.iter().enumerate() {
+        match (map.local(t), binarize.as_deref_mut()) {
+            (Some(j), None) => {
+                pos.push(p);
+                out.extend(x.row(j).iter().copied());
+            }
+            (Some(j), Some(rng)) => {
+                pos.push(p);
+                out.extend(
+                    x.row(j)
+                        .iter()
+                        .map(|&v| if rng.random::<f32>() < v { 1.0 } else { 0.0 }),
+                );
+            }
+            (None, Some(rng)) => {
+                for _ in 0..x.ncols() {
+                    let _: f32 = rng.random();
+                }
+            }
+            (None, None) => {}
+        }
+    }
+}
+
+/// Rows `pos` of the `[b, width]` values `all` into `out`.
+fn select_rows(all: &[f32], width: usize, pos: &[usize], out: &mut Vec<f32>) {
+    out.clear();
+    for &p in pos {
+        out.extend_from_slice(&all[p * width..(p + 1) * width]);
+    }
+}
+
 /// Rows `idx` of `x` as a `[b, D]` tensor, optionally binarized by a Bernoulli draw.
 pub(crate) fn batch_tensor(
     x: ArrayView2<'_, f32>,
@@ -183,6 +236,41 @@ fn evaluate_with(
         }
     }
     Ok(sums.map(|s| s / n.max(1) as f64))
+}
+
+/// [`evaluate`] over the ranks of a job: the rows of `map` that this rank holds (`x`), with
+/// the noise one process would draw for them; the losses summed over the ranks, so every
+/// rank gets the mean over all rows.
+fn evaluate_shard(
+    net: &dyn Network,
+    x: ArrayView2<'_, f32>,
+    map: &RowMap,
+    comm: &dyn Collective,
+    (beta, seed, batch): (f64, u64, usize),
+) -> Result<[f64; 3]> {
+    if map.is_all() && comm.size() == 1 {
+        return evaluate(net, x, beta, seed, batch);
+    }
+    let k = net.config().latent_dim;
+    let mut rng = latent_core::seed::rng(seed);
+    let mut sums = [0.0f64; 3];
+    let idx: Vec<usize> = (0..map.len()).collect();
+    let (mut xb, mut eps, mut local_eps, mut pos) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for chunk in idx.chunks(batch.max(1)) {
+        gather_shard(x, chunk, map, None, &mut xb, &mut pos);
+        noise_into(chunk.len(), k, &mut rng, &mut eps);
+        if pos.is_empty() {
+            continue;
+        }
+        select_rows(&eps, k, &pos, &mut local_eps);
+        let s = net.losses(&xb, &local_eps, pos.len(), beta)?;
+        for (acc, v) in sums.iter_mut().zip(s) {
+            *acc += v * pos.len() as f64;
+        }
+    }
+    comm.sum_f64(&mut sums).map_err(comm_err)?;
+    Ok(sums.map(|s| s / map.len().max(1) as f64))
 }
 
 /// [`NnError::Diverged`] when a loss of step `step` (1-based) of epoch `epoch` is not finite;
@@ -360,6 +448,59 @@ pub fn train_with(
     checkpoints: Option<Checkpointing<'_>>,
     observer: &mut dyn Observer,
 ) -> Result<Trained> {
+    let shards = Shards {
+        comm: &Single,
+        train: RowMap::all(train.nrows()),
+        val: val.map(|v| RowMap::all(v.nrows())),
+    };
+    train_sharded(
+        engine,
+        net_cfg,
+        cfg,
+        (train, val),
+        &shards,
+        device,
+        checkpoints,
+        observer,
+    )
+}
+
+/// [`train_with`] as one rank of a data-parallel job ([`crate::parallel`]): `train` and `val`
+/// hold this rank's rows of the training and validation sets (`shards.train`, `shards.val`:
+/// local row `j` is the global row the map gives), in the order of their global indices or
+/// not. Every rank calls it with the same settings; each computes its rows of every batch,
+/// the ranks sum their weighted gradients before each update, and every rank ends with the
+/// same network, the one a single process trains to float-summation rounding. Only rank 0
+/// writes checkpoints and reads them on resume (`checkpoints` is ignored on the others), and
+/// only its `observer` hears of the epochs; the others' may be [`Silent`].
+///
+/// # Errors
+/// As [`train`]; [`NnError::InvalidParam`] when the rows given do not match `shards`;
+/// [`NnError::Backend`] when the ranks fail to exchange, or end an epoch with different
+/// parameters.
+#[allow(clippy::too_many_arguments)]
+pub fn train_sharded(
+    engine: Engine,
+    net_cfg: &NetConfig,
+    cfg: &TrainConfig,
+    (train, val): (ArrayView2<'_, f32>, Option<ArrayView2<'_, f32>>),
+    shards: &Shards<'_>,
+    device: &Device,
+    checkpoints: Option<Checkpointing<'_>>,
+    observer: &mut dyn Observer,
+) -> Result<Trained> {
+    let comm = shards.comm;
+    let parallel = comm.size() > 1;
+    let root = comm.is_root();
+    let checkpoints = checkpoints.filter(|_| root);
+    if train.nrows() != shards.train.local_count()
+        || val.map(|v| v.nrows()) != shards.val.as_ref().map(RowMap::local_count)
+    {
+        return Err(NnError::param(
+            "shard",
+            "the rows given differ from the rows the shard map says this rank holds",
+        ));
+    }
     let resume = checkpoints.is_some_and(|c| c.resume);
     let unsealed_ok = checkpoints.is_some_and(|c| c.unsealed_ok);
     let every = checkpoints.map(|c| c.every).unwrap_or_default();
@@ -374,7 +515,7 @@ pub fn train_with(
         )
         .into());
     }
-    if train.nrows() == 0 {
+    if shards.train.is_empty() {
         return Err(latent_core::Error::Empty("no training rows".into()).into());
     }
     let device = device.clone().autodiff();
@@ -453,10 +594,39 @@ pub fn train_with(
         }
     }
 
-    let mut net = crate::engine::build(engine, net, true)?;
-    let (mut xbuf, mut ebuf) = (Vec::new(), Vec::new());
+    if parallel {
+        // every rank starts from rank 0's network, optimizer and history (a resumed run's
+        // checkpoint is read there only)
+        let mut bytes = if root {
+            let (adam_step, adam_state) = adam.state()?;
+            encode_state(&StartState {
+                params: crate::params::named_params(&net)?,
+                adam_step,
+                adam: adam_state,
+                history: history.clone(),
+                best_val,
+                since_best,
+            })?
+        } else {
+            Vec::new()
+        };
+        comm.broadcast(&mut bytes).map_err(comm_err)?;
+        if !root {
+            let state = decode_state(&bytes)?;
+            let from = Path::new("the parameters of rank 0");
+            net = load_params(net, &state.params, from)?;
+            adam = Adam::restore(settings, state.adam_step, &state.adam, &device, from)?;
+            history = state.history;
+            best_val = state.best_val;
+            since_best = state.since_best;
+        }
+    }
 
-    let n = train.nrows();
+    let mut net = crate::engine::build(engine, net, true)?;
+    let (mut xbuf, mut ebuf, mut local_eps, mut pos) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+
+    let n = shards.train.len();
     let k = net_cfg.latent_dim;
     let steps = n.div_ceil(cfg.batch_size);
     let mut stopped_early = false;
@@ -477,29 +647,74 @@ pub fn train_with(
         observer.epoch_start(epoch + 1, steps);
         let mut sums = [0.0f64; 3];
         for (step, idx) in order.chunks(cfg.batch_size).enumerate() {
-            // the same draws, in the same order, for both engines: binarization, then ε
-            gather(
+            // the same draws, in the same order, for both engines and on every rank:
+            // binarization, then ε
+            gather_shard(
                 train,
                 idx,
+                &shards.train,
                 cfg.dynamic_binarize
                     .then_some(&mut rng as &mut dyn rand::RngCore),
                 &mut xbuf,
+                &mut pos,
             );
             ebuf.clear();
             if net_cfg.is_vae() {
                 noise_into(idx.len(), k, &mut rng, &mut ebuf);
             }
-            let s = net.step(&xbuf, &ebuf, idx.len(), beta)?;
+            let eps = if pos.len() == idx.len() || ebuf.is_empty() {
+                &ebuf
+            } else {
+                select_rows(&ebuf, k, &pos, &mut local_eps);
+                &local_eps
+            };
+            let local = pos.len();
+            let mut s = if local > 0 {
+                net.step(&xbuf, eps, local, beta)?
+            } else {
+                [0.0; 3]
+            };
+            let mut stop = None;
+            if parallel {
+                // the data-parallel exchange: the losses (and whether a rank was asked to
+                // stop) summed first, so every rank takes the same decision, then the
+                // gradients weighted by each rank's share of the batch
+                stop = observer.proceed().err();
+                let mut four = [
+                    s[0] * local as f64,
+                    s[1] * local as f64,
+                    s[2] * local as f64,
+                    f64::from(u8::from(stop.is_some())),
+                ];
+                comm.sum_f64(&mut four).map_err(comm_err)?;
+                s = [four[0], four[1], four[2]].map(|v| v / idx.len() as f64);
+                if four[3] > 0.0 && stop.is_none() {
+                    stop = Some("another rank of the job was interrupted".into());
+                }
+            }
             check_finite(s, epoch + 1, step + 1, || {
                 divergence_hint(train, checkpoints)
             })?;
-            // ← a data-parallel all-reduce of the step's gradients goes here.
+            if parallel {
+                let weight = local as f32 / idx.len() as f32;
+                net.exchange_grads(local > 0, &mut |g| {
+                    if weight != 1.0 {
+                        g.iter_mut().for_each(|v| *v *= weight);
+                    }
+                    comm.sum_f32(g).map_err(comm_err)
+                })?;
+            }
             net.update(&mut adam, lr)?;
             for (acc, v) in sums.iter_mut().zip(s) {
                 *acc += v * idx.len() as f64;
             }
             observer.step(step + 1, s[0], s[1], s[2]);
-            observer.proceed().map_err(|why| NnError::Interrupted {
+            let stopped = if parallel {
+                stop.map_or(Ok(()), Err)
+            } else {
+                observer.proceed()
+            };
+            stopped.map_err(|why| NnError::Interrupted {
                 epoch: epoch + 1,
                 step: step + 1,
                 why,
@@ -507,6 +722,19 @@ pub fn train_with(
         }
         let [train_loss, train_recon, train_kl] = sums.map(|v| v / n as f64);
         let params = net.params()?;
+        if parallel {
+            let d = digest(&params);
+            let (mut lo, mut hi) = ([d], [d]);
+            comm.min_f64(&mut lo).map_err(comm_err)?;
+            comm.max_f64(&mut hi).map_err(comm_err)?;
+            if lo != hi {
+                return Err(NnError::Backend(format!(
+                    "after epoch {}, the ranks hold different parameters: the exchange did not \
+                     give every rank the same sums",
+                    epoch + 1
+                )));
+            }
+        }
         if let Some(what) = all_finite(&params) {
             return Err(NnError::Diverged {
                 epoch: epoch + 1,
@@ -515,11 +743,17 @@ pub fn train_with(
                 hint: divergence_hint(train, checkpoints),
             });
         }
-        let val_metrics = match val {
-            Some(v) if v.nrows() > 0 => {
+        let val_metrics = match (val, &shards.val) {
+            (Some(v), Some(map)) if !map.is_empty() => {
                 let eval_beta = if net_cfg.is_vae() { 1.0 } else { 0.0 };
                 let seed = seed::derive(cfg.seed, "validation");
-                Some(evaluate(&*net, v, eval_beta, seed, 1024)?)
+                Some(evaluate_shard(
+                    &*net,
+                    v,
+                    map,
+                    comm,
+                    (eval_beta, seed, 1024),
+                )?)
             }
             _ => None,
         };
