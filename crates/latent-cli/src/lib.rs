@@ -163,8 +163,16 @@ where
         None => {}
     }
     latent_data::notes::set_sink(note);
+    if let Some(job) = latent_mpi::launch().filter(|j| j.size > 1) {
+        return run_job(&cli, &matches, command_line, job);
+    }
     let result = match &cli.command {
-        cli::Command::Fit(a) => cmd::fit::run(a, command_line, &given_flags(&matches, "fit")),
+        cli::Command::Fit(a) => cmd::fit::run(
+            a,
+            command_line,
+            &given_flags(&matches, "fit"),
+            &latent_core::Single,
+        ),
         cli::Command::Encode(a) => cmd::encode::run(a),
         cli::Command::Decode(a) => cmd::decode::run(a),
         cli::Command::Reconstruct(a) => cmd::reconstruct::run(a),
@@ -186,4 +194,66 @@ where
             ExitCode::from(exit_code(&err))
         }
     }
+}
+
+/// The command as one rank of an MPI job (`mpirun -np N latent fit …`): only `fit` runs so,
+/// and only in a build with the `mpi` feature; anything else is refused on every rank before
+/// anything is read or written, so that `N` copies never run alone and race for the same
+/// output.
+fn run_job(
+    cli: &cli::Cli,
+    matches: &clap::ArgMatches,
+    command_line: Vec<String>,
+    job: latent_mpi::Launch,
+) -> ExitCode {
+    let refuse = |why: String| {
+        if job.rank == 0 {
+            errln(&format!("error: {why}"));
+        }
+        ExitCode::from(1)
+    };
+    let cli::Command::Fit(args) = &cli.command else {
+        return refuse(format!(
+            "started as rank {} of {} by an MPI launcher: only `latent fit` runs as a job of \
+             several processes; run the other commands as one process",
+            job.rank, job.size
+        ));
+    };
+    join_job(args, &given_flags(matches, "fit"), command_line, refuse)
+}
+
+#[cfg(feature = "mpi")]
+fn join_job(
+    args: &cli::FitArgs,
+    given: &[String],
+    command_line: Vec<String>,
+    _refuse: impl Fn(String) -> ExitCode,
+) -> ExitCode {
+    let world = match latent_mpi::World::join() {
+        Ok(w) => w,
+        Err(e) => {
+            errln(&format!("error: joining the MPI job: {e}"));
+            return ExitCode::from(1);
+        }
+    };
+    match cmd::fit::run(args, command_line, given, &world) {
+        Ok(()) => ExitCode::SUCCESS,
+        // a rank that fails ends the whole job (the others would wait for it forever)
+        Err(err) => world.fail(&render_error(&err), i32::from(exit_code(&err))),
+    }
+}
+
+#[cfg(not(feature = "mpi"))]
+fn join_job(
+    _args: &cli::FitArgs,
+    _given: &[String],
+    _command_line: Vec<String>,
+    refuse: impl Fn(String) -> ExitCode,
+) -> ExitCode {
+    refuse(
+        "started by an MPI launcher as one of several ranks, but this latent was built \
+         without MPI: build it with `cargo build --release --features mpi` (Open MPI: \
+         scripts/setup-mpi.sh), or run it as one process"
+            .into(),
+    )
 }

@@ -356,23 +356,30 @@ impl Dataset {
 
     /// The shuffled row indices of [`Dataset::split`]: `(train, validation)`.
     fn split_indices(&self, fraction: f64, seed: u64) -> Result<(Vec<usize>, Vec<usize>)> {
+        Self::split_rows(self.n(), fraction, seed)
+    }
+
+    /// The row indices [`Dataset::split`] gives a dataset of `n` rows: `(train,
+    /// validation)`, each in the order the parts hold them (for the ranks of a job, which
+    /// hold only some of the rows).
+    ///
+    /// # Errors
+    /// As [`Dataset::split`].
+    pub fn split_rows(n: usize, fraction: f64, seed: u64) -> Result<(Vec<usize>, Vec<usize>)> {
         if !(fraction > 0.0 && fraction < 1.0) {
             return Err(Error::param(
                 "validation fraction",
                 format!("must be in (0, 1), got {fraction}"),
             ));
         }
-        let n_val = (fraction * self.n() as f64).round() as usize;
-        if n_val == 0 || n_val >= self.n() {
+        let n_val = (fraction * n as f64).round() as usize;
+        if n_val == 0 || n_val >= n {
             return Err(Error::param(
                 "validation fraction",
-                format!(
-                    "{fraction} of {} rows leaves an empty train or validation part",
-                    self.n()
-                ),
+                format!("{fraction} of {n} rows leaves an empty train or validation part"),
             ));
         }
-        let mut idx: Vec<usize> = (0..self.n()).collect();
+        let mut idx: Vec<usize> = (0..n).collect();
         idx.shuffle(&mut seed::rng(seed));
         let train = idx.split_off(n_val);
         Ok((train, idx))

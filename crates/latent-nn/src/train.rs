@@ -46,6 +46,10 @@ pub struct EpochMetrics {
     pub lr: f64,
     /// KL weight used.
     pub beta: f64,
+    /// Seconds of the epoch spent exchanging losses and gradients between the ranks of a
+    /// data-parallel job (waiting for the slowest rank included); absent for one process.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exchange_seconds: Option<f64>,
 }
 
 /// Hooks for progress display and logging.
@@ -646,6 +650,7 @@ pub fn train_sharded(
         order.shuffle(&mut rng);
         observer.epoch_start(epoch + 1, steps);
         let mut sums = [0.0f64; 3];
+        let mut exchange = 0.0f64;
         for (step, idx) in order.chunks(cfg.batch_size).enumerate() {
             // the same draws, in the same order, for both engines and on every rank:
             // binarization, then ε
@@ -680,6 +685,7 @@ pub fn train_sharded(
                 // stop) summed first, so every rank takes the same decision, then the
                 // gradients weighted by each rank's share of the batch
                 stop = observer.proceed().err();
+                let exchanging = Instant::now();
                 let mut four = [
                     s[0] * local as f64,
                     s[1] * local as f64,
@@ -691,6 +697,7 @@ pub fn train_sharded(
                 if four[3] > 0.0 && stop.is_none() {
                     stop = Some("another rank of the job was interrupted".into());
                 }
+                exchange += exchanging.elapsed().as_secs_f64();
             }
             check_finite(s, epoch + 1, step + 1, || {
                 divergence_hint(train, checkpoints)
@@ -701,7 +708,10 @@ pub fn train_sharded(
                     if weight != 1.0 {
                         g.iter_mut().for_each(|v| *v *= weight);
                     }
-                    comm.sum_f32(g).map_err(comm_err)
+                    let exchanging = Instant::now();
+                    let summed = comm.sum_f32(g).map_err(comm_err);
+                    exchange += exchanging.elapsed().as_secs_f64();
+                    summed
                 })?;
             }
             net.update(&mut adam, lr)?;
@@ -768,6 +778,7 @@ pub fn train_sharded(
             seconds: started.elapsed().as_secs_f64(),
             lr,
             beta,
+            exchange_seconds: parallel.then_some(exchange),
         };
         if let Some(v) = metrics.val_loss {
             if best_val.is_none_or(|b| v < b) {

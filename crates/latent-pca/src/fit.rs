@@ -1,9 +1,10 @@
-//! The exact and randomized solvers (generic over the arithmetic type) and the [`Fit`]
-//! implementations.
+//! The exact and randomized solvers (generic over the arithmetic type), each written once for
+//! rows shared between the ranks of a job ([`Group`]; one process is a group of one), and the
+//! [`Fit`] implementations.
 
 use faer::linalg::matmul::matmul;
 use faer::{Accum, Mat, MatMut, MatRef, Par};
-use latent_core::{ArrayRows, Dataset, Error, Fit, Result, seed};
+use latent_core::{ArrayRows, Collective, Dataset, Error, Fit, Result, Single, seed};
 use ndarray::{Array2, ArrayView2, Axis, Slice};
 use rand_distr::{Distribution, StandardNormal};
 use rayon::prelude::*;
@@ -14,6 +15,7 @@ use crate::linalg::{
 };
 use crate::model::{Pca, PcaParts};
 use crate::params::{Components, PcaValidParams, Precision, Solver};
+use crate::shard::{Failure, Group, Reader, Wire, agree, put_usize};
 
 /// The result of a solver before it becomes a [`Pca`]: everything in f64.
 pub(crate) struct Spectrum {
@@ -62,6 +64,40 @@ impl Spectrum {
             noise_variance,
             n_samples,
             whiten,
+        })
+    }
+}
+
+/// What rank 0 decides after a solver's decomposition: the result, or a Rayleigh–Ritz step
+/// ([`rayleigh_ritz`]) over the span of `axes` (`d × m`, `m ≥ k`) that every rank takes
+/// part in.
+enum Stage {
+    Done(Spectrum),
+    Refine { axes: Mat<f64>, k: usize },
+}
+
+impl Wire for Stage {
+    fn to_wire(&self, w: &mut Vec<u8>) {
+        match self {
+            Stage::Done(s) => {
+                w.push(0);
+                s.to_wire(w);
+            }
+            Stage::Refine { axes, k } => {
+                w.push(1);
+                put_usize(w, *k);
+                axes.to_wire(w);
+            }
+        }
+    }
+    fn from_wire(r: &mut Reader<'_>) -> Result<Self> {
+        if r.tag()? == 0 {
+            return Ok(Stage::Done(Spectrum::from_wire(r)?));
+        }
+        let k = r.usize()?;
+        Ok(Stage::Refine {
+            axes: <Mat<f64> as Wire>::from_wire(r)?,
+            k,
         })
     }
 }
@@ -167,7 +203,7 @@ pub(crate) fn from_covariance<T: Scalar>(
 }
 
 /// Centered data in the fit's arithmetic type, row-major, with the f64 mean and total
-/// variance.
+/// variance: this rank's rows (`n` of them), centred at the mean of every rank's.
 pub(crate) struct Centered<T> {
     n: usize,
     d: usize,
@@ -177,16 +213,24 @@ pub(crate) struct Centered<T> {
 }
 
 impl<T: Scalar> Centered<T> {
-    /// Two passes: the mean in f64 (checking finiteness), then the centered values, computed
-    /// in f64 and rounded once to `T`, and the total variance from them.
+    /// The rows of `x` (one process).
     fn new<E: Copy + Into<f64> + Sync>(x: ArrayView2<'_, E>) -> Result<Self> {
         let (n, d) = x.dim();
         check_data_shape(n, d)?;
-        let mean = column_means(x)?;
+        Self::sharded(x, &Group::local(n, d))
+    }
+
+    /// Two passes: the mean in f64 over the rows of every rank of `g` (checking finiteness),
+    /// then this rank's centered values, computed in f64 and rounded once to `T`, and the
+    /// total variance from them (summed over the ranks).
+    fn sharded<E: Copy + Into<f64> + Sync>(x: ArrayView2<'_, E>, g: &Group<'_>) -> Result<Self> {
+        let (n, d) = x.dim();
+        let mean = global_means(x, g)?;
         // zeroed lazily by the OS: the page faults happen in the parallel pass below
         let mut data = vec![T::from_f64(0.0); n * d];
-        let sumsq = centre_rows(x, &mean, &mut data);
-        let total = sumsq.iter().sum::<f64>() / (n - 1) as f64;
+        let mut sumsq = centre_rows(x, &mean, &mut data);
+        g.sum(&mut sumsq)?;
+        let total = sumsq.iter().sum::<f64>() / (g.n() - 1) as f64;
         Ok(Self {
             n,
             d,
@@ -217,17 +261,23 @@ const COVARIANCE_BLOCK: usize = 8192;
 /// products' errors are relative to each pair of columns' own scales, which they leave
 /// intact). In f32, when the variance left out is below [`REFINE_BELOW`] of the total, the
 /// kept axes then go through [`rayleigh_ritz`].
+///
+/// Sharded: the mean is global ([`global_means`]); each rank adds its blocks' products to its
+/// own f64 covariance, the ranks' lower triangles (and sums of squares) are summed, and rank
+/// 0 eigendecomposes the sum.
 fn exact_blocked<T: Scalar, E: Copy + Into<f64> + Sync>(
     x: ArrayView2<'_, E>,
+    g: &Group<'_>,
     components: Components,
 ) -> Result<Spectrum> {
-    let (n, d) = x.dim();
-    let mean = column_means(x)?;
+    let (rows, d) = x.dim();
+    let n = g.n();
+    let mean = global_means(x, g)?;
     let inv_dof = 1.0 / (n - 1) as f64;
     let mut cov = Mat::<f64>::zeros(d, d);
     let mut scratch = Mat::<T>::zeros(0, 0);
     let mut sumsq = vec![0.0f64; d];
-    let mut buf: Vec<T> = vec![T::from_f64(0.0); COVARIANCE_BLOCK.min(n) * d];
+    let mut buf: Vec<T> = vec![T::from_f64(0.0); COVARIANCE_BLOCK.min(rows) * d];
     for (b, block) in x.axis_chunks_iter(Axis(0), COVARIANCE_BLOCK).enumerate() {
         let rows = block.nrows();
         let block_sumsq = centre_rows(block, &mean, &mut buf[..rows * d]);
@@ -239,14 +289,21 @@ fn exact_blocked<T: Scalar, E: Copy + Into<f64> + Sync>(
         let accum = if b == 0 { Accum::Replace } else { Accum::Add };
         T::syrk_lower_into_f64(&mut cov, accum, xb.transpose(), inv_dof, &mut scratch);
     }
+    g.sum_lower(&mut cov, &mut sumsq)?;
     let total = sumsq.iter().sum::<f64>() / (n - 1) as f64;
-    let spectrum = from_covariance(cov.as_ref(), mean, total, n, components)?;
-    let k = spectrum.components.nrows();
-    if T::IS_F64 || !cancels(total, &spectrum.explained_variance, n.min(d)) {
-        return Ok(spectrum);
+    let stage = g.on_root(|| {
+        let spectrum = from_covariance(cov.as_ref(), mean.clone(), total, n, components)?;
+        let k = spectrum.components.nrows();
+        if T::IS_F64 || !cancels(total, &spectrum.explained_variance, n.min(d)) {
+            return Ok(Stage::Done(spectrum));
+        }
+        let axes = Mat::<f64>::from_fn(d, k, |i, j| spectrum.components[[j, i]]);
+        Ok(Stage::Refine { axes, k })
+    })?;
+    match stage {
+        Stage::Done(spectrum) => Ok(spectrum),
+        Stage::Refine { axes, k } => rayleigh_ritz(x, g, axes.as_ref(), k, mean, total),
     }
-    let axes = Mat::<f64>::from_fn(d, k, |i, j| spectrum.components[[j, i]]);
-    rayleigh_ritz(x, axes.as_ref(), k, spectrum.mean, total)
 }
 
 /// The fraction of the total variance below which the variance left out by an exact f32 fit
@@ -305,13 +362,12 @@ fn centre_rows<T: Scalar, E: Copy + Into<f64> + Sync>(
     sumsq
 }
 
-/// Column means in f64, refusing non-finite values (naming row and column).
-///
-/// The sums run without a test per value (so the loop vectorises): a NaN or infinity makes
-/// its column's sum non-finite, and only then is the data searched for the first one.
-fn column_means<E: Copy + Into<f64> + Sync>(x: ArrayView2<'_, E>) -> Result<Vec<f64>> {
+/// Column sums in f64, in parallel over fixed blocks of [`ROWS_PER_TASK`] rows, the
+/// partial sums added in block order. The sums run without a test per value (so the loop
+/// vectorises): a NaN or infinity makes its column's sum non-finite.
+fn column_sums<E: Copy + Into<f64> + Sync>(x: ArrayView2<'_, E>) -> Vec<f64> {
     let (n, d) = x.dim();
-    let mut mean = vec![0.0f64; d];
+    let mut total = vec![0.0f64; d];
     let partial: Vec<Vec<f64>> = (0..n.div_ceil(ROWS_PER_TASK))
         .into_par_iter()
         .map(|t| {
@@ -326,25 +382,52 @@ fn column_means<E: Copy + Into<f64> + Sync>(x: ArrayView2<'_, E>) -> Result<Vec<
         })
         .collect();
     for sums in &partial {
-        mean.iter_mut().zip(sums).for_each(|(m, s)| *m += s);
+        total.iter_mut().zip(sums).for_each(|(m, s)| *m += s);
     }
-    if mean.iter().any(|m| !m.is_finite()) {
-        for (r, row) in x.outer_iter().enumerate() {
-            for (c, &v) in row.iter().enumerate() {
-                let v: f64 = v.into();
-                if !v.is_finite() {
-                    return Err(non_finite(r, c, v));
-                }
+    total
+}
+
+/// The first NaN or infinite value of `x` in row-major order: row, column, value.
+pub(crate) fn first_non_finite<E: Copy + Into<f64>>(
+    x: ArrayView2<'_, E>,
+) -> Option<(usize, usize, f64)> {
+    for (r, row) in x.outer_iter().enumerate() {
+        for (c, &v) in row.iter().enumerate() {
+            let v: f64 = v.into();
+            if !v.is_finite() {
+                return Some((r, c, v));
             }
         }
-        // finite values whose sum overflows f64 (beyond 10³⁰⁸): refuse as well
-        if let Some(c) = mean.iter().position(|m| !m.is_finite()) {
-            return Err(Error::NonFinite(format!(
-                "pca input: the values of column {c} sum beyond f64's range"
-            )));
-        }
     }
-    mean.iter_mut().for_each(|m| *m /= n as f64);
+    None
+}
+
+/// Column means in f64 over the rows of every rank of `g` (this rank's are `x`), refusing
+/// non-finite values on every rank: the first one of the rows stacked in rank order, named
+/// by row and column, then finite values whose sum overflows f64.
+///
+/// Each rank's sums ([`column_sums`]) are summed over the ranks and divided by `n`; only a
+/// rank whose sums are not finite searches its rows for the value.
+fn global_means<E: Copy + Into<f64> + Sync>(
+    x: ArrayView2<'_, E>,
+    g: &Group<'_>,
+) -> Result<Vec<f64>> {
+    let mut mean = column_sums(x);
+    let failure = if mean.iter().any(|m| !m.is_finite()) {
+        first_non_finite(x).map(|(row, col, value)| Failure::NonFinite { row, col, value })
+    } else {
+        None
+    };
+    agree(g.comm(), x.nrows(), failure)?;
+    g.sum(&mut mean)?;
+    // finite values whose sum overflows f64 (beyond 10³⁰⁸): refuse as well
+    if let Some(c) = mean.iter().position(|m| !m.is_finite()) {
+        return Err(Error::NonFinite(format!(
+            "pca input: the values of column {c} sum beyond f64's range"
+        )));
+    }
+    let n = g.n() as f64;
+    mean.iter_mut().for_each(|m| *m /= n);
     Ok(mean)
 }
 
@@ -382,13 +465,20 @@ fn exact<T: Scalar>(c: Centered<T>, components: Components) -> Result<Spectrum> 
 /// in f64: those of `B = QᵀXc` plus the part of `Xc` outside `Q`'s span, a second-order
 /// difference once the range finder has converged).
 /// Elsewhere the f32 figures are within `10⁻⁵` of f64's and the extra pass is skipped.
+///
+/// Sharded (`c` and `x` are this rank's rows, centred at the global mean): every rank draws
+/// the same `Ω`; the tall matrices (`Xc Ω`, `Xc Z`, `Q`) are this rank's rows of them,
+/// orthonormalised together ([`Orthonormalizer::apply`]: their `l × l` Gram matrix summed);
+/// the small products (`Z = XcᵀQ`, `B = QᵀXc`) are summed over the ranks; rank 0
+/// orthonormalises `Z` and takes the SVD of `B`, and sends them.
 fn randomized<T: Scalar, E: Copy + Into<f64> + Sync>(
     c: Centered<T>,
     x: ArrayView2<'_, E>,
+    g: &Group<'_>,
     k: usize,
     params: &PcaValidParams,
 ) -> Result<Spectrum> {
-    let (n, d) = (c.n, c.d);
+    let (n, d) = (g.n(), c.d);
     let m = n.min(d);
     let l = k.saturating_add(params.oversamples()).min(m);
     let iters = params.power_iters_for(k, n, d);
@@ -406,42 +496,52 @@ fn randomized<T: Scalar, E: Copy + Into<f64> + Sync>(
     // The tall products run in fixed row blocks (`x_times`, `xt_times`): faster than faer's
     // own parallel split on this shape, and far less hurt by a busy core.
     let mut orth = Orthonormalizer::default();
-    let mut q = Mat::<T>::zeros(n, l);
+    let mut q = Mat::<T>::zeros(c.n, l);
     let mut z = omega;
     let mut partial = Vec::new();
+    let replicated = Group::local(d, l);
     x_times(xc, z.as_ref(), q.as_mut());
-    orth.apply(q.as_mut());
+    orth.apply(q.as_mut(), g)?;
     for _ in 0..iters {
         xt_times(xc, q.as_ref(), z.as_mut(), &mut partial);
-        orth.apply(z.as_mut());
+        g.sum_mat(z.as_mut())?;
+        g.root_mat(z.as_mut(), |z| orth.apply(z, &replicated))?;
         x_times(xc, z.as_ref(), q.as_mut());
-        orth.apply(q.as_mut());
+        orth.apply(q.as_mut(), g)?;
     }
-    let b = mul(q.transpose(), xc); // l × d
-    let svd = b
-        .thin_svd()
-        .map_err(|_| numerical("randomized PCA's SVD"))?;
-    let s = svd.S().column_vector();
-    let v = svd.V(); // d × l
-    let dof = (n - 1) as f64;
-    let explained_variance: Vec<f64> = (0..k).map(|j| s[j].to_f64().powi(2) / dof).collect();
-    if !T::IS_F64 && cancels(c.total, &explained_variance, m) {
-        let span = Mat::<f64>::from_fn(d, v.ncols(), |i, j| v[(i, j)].to_f64());
-        return rayleigh_ritz(x, span.as_ref(), k, c.mean, c.total);
+    let mut b = mul(q.transpose(), xc); // l × d
+    g.sum_mat(b.as_mut())?;
+    let (total, mean) = (c.total, &c.mean);
+    let stage = g.on_root(|| {
+        let svd = b
+            .thin_svd()
+            .map_err(|_| numerical("randomized PCA's SVD"))?;
+        let s = svd.S().column_vector();
+        let v = svd.V(); // d × l
+        let dof = (n - 1) as f64;
+        let explained_variance: Vec<f64> = (0..k).map(|j| s[j].to_f64().powi(2) / dof).collect();
+        if !T::IS_F64 && cancels(total, &explained_variance, m) {
+            let axes = Mat::<f64>::from_fn(d, v.ncols(), |i, j| v[(i, j)].to_f64());
+            return Ok(Stage::Refine { axes, k });
+        }
+        let noise_variance = if k < m {
+            ((total - explained_variance.iter().sum::<f64>()) / (m - k) as f64).max(0.0)
+        } else {
+            0.0
+        };
+        Ok(Stage::Done(Spectrum {
+            components: Array2::from_shape_fn((k, d), |(j, i)| v[(i, j)].to_f64()),
+            explained_variance,
+            noise_variance,
+            mean: mean.clone(),
+            total_variance: total,
+            n_samples: n,
+        }))
+    })?;
+    match stage {
+        Stage::Done(spectrum) => Ok(spectrum),
+        Stage::Refine { axes, k } => rayleigh_ritz(x, g, axes.as_ref(), k, c.mean, c.total),
     }
-    let noise_variance = if k < m {
-        ((c.total - explained_variance.iter().sum::<f64>()) / (m - k) as f64).max(0.0)
-    } else {
-        0.0
-    };
-    Ok(Spectrum {
-        components: Array2::from_shape_fn((k, d), |(j, i)| v[(i, j)].to_f64()),
-        explained_variance,
-        noise_variance,
-        mean: c.mean,
-        total_variance: c.total,
-        n_samples: n,
-    })
 }
 
 /// Rows centred at a time by [`rayleigh_ritz`] (within each task of [`ROWS_PER_TASK`] rows).
@@ -472,15 +572,21 @@ const RITZ_GROUP: usize = 16;
 ///
 /// In parallel over fixed blocks of [`ROWS_PER_TASK`] rows, the partial `G` added in block
 /// order: the same bits on any number of threads.
+///
+/// Sharded (`x` is this rank's rows, `axes` the same on every rank): rank 0 computes `V` and
+/// sends it, each rank computes the `G` of its rows, the ranks' `G` are summed, and rank 0
+/// eigendecomposes the sum.
 fn rayleigh_ritz<E: Copy + Into<f64> + Sync>(
     x: ArrayView2<'_, E>,
+    g: &Group<'_>,
     axes: MatRef<'_, f64>,
     k: usize,
     mean: Vec<f64>,
     total: f64,
 ) -> Result<Spectrum> {
-    let (n, d) = x.dim();
-    let v = thin_q(axes); // d × m, orthonormal to f64 rounding
+    let (rows, d) = x.dim();
+    let n = g.n();
+    let v = g.on_root(|| Ok(thin_q(axes)))?; // d × m, orthonormal to f64 rounding
     let m = v.ncols();
     // G of the rows of task `t`, its chunks of RITZ_ROWS rows added in order
     let task_gram = |t: usize| {
@@ -507,36 +613,39 @@ fn rayleigh_ritz<E: Copy + Into<f64> + Sync>(
     };
     // tasks in parallel, RITZ_GROUP at a time (at most RITZ_GROUP partial m × m matrices
     // held), their partial G added in task order
-    let tasks = n.div_ceil(ROWS_PER_TASK);
-    let mut g = Mat::<f64>::zeros(m, m);
+    let tasks = rows.div_ceil(ROWS_PER_TASK);
+    let mut gram = Mat::<f64>::zeros(m, m);
     for first in (0..tasks).step_by(RITZ_GROUP) {
         let partial: Vec<Mat<f64>> = (first..(first + RITZ_GROUP).min(tasks))
             .into_par_iter()
             .map(&task_gram)
             .collect();
         for p in &partial {
-            g += p;
+            gram += p;
         }
     }
-    let inv_dof = 1.0 / (n - 1) as f64;
-    let g = Mat::<f64>::from_fn(m, m, |i, j| g[(i, j)] * inv_dof);
-    let (mut values, w) = eigh_desc(g.as_ref())?;
-    values.truncate(k);
-    values.iter_mut().for_each(|v| *v = v.max(0.0));
-    let rotated = mul(v.as_ref(), w.as_ref().subcols(0, k)); // d × k
-    let rank = n.min(d);
-    let noise_variance = if k < rank {
-        ((total - values.iter().sum::<f64>()) / (rank - k) as f64).max(0.0)
-    } else {
-        0.0
-    };
-    Ok(Spectrum {
-        components: Array2::from_shape_fn((k, d), |(j, i)| rotated[(i, j)]),
-        explained_variance: values,
-        noise_variance,
-        mean,
-        total_variance: total,
-        n_samples: n,
+    g.sum_mat(gram.as_mut())?;
+    g.on_root(|| {
+        let inv_dof = 1.0 / (n - 1) as f64;
+        let gram = Mat::<f64>::from_fn(m, m, |i, j| gram[(i, j)] * inv_dof);
+        let (mut values, w) = eigh_desc(gram.as_ref())?;
+        values.truncate(k);
+        values.iter_mut().for_each(|v| *v = v.max(0.0));
+        let rotated = mul(v.as_ref(), w.as_ref().subcols(0, k)); // d × k
+        let rank = n.min(d);
+        let noise_variance = if k < rank {
+            ((total - values.iter().sum::<f64>()) / (rank - k) as f64).max(0.0)
+        } else {
+            0.0
+        };
+        Ok(Spectrum {
+            components: Array2::from_shape_fn((k, d), |(j, i)| rotated[(i, j)]),
+            explained_variance: values,
+            noise_variance,
+            mean,
+            total_variance: total,
+            n_samples: n,
+        })
     })
 }
 
@@ -547,6 +656,9 @@ const PRODUCT_ROWS: usize = 2048;
 /// pool, each a sequential product (each output row is one block's: the same bits on any
 /// number of threads).
 fn x_times<T: Scalar>(x: MatRef<'_, T>, z: MatRef<'_, T>, out: MatMut<'_, T>) {
+    if x.nrows() == 0 {
+        return;
+    }
     out.par_row_chunks_mut(PRODUCT_ROWS)
         .enumerate()
         .for_each(|(b, view)| {
@@ -557,7 +669,7 @@ fn x_times<T: Scalar>(x: MatRef<'_, T>, z: MatRef<'_, T>, out: MatMut<'_, T>) {
 
 /// `out (d × l) = xᵀ (d × n) · q (n × l)`: one partial product per fixed block of
 /// [`PRODUCT_ROWS`] rows on rayon's pool, added in block order (the same bits on any number
-/// of threads). `partial` holds the partial products from call to call.
+/// of threads). `partial` holds the partial products from call to call. No rows: zeros.
 fn xt_times<T: Scalar>(
     x: MatRef<'_, T>,
     q: MatRef<'_, T>,
@@ -566,6 +678,10 @@ fn xt_times<T: Scalar>(
 ) {
     let (d, l) = (x.ncols(), q.ncols());
     let blocks = x.nrows().div_ceil(PRODUCT_ROWS);
+    if blocks == 0 {
+        out.fill(T::from_f64(0.0));
+        return;
+    }
     partial.resize_with(blocks, || Mat::zeros(d, l));
     partial.par_iter_mut().enumerate().for_each(|(b, p)| {
         let start = b * PRODUCT_ROWS;
@@ -586,11 +702,56 @@ fn xt_times<T: Scalar>(
 }
 
 impl PcaValidParams {
+    /// PCA of the rows that the ranks of `comm` hold together: `x` is this rank's rows, any
+    /// share of them, possibly none (`0 × d`; every rank gives the same `d`). Every rank
+    /// returns the same model, bit for bit: the one [`Fit::fit`] gives on all the rows stacked
+    /// in rank order, to floating-point summation rounding (the ranks' partial sums are added
+    /// in another order). With [`Single`] it is [`Fit::fit`] itself (the one-process fit runs
+    /// this code).
+    ///
+    /// Every rank must call it with the same settings. What is exchanged, per solver:
+    /// - [`Solver::Exact`]: the column sums (the global mean), then, with `n ≥ d`, each
+    ///   rank's `d × d` f64 covariance of its centred rows (lower triangle, summed); rank 0
+    ///   eigendecomposes the sum and sends the result. With `n < d` (the Gram path) the rows
+    ///   are few: they are gathered (`n · d < d²` values) and rank 0 runs the one-process fit.
+    ///   In f32, the Rayleigh–Ritz step ([crate docs](crate#f32-on-badly-scaled-data)) sums
+    ///   each rank's small projected covariance.
+    /// - [`Solver::Incremental`]: each rank streams its rows into its own f64 scatter matrix
+    ///   ([`PcaValidParams::fit_stream_sharded`]); the scatter matrices are summed, the ranks'
+    ///   means merged as batches are (Chan, Golub & LeVeque), and rank 0 eigendecomposes.
+    /// - [`Solver::Randomized`]: the same seeded test matrix on every rank; the tall products
+    ///   (`Xc Ω`, `Xc Z`) on each rank's rows, orthonormalised together by CholeskyQR2 on the
+    ///   summed `l × l` Gram matrix (TSQR where that is too ill-conditioned); the small ones
+    ///   (`XcᵀQ`, `QᵀXc`) summed; rank 0 orthonormalises `Z`, takes the final SVD and sends
+    ///   them. The same seed gives the same model on any number of ranks, to rounding.
+    ///
+    /// Data-dependent errors are raised on every rank alike (none returns while the others
+    /// wait): no rows, or fewer than 2, across the ranks; more components than `min(n, d)`;
+    /// the first non-finite value of the stacked rows (its row counted over them); widths
+    /// that differ between ranks.
+    ///
+    /// # Errors
+    /// As [`Fit::fit`], on every rank; [`Error::Shape`] when the ranks' widths differ;
+    /// [`Error::Collective`] when the transport fails.
+    pub fn fit_sharded(&self, x: ArrayView2<'_, f32>, comm: &dyn Collective) -> Result<Pca> {
+        if self.solver() == Solver::Incremental {
+            let g = Group::new(comm, x.nrows(), x.ncols())?;
+            check_data_shape(g.n(), g.d())?;
+            check_count(self.components(), g.n(), g.d())?;
+            return self.fit_stream_sharded(&mut ArrayRows::new(x), comm, &mut |_| {});
+        }
+        self.fit_dense(x, comm)
+    }
+
     /// Exact or randomized fit of in-memory rows, in the configured precision.
-    fn fit_dense<E: Copy + Into<f64> + Sync>(&self, x: ArrayView2<'_, E>) -> Result<Pca> {
+    fn fit_dense<E: Copy + Into<f64> + Sync>(
+        &self,
+        x: ArrayView2<'_, E>,
+        comm: &dyn Collective,
+    ) -> Result<Pca> {
         let spectrum = match self.precision() {
-            Precision::F32 => self.solve::<f32, E>(x)?,
-            Precision::F64 => self.solve::<f64, E>(x)?,
+            Precision::F32 => self.solve::<f32, E>(x, comm)?,
+            Precision::F64 => self.solve::<f64, E>(x, comm)?,
         };
         spectrum.into_pca(self.whiten())
     }
@@ -598,22 +759,30 @@ impl PcaValidParams {
     fn solve<T: Scalar, E: Copy + Into<f64> + Sync>(
         &self,
         x: ArrayView2<'_, E>,
+        comm: &dyn Collective,
     ) -> Result<Spectrum> {
-        let (n, d) = x.dim();
+        let g = Group::new(comm, x.nrows(), x.ncols())?;
+        let (n, d) = (g.n(), g.d());
         check_data_shape(n, d)?;
         check_count(self.components(), n, d)?;
         if self.solver() != Solver::Randomized {
             if n >= d {
-                return exact_blocked::<T, E>(x, self.components());
+                return exact_blocked::<T, E>(x, &g, self.components());
             }
             // The Gram path runs in f64 whatever the precision: an f32 Gram matrix's
             // rounding errors are relative to each entry's largest terms (the largest
             // column's), not to the small directions of badly scaled data, which they swamp.
             // The incremental solver's result is the exact one.
-            return exact(Centered::<f64>::new(x)?, self.components());
+            if g.size() == 1 {
+                return exact(Centered::<f64>::new(x)?, self.components());
+            }
+            // Sharded: fewer rows than features, so the stacked rows (n · d < d² values)
+            // are gathered and rank 0 fits them as one process.
+            let all = g.gather_rows(x)?;
+            return g.on_root(|| exact(Centered::<f64>::new(all.view())?, self.components()));
         }
         match self.components() {
-            Components::Count(k) => randomized(Centered::<T>::new(x)?, x, k, self),
+            Components::Count(k) => randomized(Centered::<T>::sharded(x, &g)?, x, &g, k, self),
             Components::Fraction(_) => Err(Error::param(
                 "components",
                 "a fraction of explained variance needs the exact or incremental solver",
@@ -654,13 +823,7 @@ impl Fit<ArrayView2<'_, f32>> for PcaValidParams {
     /// when more components are requested than `min(n, d)`, or for more than
     /// [`crate::MAX_INCREMENTAL_DIM`] features with the incremental solver.
     fn fit(&self, x: &ArrayView2<'_, f32>) -> Result<Pca> {
-        if self.solver() == Solver::Incremental {
-            let (n, d) = x.dim();
-            check_data_shape(n, d)?;
-            check_count(self.components(), n, d)?;
-            return self.fit_stream(&mut ArrayRows::new(x.view()), &mut |_| {});
-        }
-        self.fit_dense(x.view())
+        self.fit_sharded(x.view(), &Single)
     }
 }
 
@@ -676,7 +839,7 @@ impl Fit<ArrayView2<'_, f64>> for PcaValidParams {
         if self.solver() == Solver::Incremental {
             return self.fit_chunks(x.view());
         }
-        self.fit_dense(x.view())
+        self.fit_dense(x.view(), &Single)
     }
 }
 

@@ -80,11 +80,52 @@
 //! 784 features and 512 MiB for 8192; beyond [`MAX_INCREMENTAL_DIM`] features the solver
 //! refuses, and the randomized solver is the one to use.
 
+//!
+//! ## Sharded fits
+//! [`PcaValidParams::fit_sharded`] (and [`PcaValidParams::fit_stream_sharded`] for streamed
+//! rows) fit the rows that the ranks of a job hold together, each rank passing its own share
+//! (any share, possibly none) and a [`latent_core::Collective`] (MPI in `latent-mpi`,
+//! [`latent_core::LocalGroup`] for threads). Every rank gets the same model, bit for bit: the
+//! one a single process fits on all the rows stacked in rank order, to the rounding of sums
+//! added in another order. Each solver is written once, for a job: the one-process fit is a
+//! job of one rank ([`latent_core::Single`]), whose exchanges do nothing.
+//!
+//! What crosses between ranks is `O(d²)` at most (a covariance or scatter matrix; the
+//! randomized solver's `d × (k + oversamples)` products), never the rows — except with the
+//! exact solver when there are fewer rows than features in all (`n < d`): it gathers those
+//! (`n · d < d²` values) and rank 0 runs the Gram path. Decompositions run on rank 0 and
+//! their results are broadcast; an error that depends on the data is raised on every rank
+//! alike, so that no rank is left waiting in an exchange.
+//!
+//! ```
+//! use latent_core::{Collective, LocalGroup, ParamGuard};
+//! use latent_pca::{Components, PcaParams};
+//! use ndarray::{Array2, s};
+//!
+//! let x = Array2::from_shape_fn((100, 5), |(i, j)| ((i * 7 + j * 3) % 11) as f32);
+//! let params = PcaParams::new(Components::Count(2)).check()?;
+//! let models = std::thread::scope(|scope| {
+//!     let ranks: Vec<_> = LocalGroup::new(3)
+//!         .into_iter()
+//!         .map(|comm| {
+//!             let (x, params) = (&x, &params);
+//!             scope.spawn(move || params.fit_sharded(x.slice(s![comm.share(100), ..]), &comm))
+//!         })
+//!         .collect();
+//!     ranks.into_iter().map(|r| r.join().expect("a rank panicked")).collect::<Vec<_>>()
+//! });
+//! for model in models {
+//!     assert_eq!(model?.components().dim(), (2, 5));
+//! }
+//! # Ok::<(), latent_core::Error>(())
+//! ```
+
 mod fit;
 mod incremental;
 mod linalg;
 mod model;
 mod params;
+mod shard;
 
 pub use linalg::principal_angles;
 pub use model::{Pca, PcaParts};

@@ -8,6 +8,8 @@ use faer::{Accum, Mat, MatMut, MatRef, Par, Side};
 use latent_core::{Error, Result};
 use ndarray::ArrayView2;
 
+use crate::shard::Group;
+
 /// The arithmetic types of the exact and randomized fits: `f32` and `f64`.
 pub(crate) trait Scalar: faer::traits::RealField + Copy + Send + Sync + 'static {
     /// Whether this is f64: the fits' Rayleigh–Ritz step in f64 (`fit::rayleigh_ritz`) is
@@ -142,14 +144,23 @@ pub(crate) fn thin_q<T: Scalar>(a: MatRef<'_, T>) -> Mat<T> {
 /// QR ([`thin_q`]). On a 60,000 × 60 matrix it takes about a third of Householder QR's
 /// time: products at gemm speed instead of a sequence of reflections. Holds its f64 scratch
 /// from call to call.
+///
+/// The rows of the matrix may be shared between the ranks of a job ([`Group`]): each pass
+/// sums the ranks' `l × l` Gram matrices, rank 0 factors the sum and sends the factor, and
+/// each rank solves for its rows. The Householder fallback is then TSQR ([`tsqr`]).
 #[derive(Default)]
 pub(crate) struct Orthonormalizer {
     scratch: Vec<f64>,
 }
 
 impl Orthonormalizer {
-    /// Replaces the columns of `a` (`n × l`, `n ≥ l`) by an orthonormal basis of their span.
-    pub(crate) fn apply<T: Scalar>(&mut self, mut a: MatMut<'_, T>) {
+    /// Replaces the columns of `a` (this rank's `n × l` rows of a matrix with at least `l`
+    /// rows in all) by (this rank's rows of) an orthonormal basis of their span. Every rank
+    /// of `g` takes part; with one rank nothing is exchanged.
+    ///
+    /// # Errors
+    /// A transport failure.
+    pub(crate) fn apply<T: Scalar>(&mut self, mut a: MatMut<'_, T>, g: &Group<'_>) -> Result<()> {
         let (n, l) = (a.nrows(), a.ncols());
         self.scratch.clear();
         self.scratch.resize(n * l, 0.0);
@@ -162,10 +173,8 @@ impl Orthonormalizer {
         // CholeskyQR2: the second pass, on an almost orthonormal matrix (its pivots must be
         // within a factor of 2 of each other), restores the orthogonality the first lost
         for min_ratio in [1e-6, 0.5] {
-            if !cholesky_qr_pass(y.as_mut(), min_ratio) {
-                let q = thin_q(a.as_ref());
-                a.copy_from(q.as_ref());
-                return;
+            if !cholesky_qr_pass(y.as_mut(), min_ratio, g)? {
+                return tsqr(a, g);
             }
         }
         for j in 0..l {
@@ -173,13 +182,15 @@ impl Orthonormalizer {
                 a[(i, j)] = T::from_f64(y[(i, j)]);
             }
         }
+        Ok(())
     }
 }
 
-/// One pass of Cholesky QR in place: `y ← y R⁻¹` with `yᵀy = RᵀR`. `false` (and `y`
-/// unusable) when `y` is too ill-conditioned for it: the Cholesky factor's smallest pivot
-/// below `min_ratio` times its largest (an estimate of `1 / cond(y)`), or not finite.
-fn cholesky_qr_pass(mut y: MatMut<'_, f64>, min_ratio: f64) -> bool {
+/// One pass of Cholesky QR in place: `y ← y R⁻¹` with `yᵀy = RᵀR` (the Gram matrix summed
+/// over the ranks of `g`, factored by rank 0). `false` (and `y` unusable) on every rank when
+/// `y` is too ill-conditioned for it: the Cholesky factor's smallest pivot below `min_ratio`
+/// times its largest (an estimate of `1 / cond(y)`), or not finite.
+fn cholesky_qr_pass(mut y: MatMut<'_, f64>, min_ratio: f64, g: &Group<'_>) -> Result<bool> {
     let l = y.ncols();
     let mut gram = Mat::<f64>::zeros(l, l);
     matmul(
@@ -190,22 +201,72 @@ fn cholesky_qr_pass(mut y: MatMut<'_, f64>, min_ratio: f64) -> bool {
         1.0,
         par(),
     );
-    let Ok(factor) = gram.llt(Side::Lower) else {
-        return false;
+    g.sum_mat(gram.as_mut())?;
+    let factor = g.on_root(|| {
+        let Ok(factor) = gram.llt(Side::Lower) else {
+            return Ok(None);
+        };
+        // cond(y) = cond(L); the ratio of L's extreme pivots bounds it from below
+        let d = factor.L().diagonal().column_vector();
+        let (lo, hi) = (0..l).fold((f64::INFINITY, 0.0f64), |(lo, hi), i| {
+            (lo.min(d[i]), hi.max(d[i]))
+        });
+        let finite = (0..l).all(|i| d[i].is_finite());
+        let well_conditioned = finite && lo > hi * min_ratio;
+        Ok(well_conditioned.then(|| factor.L().to_owned()))
+    })?;
+    let Some(factor) = factor else {
+        return Ok(false);
     };
-    // cond(y) = cond(L); the ratio of L's extreme pivots bounds it from below
-    let d = factor.L().diagonal().column_vector();
-    let (lo, hi) = (0..l).fold((f64::INFINITY, 0.0f64), |(lo, hi), i| {
-        (lo.min(d[i]), hi.max(d[i]))
-    });
-    let finite = (0..l).all(|i| d[i].is_finite());
-    let well_conditioned = finite && lo > hi * min_ratio;
-    if !well_conditioned {
-        return false;
-    }
     // Qᵀ = L⁻¹ yᵀ
-    solve_lower_triangular_in_place(factor.L(), y.as_mut().transpose_mut(), par());
-    true
+    solve_lower_triangular_in_place(factor.as_ref(), y.as_mut().transpose_mut(), par());
+    Ok(true)
+}
+
+/// Householder QR of a matrix whose rows are shared between the ranks of `g`, in place (`a`:
+/// this rank's rows; `Q` replaces them): TSQR with one level. Each rank factors its rows,
+/// `Aᵣ = Qᵣ Rᵣ`; the `Rᵣ` (at most `l × l` each) are stacked in rank order (summed into a
+/// zero matrix) and rank 0 factors the stack, `[R₀; R₁; …] = Q̃ R`, and sends `Q̃`; each rank's
+/// rows of `Q` are `Qᵣ Q̃ᵣ`, with `Q̃ᵣ` its block of `Q̃`. With one rank, [`thin_q`].
+///
+/// # Errors
+/// A transport failure.
+pub(crate) fn tsqr<T: Scalar>(mut a: MatMut<'_, T>, g: &Group<'_>) -> Result<()> {
+    if g.size() == 1 {
+        let q = thin_q(a.as_ref());
+        a.copy_from(q.as_ref());
+        return Ok(());
+    }
+    let (rows, l) = (a.nrows(), a.ncols());
+    let heights: Vec<usize> = g.counts().iter().map(|&c| c.min(l)).collect();
+    let start: usize = heights[..g.rank()].iter().sum();
+    let h = heights[g.rank()];
+    let mut stacked = Mat::<f64>::zeros(heights.iter().sum(), l);
+    let mut local_q = Mat::<T>::zeros(rows, h);
+    if rows > 0 {
+        let qr = a.as_ref().qr();
+        local_q = qr.compute_thin_Q();
+        let r = qr.thin_R();
+        for j in 0..l {
+            for i in 0..h.min(j + 1) {
+                stacked[(start + i, j)] = r[(i, j)].to_f64();
+            }
+        }
+    }
+    g.sum_mat(stacked.as_mut())?;
+    let q_stack = g.on_root(|| Ok(thin_q(stacked.as_ref())))?;
+    if rows > 0 {
+        let block = Mat::<T>::from_fn(h, l, |i, j| T::from_f64(q_stack[(start + i, j)]));
+        matmul(
+            a.as_mut(),
+            Accum::Replace,
+            local_q.as_ref(),
+            block.as_ref(),
+            T::from_f64(1.0),
+            par(),
+        );
+    }
+    Ok(())
 }
 
 /// Flip each row of the row-major `k × d` matrix so that its largest-magnitude entry (the
@@ -366,19 +427,57 @@ mod tests {
         // well conditioned (Cholesky QR), f32 and f64
         let a = tall::<f32>(3000, 40, 1e3, 40);
         let mut q = a.clone();
-        orth.apply(q.as_mut());
+        orth.apply(q.as_mut(), &Group::local(0, 0)).unwrap();
         let (ortho, off) = orth_errors(q.as_ref(), a.as_ref());
         assert!(ortho < 2e-5 && off < 2e-5, "f32: {ortho:e} {off:e}");
         let a = tall::<f64>(3000, 40, 1e5, 40);
         let mut q = a.clone();
-        orth.apply(q.as_mut());
+        orth.apply(q.as_mut(), &Group::local(0, 0)).unwrap();
         let (ortho, off) = orth_errors(q.as_ref(), a.as_ref());
         assert!(ortho < 1e-12 && off < 1e-12, "f64: {ortho:e} {off:e}");
         // too ill-conditioned for one Cholesky pass, and rank-deficient: Householder
         for (cond, rank) in [(1e9, 40), (1e2, 25)] {
             let a = tall::<f64>(2000, 40, cond, rank);
             let mut q = a.clone();
-            orth.apply(q.as_mut());
+            orth.apply(q.as_mut(), &Group::local(0, 0)).unwrap();
+            let (ortho, off) = orth_errors(q.as_ref(), a.as_ref());
+            assert!(
+                ortho < 1e-12 && off < 1e-12,
+                "cond {cond:e}, rank {rank}: {ortho:e} {off:e}"
+            );
+        }
+    }
+
+    #[test]
+    fn orthonormalizer_over_ranks_matches_one_process() {
+        use latent_core::{Collective, LocalGroup};
+        // the rows of a tall matrix shared by three ranks (one with fewer rows than columns,
+        // one with none): CholeskyQR2 on the summed Gram matrix, and TSQR where the matrix is
+        // too ill-conditioned or rank-deficient
+        for (cond, rank) in [(1e3, 40), (1e9, 40), (1e2, 25)] {
+            let a = tall::<f64>(2000, 40, cond, rank);
+            let bounds = [0, 1500, 1500, 1530, 2000];
+            let pieces: Vec<Mat<f64>> = std::thread::scope(|scope| {
+                let jobs: Vec<_> = LocalGroup::new(4)
+                    .into_iter()
+                    .map(|comm| {
+                        let a = &a;
+                        scope.spawn(move || {
+                            let r = comm.rank();
+                            let rows = bounds[r + 1] - bounds[r];
+                            let g = Group::new(&comm, rows, 40).unwrap();
+                            let mut q = a.as_ref().subrows(bounds[r], rows).to_owned();
+                            Orthonormalizer::default().apply(q.as_mut(), &g).unwrap();
+                            q
+                        })
+                    })
+                    .collect();
+                jobs.into_iter().map(|j| j.join().unwrap()).collect()
+            });
+            let q = Mat::<f64>::from_fn(2000, 40, |i, j| {
+                let r = (0..4).find(|&r| i < bounds[r + 1]).unwrap();
+                pieces[r][(i - bounds[r], j)]
+            });
             let (ortho, off) = orth_errors(q.as_ref(), a.as_ref());
             assert!(
                 ortho < 1e-12 && off < 1e-12,

@@ -220,10 +220,7 @@ impl DataSource {
             return Ok(data);
         };
         if spec.has_own_splits() {
-            return Err(Error::invalid(format!(
-                "{}: has its own train/test splits; use --split instead of --holdout",
-                self.data
-            )));
+            return Err(own_splits(&self.data));
         }
         let n = data.n();
         let (train, test) = data
@@ -231,14 +228,7 @@ impl DataSource {
                 f64::from(percent) / 100.0,
                 latent_core::seed::derive(self.holdout_seed, "holdout"),
             )
-            .map_err(|e| match e {
-                latent_core::Error::InvalidParam { .. } => Error::invalid(format!(
-                    "--holdout {percent}: {}: {n} rows cannot give both a training and a test \
-                     split of at least one row",
-                    self.data
-                )),
-                e => e.into(),
-            })?;
+            .map_err(|e| holdout_error(percent, &self.data, n, e))?;
         Ok(match self.split {
             Some(Split::Test) => test,
             _ => train,
@@ -251,6 +241,24 @@ impl DataSource {
     /// An unparseable data argument.
     pub fn has_own_splits(&self) -> Result<bool> {
         Ok(DataSpec::parse(&self.data)?.has_own_splits())
+    }
+}
+
+/// The refusal of a hold-out of data that has its own splits.
+pub(crate) fn own_splits(data: &str) -> Error {
+    Error::invalid(format!(
+        "{data}: has its own train/test splits; use --split instead of --holdout"
+    ))
+}
+
+/// A hold-out split's error, said in the flag's terms.
+pub(crate) fn holdout_error(percent: u8, data: &str, n: usize, e: latent_core::Error) -> Error {
+    match e {
+        latent_core::Error::InvalidParam { .. } => Error::invalid(format!(
+            "--holdout {percent}: {data}: {n} rows cannot give both a training and a test \
+             split of at least one row"
+        )),
+        e => e.into(),
     }
 }
 

@@ -20,11 +20,13 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-use latent_core::{Dataset, Family, Fit, ParamGuard, RowSource, ValueRange, fsutil};
+use latent_core::{
+    Collective, Dataset, Family, Fit, ParamGuard, RowSource, Single, ValueRange, fsutil,
+};
 use latent_data::transform::{Binarize, Preprocess, ScaleChoice, Scaling, standardize_rows};
 use latent_nn::{
     Activation, Arch, CheckpointEvery, Checkpointing, Engine, EpochMetrics, Likelihood, LrSchedule,
-    ModelKind, NetConfig, NnModel, Observer, PosteriorKind, TrainConfig,
+    ModelKind, NetConfig, NnModel, Observer, PosteriorKind, RowMap, Shards, TrainConfig,
 };
 use latent_pca::{Components, PcaParams, Precision, Solver};
 use ndarray::Array2;
@@ -550,19 +552,8 @@ fn fit_pca(
     command: Vec<String>,
     events: &mut dyn FitEvents,
 ) -> Result<Fitted> {
-    let components = match spec.latent {
-        LatentDim::Count(k) => Components::Count(k),
-        LatentDim::Fraction(f) => Components::Fraction(f),
-    };
+    let params = pca_params(spec);
     let p = &spec.pca;
-    let mut params = PcaParams::new(components)
-        .solver(p.solver)
-        .whiten(p.whiten)
-        .seed(latent_core::seed::derive(spec.seed, "pca"))
-        .oversamples(p.oversamples)
-        .power_iters(p.power_iters)
-        .precision(p.precision);
-    params = params.batch_size(spec.batch_size);
     let checked = params.clone().check()?;
     let binarize = spec.binarize.resolve(spec.seed);
 
@@ -667,7 +658,24 @@ fn fit_pca(
     let total_seconds = started.elapsed().as_secs_f64();
     // a streamed fit reads the data as it fits: its time includes the reading
     let seconds = fit_seconds.unwrap_or(total_seconds);
+    let load_seconds = fit_seconds.map(|s| (total_seconds - s).max(0.0));
+    finish_pca(
+        (pca, &params),
+        (command, data_info, preprocess, display),
+        (seconds, load_seconds),
+        (out, force, true),
+        spec.seed,
+    )
+}
 
+/// A fitted PCA's run: its summary, then (when `writes`) the run directory.
+fn finish_pca(
+    (pca, params): (latent_pca::Pca, &PcaParams),
+    (command, data_info, preprocess, display): (Vec<String>, DataInfo, Preprocess, ValueRange),
+    (seconds, load_seconds): (f64, Option<f64>),
+    (out, force, writes): (&Path, bool, bool),
+    seed: u64,
+) -> Result<Fitted> {
     let ratio_sum: f64 = pca
         .explained_variance_ratio()
         .iter()
@@ -678,12 +686,12 @@ fn fit_pca(
     // variance left out: (total − Σ kept eigenvalues) · (n − 1) / n, taken from the fit's
     // f64 figure (the stored f32 eigenvalues would cancel badly on unscaled data).
     let recon = (pca.residual_variance() * (n - 1.0) / n).max(0.0);
-    let model_config = Model::pca_config(&pca, &params);
+    let model_config = Model::pca_config(&pca, params);
     let model = Model::Pca(pca);
     let latent_dim = model.reduction().latent_dim();
     let mut config = new_config(
         command,
-        spec.seed,
+        seed,
         model_config,
         data_info,
         preprocess,
@@ -693,11 +701,10 @@ fn fit_pca(
     config
         .summary
         .insert("fit_seconds".to_string(), json!(seconds));
-    if fit_seconds.is_some() {
-        config.summary.insert(
-            "load_seconds".to_string(),
-            json!((total_seconds - seconds).max(0.0)),
-        );
+    if let Some(load) = load_seconds {
+        config
+            .summary
+            .insert("load_seconds".to_string(), json!(load));
     }
     config
         .summary
@@ -705,7 +712,9 @@ fn fit_pca(
     config
         .summary
         .insert("train_recon_sse_per_example".to_string(), json!(recon));
-    run::save(out, &model, config.clone(), force)?;
+    if writes {
+        run::save(out, &model, config.clone(), force)?;
+    }
     Ok(Fitted {
         dir: out.to_path_buf(),
         config,
@@ -716,12 +725,86 @@ fn fit_pca(
     })
 }
 
+/// PCA's parameters of `spec`.
+fn pca_params(spec: &FitSpec) -> PcaParams {
+    let components = match spec.latent {
+        LatentDim::Count(k) => Components::Count(k),
+        LatentDim::Fraction(f) => Components::Fraction(f),
+    };
+    let p = &spec.pca;
+    PcaParams::new(components)
+        .solver(p.solver)
+        .whiten(p.whiten)
+        .seed(latent_core::seed::derive(spec.seed, "pca"))
+        .oversamples(p.oversamples)
+        .power_iters(p.power_iters)
+        .precision(p.precision)
+        .batch_size(spec.batch_size)
+}
+
+/// [`fit_pca`] as one rank of a job ([`fit_job`]).
+fn fit_pca_job(
+    spec: &FitSpec,
+    share: crate::parallel::Share,
+    comm: &dyn Collective,
+    out: &Path,
+    force: bool,
+    command: Vec<String>,
+    events: &mut dyn FitEvents,
+) -> Result<Fitted> {
+    use crate::parallel as par;
+    let params = pca_params(spec);
+    let checked = params.clone().check()?;
+    let binarize = spec.binarize.resolve(spec.seed);
+    let preprocess = par::fit_preprocess(&share, spec.scale, binarize, comm)?;
+    let mut info = data_info(&spec.data, &share.meta);
+    info.n = share.n;
+    let display = par::display_range(&share, comm)?;
+    let x = par::apply(&share, &preprocess)?;
+    events.stage(&format!(
+        "fitting PCA to {} × {} on {} ranks",
+        share.n,
+        x.ncols(),
+        comm.size()
+    ));
+    let started = Instant::now();
+    let pca = checked.fit_sharded(x.view(), comm)?;
+    let seconds = started.elapsed().as_secs_f64();
+    finish_pca(
+        (pca, &params),
+        (command, info, preprocess, display),
+        (seconds, None),
+        (out, force, comm.is_root()),
+        spec.seed,
+    )
+}
+
 fn in_unit_interval(data: &Dataset) -> bool {
     data.x().iter().all(|&v| (0.0..=1.0).contains(&v))
 }
 
-/// The network of `spec` for `data` (preprocessed).
-fn net_config(spec: &FitSpec, latent_dim: usize, data: &Dataset) -> Result<NetConfig> {
+/// What the network of a fit needs to know of its (preprocessed) data.
+struct DataFacts<'a> {
+    name: &'a str,
+    dim: usize,
+    image: Option<latent_core::ImageShape>,
+    /// Every value in `[0, 1]` (on every rank of a job).
+    unit: bool,
+}
+
+impl<'a> DataFacts<'a> {
+    fn of(data: &'a Dataset) -> Self {
+        DataFacts {
+            name: data.name(),
+            dim: data.dim(),
+            image: data.image_shape(),
+            unit: in_unit_interval(data),
+        }
+    }
+}
+
+/// The network of `spec` for data described by `data`.
+fn net_config(spec: &FitSpec, latent_dim: usize, data: &DataFacts<'_>) -> Result<NetConfig> {
     let kind = match spec.family {
         Family::LinearAe => ModelKind::LinearAe,
         Family::Ae => ModelKind::Ae,
@@ -731,10 +814,10 @@ fn net_config(spec: &FitSpec, latent_dim: usize, data: &Dataset) -> Result<NetCo
     let n = &spec.net;
     let likelihood = match (n.likelihood, kind) {
         (Some(LikelihoodChoice::Bernoulli), _) => {
-            if !in_unit_interval(data) {
+            if !data.unit {
                 return Err(Error::invalid(format!(
                     "--likelihood bernoulli needs data in [0, 1]; {} is not (use --scale unit or another likelihood)",
-                    data.name()
+                    data.name
                 )));
             }
             Likelihood::Bernoulli
@@ -743,12 +826,12 @@ fn net_config(spec: &FitSpec, latent_dim: usize, data: &Dataset) -> Result<NetCo
         (Some(LikelihoodChoice::GaussianLearned), _) => Likelihood::GaussianLearned {
             shared: n.shared_sigma,
         },
-        (None, ModelKind::Vae) if in_unit_interval(data) => {
+        (None, ModelKind::Vae) if data.unit => {
             if n.shared_sigma {
                 return Err(Error::invalid(format!(
                     "--shared-sigma: {} is in [0, 1], so the VAE's likelihood is Bernoulli, \
                      which has no σ (drop it, or give --likelihood gaussian-learned)",
-                    data.name()
+                    data.name
                 )));
             }
             Likelihood::Bernoulli
@@ -762,9 +845,9 @@ fn net_config(spec: &FitSpec, latent_dim: usize, data: &Dataset) -> Result<NetCo
     let cfg = NetConfig {
         kind,
         arch: n.arch,
-        image: data.image_shape().map(|s| [s.height, s.width, s.channels]),
+        image: data.image.map(|s| [s.height, s.width, s.channels]),
         conv_channels: n.conv_channels.clone(),
-        input_dim: data.dim(),
+        input_dim: data.dim,
         latent_dim,
         hidden: n.hidden.clone(),
         activation: n.activation,
@@ -796,7 +879,8 @@ fn describe_likelihood(cfg: &NetConfig, pre: &Preprocess, dynamic: bool) -> Stri
 /// Writes `metrics.jsonl` after every epoch, then tells the front end; remembers the time
 /// the epochs before a resume took.
 struct Recorder<'a> {
-    dir: &'a Path,
+    /// The run directory; `None` on the ranks of a job that do not write (all but rank 0).
+    dir: Option<&'a Path>,
     inner: &'a mut dyn FitEvents,
     earlier_seconds: f64,
 }
@@ -812,7 +896,9 @@ impl Observer for Recorder<'_> {
         self.inner.proceed()
     }
     fn epoch_end(&mut self, m: &EpochMetrics, history: &[EpochMetrics]) -> latent_nn::Result<()> {
-        run::write_metrics(self.dir, history)?;
+        if let Some(dir) = self.dir {
+            run::write_metrics(dir, history)?;
+        }
         self.inner.epoch_end(m, history)
     }
     fn note(&mut self, message: &str) {
@@ -820,7 +906,9 @@ impl Observer for Recorder<'_> {
     }
     fn resumed(&mut self, history: &[EpochMetrics]) -> latent_nn::Result<()> {
         self.earlier_seconds = history.iter().map(|m| m.seconds).sum();
-        run::write_metrics(self.dir, history)?;
+        if let Some(dir) = self.dir {
+            run::write_metrics(dir, history)?;
+        }
         self.inner.resumed(history)
     }
 }
@@ -832,44 +920,76 @@ fn fit_nn(
     command: Vec<String>,
     events: &mut dyn FitEvents,
 ) -> Result<Fitted> {
-    let latent_dim = match spec.latent {
-        LatentDim::Count(k) => k,
-        LatentDim::Fraction(f) => {
-            return Err(Error::invalid(format!(
-                "--latent-dim {f}: expected a positive integer (a variance fraction is for PCA only)"
-            )));
-        }
-    };
+    let latent_dim = neural_latent_dim(spec)?;
     let given = preloaded.is_some();
     let raw = match preloaded {
         Some(raw) => raw,
         None => spec.data.load()?,
     };
     let binarize = spec.binarize.resolve(spec.seed);
-    // a dynamic binarization reads the values as probabilities, as a static one does: `auto`
-    // then leaves data of no known range as it is rather than standardizing it
-    let scale = match spec.scale {
-        ScaleChoice::Auto if spec.train.dynamic_binarize && raw.range().is_none() => {
-            ScaleChoice::None
-        }
-        s => s,
-    };
-    let preprocess = Preprocess::fit(&raw, scale, binarize)?;
+    let preprocess = Preprocess::fit(&raw, nn_scale(spec, raw.range()), binarize)?;
     let info = in_memory(data_info(&spec.data, &raw), given);
     let display = display_range(&raw);
     let data = preprocess.apply(raw)?;
-    let mut net = net_config(spec, latent_dim, &data)?;
+    let config = nn_run_config(
+        spec,
+        latent_dim,
+        &DataFacts::of(&data),
+        data.n(),
+        (command, info, preprocess, display),
+        events,
+    )?;
+    start_run_dir(dir, &config)?;
+    train_run(
+        dir,
+        config,
+        Rows::Whole(data),
+        (spec.engine, spec.checkpoint_every),
+        false,
+        events,
+    )
+}
+
+/// The scaling a network's fit asks for: a dynamic binarization reads the values as
+/// probabilities, as a static one does, so `auto` then leaves data of no known range as it
+/// is rather than standardizing it.
+fn nn_scale(spec: &FitSpec, range: Option<ValueRange>) -> ScaleChoice {
+    match spec.scale {
+        ScaleChoice::Auto if spec.train.dynamic_binarize && range.is_none() => ScaleChoice::None,
+        s => s,
+    }
+}
+
+/// The latent dimension of a network's fit.
+fn neural_latent_dim(spec: &FitSpec) -> Result<usize> {
+    match spec.latent {
+        LatentDim::Count(k) => Ok(k),
+        LatentDim::Fraction(f) => Err(Error::invalid(format!(
+            "--latent-dim {f}: expected a positive integer (a variance fraction is for PCA only)"
+        ))),
+    }
+}
+
+/// The run configuration of a network's fit of `n` rows described by `data`.
+fn nn_run_config(
+    spec: &FitSpec,
+    latent_dim: usize,
+    data: &DataFacts<'_>,
+    n: usize,
+    (command, info, preprocess, display): (Vec<String>, DataInfo, Preprocess, ValueRange),
+    events: &mut dyn FitEvents,
+) -> Result<RunConfig> {
+    let mut net = net_config(spec, latent_dim, data)?;
     let t = &spec.train;
     let batch_size = spec.batch_size.unwrap_or(DEFAULT_BATCH);
     let epochs = match t.epochs {
         Some(e) => e,
         None => {
-            let e = default_epochs(data.n(), batch_size, t.val_fraction);
+            let e = default_epochs(n, batch_size, t.val_fraction);
             if e > DEFAULT_EPOCHS {
                 events.info(&format!(
                     "{e} epochs (no --epochs given: at least {MIN_DEFAULT_STEPS} steps of \
-                     batch {batch_size} on {} rows)",
-                    data.n()
+                     batch {batch_size} on {n} rows)"
                 ));
             }
             e
@@ -894,11 +1014,11 @@ fn fit_nn(
     train.check()?;
     // what the model does not use is recorded as nothing (see `recorded`)
     crate::recorded::canonicalize(&mut net, &mut train);
-    if t.dynamic_binarize && !in_unit_interval(&data) {
+    if t.dynamic_binarize && !data.unit {
         return Err(Error::invalid("--dynamic-binarize needs data in [0, 1]"));
     }
     latent_nn::device_by_name(&spec.device)?;
-    let config = new_config(
+    Ok(new_config(
         command,
         spec.seed,
         ModelConfig::Nn {
@@ -912,7 +1032,12 @@ fn fit_nn(
         preprocess,
         display,
         latent_dim,
-    );
+    ))
+}
+
+/// A new network run's directory: a run replaced (with --force, checked by the caller)
+/// removed, then its settings (`training.json`) written first.
+fn start_run_dir(dir: &Path, config: &RunConfig) -> Result<()> {
     if dir.exists() {
         // a run latent wrote, replaced with --force (checked by the caller)
         fs::remove_dir_all(dir).map_err(|source| Error::Io {
@@ -924,17 +1049,10 @@ fn fit_nn(
         path: dir.to_path_buf(),
         source,
     })?;
-    let json = fsutil::seal_json(&config)
+    let json = fsutil::seal_json(config)
         .map_err(|e| Error::Internal(format!("serializing the training settings: {e}")))?;
     fsutil::atomic_write_bytes(&dir.join(run::TRAINING_FILE), &json)?;
-    train_run(
-        dir,
-        config,
-        data,
-        (spec.engine, spec.checkpoint_every),
-        false,
-        events,
-    )
+    Ok(())
 }
 
 /// Continue the interrupted (or finished) training run in `dir` from its newest valid
@@ -950,29 +1068,73 @@ pub fn resume(
     command: Vec<String>,
     events: &mut dyn FitEvents,
 ) -> Result<Fitted> {
-    if !dir.is_dir() {
-        return Err(Error::invalid(format!(
-            "{}: no such run directory to resume (a run started by `latent fit` with a neural \
-             model holds a {})",
-            dir.display(),
-            run::TRAINING_FILE
-        )));
+    resume_job(
+        dir,
+        epochs,
+        (engine, checkpoint_every),
+        command,
+        events,
+        &Single,
+    )
+}
+
+/// [`resume`] as one rank of a data-parallel job (see [`fit_job`]): rank 0 checks and locks
+/// the run and reads its settings, then sends them to the others; each rank reads its share
+/// of the recorded data, and training continues from rank 0's newest valid checkpoint.
+///
+/// # Errors
+/// As [`resume`].
+pub fn resume_job(
+    dir: &Path,
+    epochs: Option<usize>,
+    (engine, checkpoint_every): (Engine, CheckpointEvery),
+    command: Vec<String>,
+    events: &mut dyn FitEvents,
+    comm: &dyn Collective,
+) -> Result<Fitted> {
+    let mut _lock = None;
+    let mut config = if comm.is_root() {
+        if !dir.is_dir() {
+            return Err(Error::invalid(format!(
+                "{}: no such run directory to resume (a run started by `latent fit` with a \
+                 neural model holds a {})",
+                dir.display(),
+                run::TRAINING_FILE
+            )));
+        }
+        // held until training ends: a second writer to the same run is refused
+        _lock = Some(latent_core::output::lock_dir(dir, &command.join(" "))?);
+        // what an atomic write killed half-way leaves in the run directory
+        for name in fsutil::remove_stale_temps(dir) {
+            events.note(&format!("removed {name}, left by an interrupted write"));
+        }
+        Some(run::read_training(dir)?)
+    } else {
+        None
+    };
+    if comm.size() > 1 {
+        // the others get the run's settings from rank 0 (their machines need not see the
+        // run directory)
+        let mut bytes = match &config {
+            Some(c) => serde_json::to_vec(c)
+                .map_err(|e| Error::Internal(format!("the run's settings: {e}")))?,
+            None => Vec::new(),
+        };
+        comm.broadcast(&mut bytes).map_err(crate::parallel::comm)?;
+        config = Some(
+            serde_json::from_slice(&bytes)
+                .map_err(|e| Error::Internal(format!("the run's settings from rank 0: {e}")))?,
+        );
     }
-    // held until training ends: a second writer to the same run is refused
-    let _lock = latent_core::output::lock_dir(dir, &command.join(" "))?;
-    // what an atomic write killed half-way leaves in the run directory
-    for name in fsutil::remove_stale_temps(dir) {
-        events.note(&format!("removed {name}, left by an interrupted write"));
-    }
-    let training_path = dir.join(run::TRAINING_FILE);
-    let mut config = run::read_training(dir)?;
+    let Some(mut config) = config else {
+        return Err(Error::Internal("no run settings".into()));
+    };
     let source = config.data.args.clone().ok_or_else(|| {
         Error::invalid(format!(
             "{}: no data arguments recorded",
-            training_path.display()
+            dir.join(run::TRAINING_FILE).display()
         ))
     })?;
-    let data = config.preprocess.apply(source.load()?)?;
     match (&mut config.model, epochs) {
         (ModelConfig::Nn { train, .. }, Some(e)) => train.epochs = e,
         (ModelConfig::Nn { .. }, None) => {}
@@ -983,8 +1145,125 @@ pub fn resume(
             )));
         }
     }
+    let data = if comm.size() > 1 {
+        let share = crate::parallel::load_share(&source, comm)?;
+        Rows::Share {
+            x: crate::parallel::apply(&share, &config.preprocess)?,
+            rows: share.rows,
+            n: share.n,
+            comm,
+        }
+    } else {
+        Rows::Whole(config.preprocess.apply(source.load()?)?)
+    };
     config.command = command;
     train_run(dir, config, data, (engine, checkpoint_every), true, events)
+}
+
+/// [`fit`] as one rank of a data-parallel job ([`latent_core::Collective`]; `mpirun -np N
+/// latent fit …`): every rank calls it with the same arguments. Rank 0 checks and locks
+/// `out` and alone writes to it; each rank reads its share of the rows
+/// ([`crate::parallel::load_share`]); the preprocessing is fitted from statistics summed
+/// over the ranks; a network trains data-parallel ([`latent_nn::train_sharded`]: the
+/// user's batch split across the ranks, the model one process trains to float-summation
+/// rounding), PCA sums its statistics over the ranks. A job of one rank is [`fit`].
+///
+/// # Errors
+/// As [`fit`]; a failed exchange between the ranks; fewer rows than ranks.
+pub fn fit_job(
+    spec: &FitSpec,
+    out: &Path,
+    force: bool,
+    command: Vec<String>,
+    events: &mut dyn FitEvents,
+    comm: &dyn Collective,
+) -> Result<Fitted> {
+    if comm.size() == 1 {
+        return fit(spec, out, force, command, events);
+    }
+    crate::applies::check(spec)?;
+    let inputs: Vec<&Path> = spec.data.path().into_iter().collect();
+    let _lock = if comm.is_root() {
+        Some(run::claim_run_dir(out, force, &inputs, &command)?)
+    } else {
+        None
+    };
+    events.stage(&format!(
+        "loading a share of the rows on each of {} ranks",
+        comm.size()
+    ));
+    let share = crate::parallel::load_share(&spec.data, comm)?;
+    if spec.family == Family::Pca {
+        fit_pca_job(spec, share, comm, out, force, command, events)
+    } else {
+        fit_nn_job(spec, share, comm, out, command, events)
+    }
+}
+
+fn fit_nn_job(
+    spec: &FitSpec,
+    share: crate::parallel::Share,
+    comm: &dyn Collective,
+    dir: &Path,
+    command: Vec<String>,
+    events: &mut dyn FitEvents,
+) -> Result<Fitted> {
+    use crate::parallel as par;
+    let latent_dim = neural_latent_dim(spec)?;
+    let binarize = spec.binarize.resolve(spec.seed);
+    let scale = nn_scale(spec, share.meta.range());
+    let preprocess = par::fit_preprocess(&share, scale, binarize, comm)?;
+    let mut info = data_info(&spec.data, &share.meta);
+    info.n = share.n;
+    let display = par::display_range(&share, comm)?;
+    let x = par::apply(&share, &preprocess)?;
+    let facts = DataFacts {
+        name: share.meta.name(),
+        dim: share.meta.dim(),
+        image: share.meta.image_shape(),
+        unit: par::in_unit_interval(&x, comm)?,
+    };
+    let config = nn_run_config(
+        spec,
+        latent_dim,
+        &facts,
+        share.n,
+        (command, info, preprocess, display),
+        events,
+    )?;
+    if comm.is_root() {
+        start_run_dir(dir, &config)?;
+    }
+    train_run(
+        dir,
+        config,
+        Rows::Share {
+            x,
+            rows: share.rows,
+            n: share.n,
+            comm,
+        },
+        (spec.engine, spec.checkpoint_every),
+        false,
+        events,
+    )
+}
+
+/// The preprocessed rows a network trains on.
+enum Rows<'a> {
+    /// All of them (one process).
+    Whole(Dataset),
+    /// This rank's rows of a data-parallel job.
+    Share {
+        /// The rows.
+        x: Array2<f32>,
+        /// Their indices in the data, ascending.
+        rows: Vec<usize>,
+        /// The data's rows, all ranks together.
+        n: usize,
+        /// The job.
+        comm: &'a dyn Collective,
+    },
 }
 
 /// Train the network of `config` on `data` with checkpoints in `dir`, then write the weights
@@ -992,7 +1271,7 @@ pub fn resume(
 fn train_run(
     dir: &Path,
     mut config: RunConfig,
-    data: Dataset,
+    data: Rows<'_>,
     (engine, checkpoint_every): (Engine, CheckpointEvery),
     resume: bool,
     events: &mut dyn FitEvents,
@@ -1008,27 +1287,75 @@ fn train_run(
     };
     let (net, train, device_name) = (net.clone(), train.clone(), device.clone());
     let device = latent_nn::device_by_name(&device_name)?;
-    let (train_set, val_set) = if train.val_fraction > 0.0 {
-        // in place: the training part keeps the data's storage
-        let n = data.n();
-        let (t, v) = data
-            .into_split(
-                train.val_fraction,
-                latent_core::seed::derive(train.seed, "split"),
-            )
-            .map_err(|e| match e {
-                latent_core::Error::InvalidParam { .. } => Error::invalid(format!(
-                    "--val-fraction {}: {n} training rows cannot give both a training and a \
-                     validation part of at least one row",
-                    train.val_fraction
-                )),
-                e => e.into(),
-            })?;
-        (t, Some(v))
-    } else {
-        // moved, not copied: a second copy of the data would double the peak memory
-        (data, None)
+    let fraction = train.val_fraction;
+    let split_seed = latent_core::seed::derive(train.seed, "split");
+    let split_error = |n: usize, e: latent_core::Error| match e {
+        latent_core::Error::InvalidParam { .. } => Error::invalid(format!(
+            "--val-fraction {fraction}: {n} training rows cannot give both a training and a \
+             validation part of at least one row"
+        )),
+        e => e.into(),
     };
+    let (train_x, val_x, shards) = match data {
+        Rows::Whole(data) if fraction > 0.0 => {
+            // in place: the training part keeps the data's storage
+            let n = data.n();
+            let (t, v) = data
+                .into_split(fraction, split_seed)
+                .map_err(|e| split_error(n, e))?;
+            let (t, v) = (t.into_x(), v.into_x());
+            let shards = Shards {
+                comm: &Single,
+                train: RowMap::all(t.nrows()),
+                val: Some(RowMap::all(v.nrows())),
+            };
+            (t, Some(v), shards)
+        }
+        // moved, not copied: a second copy of the data would double the peak memory
+        Rows::Whole(data) => {
+            let x = data.into_x();
+            let train = RowMap::all(x.nrows());
+            let shards = Shards {
+                comm: &Single,
+                train,
+                val: None,
+            };
+            (x, None, shards)
+        }
+        Rows::Share { x, rows, n, comm } if fraction > 0.0 => {
+            // the split one process makes, by global index; this rank keeps its rows of each
+            let (tr, va) =
+                Dataset::split_rows(n, fraction, split_seed).map_err(|e| split_error(n, e))?;
+            let pick = |order: &[usize]| {
+                let (mut global, mut local) = (Vec::new(), Vec::new());
+                for (j, i) in order.iter().enumerate() {
+                    if let Ok(p) = rows.binary_search(i) {
+                        global.push(j);
+                        local.push(p);
+                    }
+                }
+                (global, local)
+            };
+            let ((tg, tl), (vg, vl)) = (pick(&tr), pick(&va));
+            let shards = Shards {
+                comm,
+                train: RowMap::from_global(tr.len(), &tg)?,
+                val: Some(RowMap::from_global(va.len(), &vg)?),
+            };
+            let t = x.select(ndarray::Axis(0), &tl);
+            let v = x.select(ndarray::Axis(0), &vl);
+            (t, Some(v), shards)
+        }
+        Rows::Share { x, rows, n, comm } => {
+            let shards = Shards {
+                comm,
+                train: RowMap::from_global(n, &rows)?,
+                val: None,
+            };
+            (x, None, shards)
+        }
+    };
+    let writes = shards.comm.is_root();
     events.training(train.epochs, net.is_vae());
     events.info(&format!(
         "training {} {}→{} ({}) on {} rows{}, {} epochs, batch {}, device {device_name} ({})",
@@ -1042,10 +1369,11 @@ fn train_run(
         } else {
             format!("hidden {:?}", net.hidden)
         },
-        train_set.n(),
-        val_set
+        shards.train.len(),
+        shards
+            .val
             .as_ref()
-            .map(|v| format!(" (+{} validation)", v.n()))
+            .map(|v| format!(" (+{} validation)", v.len()))
             .unwrap_or_default(),
         train.epochs,
         train.batch_size,
@@ -1062,16 +1390,16 @@ fn train_run(
     let started = Instant::now();
     let ckpt_dir = dir.join(run::CHECKPOINT_DIR);
     let mut recorder = Recorder {
-        dir,
+        dir: writes.then_some(dir),
         inner: events,
         earlier_seconds: 0.0,
     };
-    let trained = latent_nn::train_with(
+    let trained = latent_nn::train_sharded(
         engine,
         &net,
         &train,
-        train_set.x(),
-        val_set.as_ref().map(Dataset::x),
+        (train_x.view(), val_x.as_ref().map(|v| v.view())),
+        &shards,
         &device,
         Some(Checkpointing {
             dir: &ckpt_dir,
@@ -1151,7 +1479,9 @@ fn train_run(
             "squared error per example (summed over features)"
         }),
     );
-    run::write_files(dir, &model, config.clone())?;
+    if writes {
+        run::write_files(dir, &model, config.clone())?;
+    }
     Ok(Fitted {
         dir: dir.to_path_buf(),
         config,

@@ -32,6 +32,7 @@ pub mod eval;
 pub mod explore;
 pub mod figures;
 pub mod fit;
+pub mod parallel;
 mod recorded;
 pub mod report;
 pub mod rows;

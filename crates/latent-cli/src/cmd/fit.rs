@@ -54,26 +54,51 @@ fn spec(args: &FitArgs) -> Result<FitSpec> {
     Ok(spec)
 }
 
-/// `latent fit`.
-pub fn run(args: &FitArgs, command: Vec<String>, given: &[String]) -> Result<()> {
-    let mut events = Terminal::new();
+/// `latent fit`, as the one process of the job or one rank of `comm` (under `mpirun`:
+/// only rank 0 reports and writes).
+pub fn run(
+    args: &FitArgs,
+    command: Vec<String>,
+    given: &[String],
+    comm: &dyn latent_core::Collective,
+) -> Result<()> {
+    let mut terminal;
+    let mut quiet = latent::fit::Quiet;
+    let events: &mut dyn latent::FitEvents = if comm.is_root() {
+        terminal = Terminal::new();
+        if comm.size() > 1 {
+            latent::FitEvents::info(
+                &mut terminal,
+                &format!(
+                    "data-parallel job of {} ranks (MPI): the batch is split across them",
+                    comm.size()
+                ),
+            );
+        }
+        &mut terminal
+    } else {
+        &mut quiet
+    };
     let fitted = if args.resume {
-        if args.out.is_dir() {
+        if args.out.is_dir() || !comm.is_root() {
             check_resume_flags(args, given)?;
         }
-        latent::fit::resume(
+        latent::fit::resume_job(
             &args.out,
             args.epochs,
-            args.engine,
-            args.checkpoint_every,
+            (args.engine, args.checkpoint_every),
             command,
-            &mut events,
+            events,
+            comm,
         )?
     } else {
         let spec = spec(args)?;
         check_flags_apply(&spec, given)?;
-        latent::fit::fit(&spec, &args.out, args.force, command, &mut events)?
+        latent::fit::fit_job(&spec, &args.out, args.force, command, events, comm)?
     };
+    if !comm.is_root() {
+        return Ok(());
+    }
     let r = fitted.model.reduction();
     if let latent::Model::Pca(p) = &fitted.model {
         let ratio: f64 = p

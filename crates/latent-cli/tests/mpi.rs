@@ -1,0 +1,347 @@
+//! `latent fit` as a data-parallel job under Open MPI's `mpirun`, the real binary built with
+//! the `mpi` feature (`cargo test -p latent-cli --features mpi --test mpi`; `.ci/run` runs it
+//! after scripts/setup-mpi.sh). The ranks talk over TCP (`--mca btl tcp,self`), not shared
+//! memory.
+//!
+//! - 2 ranks train the network 1 process trains (300 steps of a VAE; the learned weights
+//!   agree to float-summation rounding), and PCA (exact, incremental, randomized) on 2 ranks
+//!   gives 1 process's components;
+//! - only rank 0 writes, the run loads and resumes with the job;
+//! - a rank killed mid-training ends the job with a message naming it; the last checkpoint
+//!   stays valid and `--resume` finishes the run: the same weights as a job never killed;
+//! - a rank that fails (its share of the file holds a NaN) ends the job naming the rank.
+
+#![cfg(feature = "mpi")]
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use common::Dir;
+use latent_core::tensors::Tensors;
+
+const BIN: &str = env!("CARGO_BIN_EXE_latent");
+
+/// `mpirun` with `n` ranks over TCP, in `dir`, given at most `limit`.
+fn mpirun(dir: &Dir, n: usize, args: &[&str], limit: Duration) -> Output {
+    let mut cmd = Command::new("mpirun");
+    cmd.args([
+        "--allow-run-as-root",
+        "--oversubscribe",
+        "--mca",
+        "btl",
+        "tcp,self",
+        "-np",
+        &n.to_string(),
+        BIN,
+    ])
+    .args(args)
+    .current_dir(dir.root())
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped());
+    let child = cmd.spawn().expect("mpirun (run scripts/setup-mpi.sh)");
+    wait_for(child, limit)
+}
+
+fn wait_for(mut child: std::process::Child, limit: Duration) -> Output {
+    let start = Instant::now();
+    loop {
+        if child.try_wait().unwrap().is_some() {
+            return child.wait_with_output().unwrap();
+        }
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            let out = child.wait_with_output().unwrap();
+            panic!(
+                "the job hung (killed after {limit:?}):\n{}\n{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn ok(out: &Output) -> String {
+    let text = format!(
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "job failed:\n{text}");
+    text
+}
+
+fn weights(run: &Path) -> Tensors {
+    let p = run.join("model.safetensors");
+    Tensors::from_bytes(&p, &std::fs::read(&p).unwrap()).unwrap()
+}
+
+/// The largest difference between two runs' weights, relative to each tensor's largest value.
+fn max_rel_diff(a: &Tensors, b: &Tensors) -> f32 {
+    assert_eq!(a.len(), b.len());
+    let mut worst = 0.0f32;
+    for (name, x) in a.iter() {
+        let y = b.get_any(name).unwrap();
+        let scale = x.iter().fold(1e-3f32, |m, v| m.max(v.abs()));
+        for (p, q) in x.iter().zip(y.iter()) {
+            worst = worst.max((p - q).abs() / scale);
+        }
+    }
+    worst
+}
+
+fn metrics(run: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(run.join("metrics.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+const VAE: &[&str] = &[
+    "fit",
+    "--model",
+    "vae",
+    "--data",
+    "digits",
+    "--latent-dim",
+    "4",
+    "--hidden",
+    "32",
+    "--batch-size",
+    "128",
+    "--seed",
+    "3",
+    "--val-fraction",
+    "0.1",
+];
+
+#[test]
+fn two_ranks_over_tcp_train_what_one_process_trains() {
+    let d = Dir::new();
+    // 1,617 training rows, batch 128: 13 steps an epoch, 300 steps in 23 epochs
+    let args = |out: &'static str| [VAE, &["--epochs", "23", "--out", out]].concat();
+    let job = ok(&mpirun(&d, 2, &args("job"), Duration::from_secs(300)));
+    assert!(job.contains("data-parallel job of 2 ranks"), "{job}");
+    d.run(&args("one"));
+    // the order of the sums differs (the ranks' halves, then the halves added), so the
+    // runs drift apart by rounding that Adam amplifies over the steps; measured here: the
+    // largest weight differs by 1.8e-2 of its tensor's largest value after 299 steps
+    let diff = max_rel_diff(&weights(&d.path("job")), &weights(&d.path("one")));
+    let mut worst = 0.0f64;
+    for (a, b) in metrics(&d.path("job")).iter().zip(&metrics(&d.path("one"))) {
+        for key in ["train_loss", "val_loss"] {
+            let (x, y) = (a[key].as_f64().unwrap(), b[key].as_f64().unwrap());
+            worst = worst.max((x - y).abs() / y.abs());
+        }
+    }
+    println!(
+        "2 ranks vs 1 process after 299 steps: weights differ by {diff:.2e}, losses by \
+         {worst:.2e} (relative)"
+    );
+    assert!(diff < 5e-2, "{diff}");
+    assert!(worst < 1e-3, "{worst}");
+    // the job's run is an ordinary run: it loads, samples, and was written once, by rank 0
+    d.run(&["sample", "--run", "job", "--n", "4", "--out", "s.png"]);
+    let entries: Vec<_> = std::fs::read_dir(d.root())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| !n.starts_with('.'))
+        .collect();
+    assert_eq!(entries.len(), 3, "{entries:?}");
+}
+
+#[test]
+fn pca_on_two_ranks_is_pca_on_one_process() {
+    let d = Dir::new();
+    for solver in ["exact", "incremental", "randomized"] {
+        let args = |out: &'static str| {
+            vec![
+                "fit",
+                "--model",
+                "pca",
+                "--data",
+                "digits",
+                "--latent-dim",
+                "10",
+                "--solver",
+                solver,
+                "--out",
+                out,
+                "--force",
+            ]
+        };
+        ok(&mpirun(&d, 2, &args("job"), Duration::from_secs(120)));
+        d.run(&args("one"));
+        let (a, b) = (weights(&d.path("job")), weights(&d.path("one")));
+        let var = |t: &Tensors| t.get_any("explained_variance").unwrap().clone();
+        for (x, y) in var(&a).iter().zip(var(&b).iter()) {
+            assert!((x - y).abs() <= 1e-5 * y.abs(), "{solver}: {x} vs {y}");
+        }
+        // components equal up to sign: |⟨a_i, b_i⟩| = 1
+        let comp = |t: &Tensors| t.get_any("components").unwrap().clone();
+        let (ca, cb) = (comp(&a), comp(&b));
+        let k = ca.shape()[0];
+        let rows = |c: &ndarray::ArrayD<f32>, i: usize| -> Vec<f32> {
+            c.index_axis(ndarray::Axis(0), i).iter().copied().collect()
+        };
+        for i in 0..k {
+            let dot: f32 = rows(&ca, i)
+                .iter()
+                .zip(rows(&cb, i))
+                .map(|(x, y)| x * y)
+                .sum();
+            assert!(
+                (dot.abs() - 1.0).abs() < 1e-4,
+                "{solver} component {i}: {dot}"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_killed_rank_ends_the_job_and_resume_finishes_it() {
+    let d = Dir::new();
+    let args = [
+        VAE,
+        &["--epochs", "60", "--checkpoint-every", "1", "--out", "job"],
+    ]
+    .concat();
+    let mut cmd = Command::new("mpirun");
+    cmd.args([
+        "--allow-run-as-root",
+        "--oversubscribe",
+        "--mca",
+        "btl",
+        "tcp,self",
+        "-np",
+        "2",
+        BIN,
+    ])
+    .args(&args)
+    .current_dir(d.root())
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped());
+    let child = cmd.spawn().unwrap();
+    let mpirun_pid = child.id();
+    // once a few epochs are checkpointed, kill rank 1 (the second `latent` child of mpirun)
+    let start = Instant::now();
+    loop {
+        let done = std::fs::read_to_string(d.path("job/metrics.jsonl"))
+            .map(|m| m.lines().count())
+            .unwrap_or(0);
+        if done >= 3 {
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(120), "no epochs");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let ranks = String::from_utf8(
+        Command::new("pgrep")
+            .args(["-P", &mpirun_pid.to_string()])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    let pids: Vec<&str> = ranks.split_whitespace().collect();
+    assert_eq!(pids.len(), 2, "{ranks}");
+    let mut victim = None;
+    for pid in &pids {
+        let env = std::fs::read(format!("/proc/{pid}/environ")).unwrap_or_default();
+        if String::from_utf8_lossy(&env).contains("OMPI_COMM_WORLD_RANK=1\0") {
+            victim = Some(*pid);
+        }
+    }
+    let victim = victim.expect("rank 1's process");
+    Command::new("kill").args(["-9", victim]).status().unwrap();
+    let out = wait_for(child, Duration::from_secs(60));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!out.status.success(), "{text}");
+    assert!(
+        text.contains("rank 1"),
+        "the launcher names the rank:\n{text}"
+    );
+    assert!(
+        !d.path("job/config.json").exists(),
+        "an unfinished run looks finished"
+    );
+    // the launcher has killed the other rank too (its lock is then stale)
+    for pid in &pids {
+        let start = Instant::now();
+        while Path::new(&format!("/proc/{pid}")).exists()
+            && start.elapsed() < Duration::from_secs(20)
+        {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+    // resume on 2 ranks from the newest checkpoint: the weights of a job never killed
+    let resumed = ok(&mpirun(
+        &d,
+        2,
+        &["fit", "--resume", "--checkpoint-every", "1", "--out", "job"],
+        Duration::from_secs(300),
+    ));
+    assert!(resumed.contains("resuming after epoch"), "{resumed}");
+    let whole = [VAE, &["--epochs", "60", "--out", "whole"]].concat();
+    ok(&mpirun(&d, 2, &whole, Duration::from_secs(300)));
+    let diff = max_rel_diff(&weights(&d.path("job")), &weights(&d.path("whole")));
+    assert_eq!(diff, 0.0, "resumed job vs uninterrupted job");
+    assert_eq!(metrics(&d.path("job")).len(), 60);
+}
+
+#[test]
+fn a_rank_that_fails_ends_the_job_naming_it() {
+    let d = Dir::new();
+    // a float array whose last row (rank 1's share) holds a NaN
+    let mut x = ndarray::Array2::<f32>::from_shape_fn((40, 3), |(i, j)| (i * 3 + j) as f32);
+    x[[39, 1]] = f32::NAN;
+    latent_data::npy::write_f32(&d.path("x.npy"), x.view()).unwrap();
+    let out = mpirun(
+        &d,
+        2,
+        &[
+            "fit",
+            "--model",
+            "pca",
+            "--data",
+            "x.npy",
+            "--latent-dim",
+            "2",
+            "--out",
+            "run",
+        ],
+        Duration::from_secs(60),
+    );
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!out.status.success(), "{text}");
+    assert!(text.contains("error (rank 1 of 2)"), "{text}");
+    assert!(text.contains("x.npy"), "{text}");
+    assert!(!d.path("run").exists(), "{text}");
+}
+
+#[test]
+fn commands_other_than_fit_are_refused_under_mpirun() {
+    let d = Dir::new();
+    let out = mpirun(
+        &d,
+        2,
+        &["info", "--run", "nothing"],
+        Duration::from_secs(60),
+    );
+    let text = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(!out.status.success());
+    assert!(text.contains("only `latent fit` runs as a job"), "{text}");
+}
