@@ -2,8 +2,8 @@
 //!
 //! latent's data-parallel jobs over MPI. `mpirun -np N latent fit …` starts `N` processes;
 //! each finds its rank in the launcher's environment ([`launch`]), joins the job
-//! ([`World::join`], feature `mpi`), and trains on its share of the rows through
-//! [`latent_core::Collective`], which [`World`] implements over MPI's collectives
+//! (`World::join`, feature `mpi`), and trains on its share of the rows through
+//! [`latent_core::Collective`], which `World` implements over MPI's collectives
 //! (`MPI_Allreduce`, `MPI_Bcast`).
 //!
 //! Without the `mpi` feature only [`launch`] is here: a build without MPI that finds itself
@@ -11,8 +11,8 @@
 //! alone and race to write the same run directory.
 //!
 //! A rank that fails must end the whole job: if it returned normally, `MPI_Finalize` would
-//! wait for the others, who wait in a collective for it — forever. [`World::fail`] prints the
-//! error with the rank and calls `MPI_Abort`; [`World::join`] installs a panic hook doing the
+//! wait for the others, who wait in a collective for it — forever. `World::fail` prints the
+//! error with the rank and calls `MPI_Abort`; `World::join` installs a panic hook doing the
 //! same.
 
 /// The job this process was started in by an MPI launcher, as its environment says.
