@@ -27,6 +27,14 @@ const BIN: &str = env!("CARGO_BIN_EXE_latent");
 
 /// `mpirun` with `n` ranks over TCP, in `dir`, given at most `limit`.
 fn mpirun(dir: &Dir, n: usize, args: &[&str], limit: Duration) -> Output {
+    let child = mpirun_command(dir, n, args)
+        .spawn()
+        .expect("mpirun (run scripts/setup-mpi.sh)");
+    wait_for(child, limit)
+}
+
+/// The `mpirun` command of [`mpirun`], output piped, not started.
+fn mpirun_command(dir: &Dir, n: usize, args: &[&str]) -> Command {
     let mut cmd = Command::new("mpirun");
     cmd.args([
         "--allow-run-as-root",
@@ -42,8 +50,7 @@ fn mpirun(dir: &Dir, n: usize, args: &[&str], limit: Duration) -> Output {
     .current_dir(dir.root())
     .stdout(Stdio::piped())
     .stderr(Stdio::piped());
-    let child = cmd.spawn().expect("mpirun (run scripts/setup-mpi.sh)");
-    wait_for(child, limit)
+    cmd
 }
 
 fn wait_for(mut child: std::process::Child, limit: Duration) -> Output {
@@ -211,22 +218,7 @@ fn a_killed_rank_ends_the_job_and_resume_finishes_it() {
         &["--epochs", "60", "--checkpoint-every", "1", "--out", "job"],
     ]
     .concat();
-    let mut cmd = Command::new("mpirun");
-    cmd.args([
-        "--allow-run-as-root",
-        "--oversubscribe",
-        "--mca",
-        "btl",
-        "tcp,self",
-        "-np",
-        "2",
-        BIN,
-    ])
-    .args(&args)
-    .current_dir(d.root())
-    .stdout(Stdio::piped())
-    .stderr(Stdio::piped());
-    let child = cmd.spawn().unwrap();
+    let child = mpirun_command(&d, 2, &args).spawn().unwrap();
     let mpirun_pid = child.id();
     // once a few epochs are checkpointed, kill rank 1 (the second `latent` child of mpirun)
     let start = Instant::now();

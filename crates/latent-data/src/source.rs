@@ -152,6 +152,17 @@ fn find_mnist(dir: &Path, split: Split) -> Option<MnistFiles> {
     Some(MnistFiles { images, labels })
 }
 
+/// Say that the labels of `labels` (`--labels`) replace those `data` carries, if it does.
+fn note_replaced_labels(data: &Dataset, labels: &Path) {
+    if data.labels().is_some() {
+        crate::notes::emit(&format!(
+            "the labels of {} replace those {} carries",
+            labels.display(),
+            data.name()
+        ));
+    }
+}
+
 /// The label file beside an IDX image file, when there is one.
 fn sibling_labels(images: &Path) -> Option<PathBuf> {
     let name = images.file_name()?.to_str()?;
@@ -384,13 +395,7 @@ impl DataSpec {
         let Some(labels) = &opts.labels else {
             return Ok(data);
         };
-        if data.labels().is_some() {
-            crate::notes::emit(&format!(
-                "the labels of {} replace those {} carries",
-                labels.display(),
-                data.name()
-            ));
-        }
+        note_replaced_labels(&data, labels);
         crate::labels::attach(data, labels)
     }
 
@@ -478,13 +483,7 @@ impl DataSpec {
         let Some(labels) = &opts.labels else {
             return Ok(data);
         };
-        if data.labels().is_some() {
-            crate::notes::emit(&format!(
-                "the labels of {} replace those {} carries",
-                labels.display(),
-                data.name()
-            ));
-        }
+        note_replaced_labels(&data, labels);
         crate::labels::attach_rows(data, labels, rows, n)
     }
 

@@ -430,8 +430,8 @@ pub fn standardize_rows(src: &mut dyn RowSource, batch: usize) -> latent_core::R
 }
 
 /// The standard deviation from a sum of squared deviations over `n` rows (dividing by
-/// `n − 1`), or 1 for a constant feature or a single row.
-fn sd_or_one(ss: f64, n: usize) -> f32 {
+/// `n − 1`), or 1 for a constant feature or a single row: what standardization divides by.
+pub fn sd_or_one(ss: f64, n: usize) -> f32 {
     let sd = if n > 1 {
         (ss / (n - 1) as f64).sqrt()
     } else {

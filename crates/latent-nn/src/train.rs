@@ -211,40 +211,18 @@ pub fn evaluate(
     seed: u64,
     batch: usize,
 ) -> Result<[f64; 3]> {
-    let k = net.config().latent_dim;
-    evaluate_with(x, k, seed, batch, |xb, eps, rows| {
-        net.losses(xb, eps, rows, beta)
-    })
+    evaluate_shard(
+        net,
+        x,
+        &RowMap::all(x.nrows()),
+        &Single,
+        (beta, seed, batch),
+    )
 }
 
-/// The batches of [`evaluate`]: rows of `x` in order, `batch` at a time, with `[rows, k]`
-/// noise drawn from `seed`; `step` returns a batch's mean losses.
-fn evaluate_with(
-    x: ArrayView2<'_, f32>,
-    k: usize,
-    seed: u64,
-    batch: usize,
-    mut step: impl FnMut(&[f32], &[f32], usize) -> Result<[f64; 3]>,
-) -> Result<[f64; 3]> {
-    let mut rng = latent_core::seed::rng(seed);
-    let mut sums = [0.0f64; 3];
-    let n = x.nrows();
-    let idx: Vec<usize> = (0..n).collect();
-    let (mut xb, mut eps) = (Vec::new(), Vec::new());
-    for chunk in idx.chunks(batch.max(1)) {
-        gather(x, chunk, None, &mut xb);
-        noise_into(chunk.len(), k, &mut rng, &mut eps);
-        let s = step(&xb, &eps, chunk.len())?;
-        for (acc, v) in sums.iter_mut().zip(s) {
-            *acc += v * chunk.len() as f64;
-        }
-    }
-    Ok(sums.map(|s| s / n.max(1) as f64))
-}
-
-/// [`evaluate`] over the ranks of a job: the rows of `map` that this rank holds (`x`), with
-/// the noise one process would draw for them; the losses summed over the ranks, so every
-/// rank gets the mean over all rows.
+/// [`evaluate`] over the ranks of a job: the rows of `map` that this rank holds (`x`), in
+/// batches of the global rows, with the noise one process draws for them; the losses summed
+/// over the ranks, so every rank gets the mean over all rows.
 fn evaluate_shard(
     net: &dyn Network,
     x: ArrayView2<'_, f32>,
@@ -252,9 +230,6 @@ fn evaluate_shard(
     comm: &dyn Collective,
     (beta, seed, batch): (f64, u64, usize),
 ) -> Result<[f64; 3]> {
-    if map.is_all() && comm.size() == 1 {
-        return evaluate(net, x, beta, seed, batch);
-    }
     let k = net.config().latent_dim;
     let mut rng = latent_core::seed::rng(seed);
     let mut sums = [0.0f64; 3];
@@ -267,8 +242,13 @@ fn evaluate_shard(
         if pos.is_empty() {
             continue;
         }
-        select_rows(&eps, k, &pos, &mut local_eps);
-        let s = net.losses(&xb, &local_eps, pos.len(), beta)?;
+        let eps = if pos.len() == chunk.len() {
+            &eps
+        } else {
+            select_rows(&eps, k, &pos, &mut local_eps);
+            &local_eps
+        };
+        let s = net.losses(&xb, eps, pos.len(), beta)?;
         for (acc, v) in sums.iter_mut().zip(s) {
             *acc += v * pos.len() as f64;
         }

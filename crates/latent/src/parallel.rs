@@ -12,7 +12,7 @@
 
 use latent_core::{Collective, Dataset, ValueRange};
 use latent_data::source::DataSpec;
-use latent_data::transform::{Binarize, Preprocess, ScaleChoice, Scaling, auto_scaling};
+use latent_data::transform::{Binarize, Preprocess, ScaleChoice, Scaling, auto_scaling, sd_or_one};
 use ndarray::{Array2, Axis};
 
 use crate::data::DataSource;
@@ -121,21 +121,9 @@ fn standardize(share: &Share, comm: &dyn Collective) -> Result<Scaling> {
         }
     }
     comm.sum_f64(&mut ss).map_err(self::comm)?;
-    let sd = |s: f64| {
-        let sd = if share.n > 1 {
-            (s / (share.n - 1) as f64).sqrt()
-        } else {
-            0.0
-        };
-        if sd > 0.0 && sd.is_finite() {
-            sd as f32
-        } else {
-            1.0
-        }
-    };
     Ok(Scaling::Standardize {
         mean: mean.iter().map(|&m| m as f32).collect(),
-        std: ss.iter().map(|&s| sd(s)).collect(),
+        std: ss.iter().map(|&s| sd_or_one(s, share.n)).collect(),
     })
 }
 
