@@ -1,7 +1,7 @@
 //! `latent fit` as a data-parallel job under Open MPI's `mpirun`, the real binary built with
 //! the `mpi` feature (`cargo test -p latent-cli --features mpi --test mpi`; `.ci/run` runs it
-//! after scripts/setup-mpi.sh). The ranks talk over TCP (`--mca btl tcp,self`), not shared
-//! memory.
+//! after scripts/setup-mpi.sh). The ranks talk over TCP (`--mca pml ob1 --mca btl tcp,self`),
+//! not shared memory.
 //!
 //! - 2 ranks train the network 1 process trains (300 steps of a VAE; the learned weights
 //!   agree to float-summation rounding), and PCA (exact, incremental, randomized) on 2 ranks
@@ -9,7 +9,10 @@
 //! - only rank 0 writes, the run loads and resumes with the job;
 //! - a rank killed mid-training ends the job with a message naming it; the last checkpoint
 //!   stays valid and `--resume` finishes the run: the same weights as a job never killed;
-//! - a rank that fails (its share of the file holds a NaN) ends the job naming the rank.
+//! - a rank that fails (its share of the file holds a NaN) ends the job naming the rank;
+//! - two hosts: two network namespaces joined by a virtual Ethernet link, `mpirun` on one
+//!   reaching the other as it would over ssh; the job trains what one process trains, and the
+//!   gradients cross the link (needs root; `.ci/run` sets `LATENT_REQUIRE_NETNS`).
 
 #![cfg(feature = "mpi")]
 #![allow(clippy::expect_used, clippy::unwrap_used)]
@@ -39,6 +42,10 @@ fn mpirun_command(dir: &Dir, n: usize, args: &[&str]) -> Command {
     cmd.args([
         "--allow-run-as-root",
         "--oversubscribe",
+        // ob1 over TCP: not UCX, which would take the ranks over shared memory or InfiniBand
+        "--mca",
+        "pml",
+        "ob1",
         "--mca",
         "btl",
         "tcp,self",
@@ -336,4 +343,158 @@ fn commands_other_than_fit_are_refused_under_mpirun() {
     let text = String::from_utf8_lossy(&out.stderr).to_string();
     assert!(!out.status.success());
     assert!(text.contains("only `latent fit` runs as a job"), "{text}");
+}
+
+/// Two network namespaces joined by a virtual Ethernet pair: two hosts on one machine, each
+/// with its own address, that reach each other only over the link. Deleted when dropped.
+struct TwoHosts {
+    ns: [String; 2],
+    ip: [String; 2],
+    cidr: String,
+    link: String,
+}
+
+impl TwoHosts {
+    /// `None` when this process may not create namespaces (not root, or no `ip`).
+    fn new() -> Option<TwoHosts> {
+        let id = std::process::id();
+        let net = format!("10.213.{}", id % 250);
+        let hosts = TwoHosts {
+            ns: [format!("latent{id}a"), format!("latent{id}b")],
+            ip: [format!("{net}.1"), format!("{net}.2")],
+            cidr: format!("{net}.0/24"),
+            link: format!("lt{}", id % 1_000_000),
+        };
+        let ip = |args: &[&str]| {
+            Command::new("ip")
+                .args(args)
+                .stderr(Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success())
+        };
+        if !ip(&["netns", "add", &hosts.ns[0]]) {
+            return None;
+        }
+        // from here on, dropping `hosts` removes whatever was made
+        let (va, vb) = (format!("{}a", hosts.link), format!("{}b", hosts.link));
+        let made = ip(&["netns", "add", &hosts.ns[1]])
+            && ip(&[
+                "link", "add", &va, "netns", &hosts.ns[0], "type", "veth", "peer", "name",
+                &vb, "netns", &hosts.ns[1],
+            ])
+            && [(0, &va), (1, &vb)].iter().all(|(h, dev)| {
+                let exec = ["netns", "exec", &hosts.ns[*h], "ip"];
+                let addr = format!("{}/24", hosts.ip[*h]);
+                ip(&[&exec[..], &["addr", "add", &addr, "dev", dev]].concat())
+                    && ip(&[&exec[..], &["link", "set", dev, "up"]].concat())
+                    && ip(&[&exec[..], &["link", "set", "lo", "up"]].concat())
+            });
+        assert!(made, "could not set up the two namespaces");
+        Some(hosts)
+    }
+
+    /// Bytes host `h` has sent over its end of the link.
+    fn sent(&self, h: usize) -> u64 {
+        let dev = format!("{}{}", self.link, ["a", "b"][h]);
+        let out = Command::new("ip")
+            .args(["netns", "exec", &self.ns[h], "cat"])
+            .arg(format!("/sys/class/net/{dev}/statistics/tx_bytes"))
+            .output()
+            .unwrap();
+        String::from_utf8(out.stdout).unwrap().trim().parse().unwrap()
+    }
+
+    /// `mpirun` started on host 0 with one rank on each host: it reaches host 1 through a
+    /// "remote shell" that enters host 1's namespace (what ssh does between real hosts), and
+    /// the ranks talk TCP over the link only.
+    fn mpirun(&self, dir: &Dir, args: &[&str]) -> Command {
+        let hostfile = dir.path("hosts");
+        std::fs::write(
+            &hostfile,
+            format!("{} slots=1\n{} slots=1\n", self.ip[0], self.ip[1]),
+        )
+        .unwrap();
+        let agent = dir.path("netns-rsh");
+        std::fs::write(
+            &agent,
+            format!(
+                "#!/bin/sh\n\
+                 # mpirun's remote shell: [OPTIONS] HOST COMMAND, run in HOST's namespace\n\
+                 while [ \"${{1#-}}\" != \"$1\" ]; do shift; done\n\
+                 case \"$1\" in\n  {} ) ns={} ;;\n  {} ) ns={} ;;\n  \
+                 * ) echo \"no such host: $1\" >&2; exit 1 ;;\nesac\nshift\n\
+                 exec ip netns exec \"$ns\" /bin/sh -c \"$*\"\n",
+                self.ip[0], self.ns[0], self.ip[1], self.ns[1]
+            ),
+        )
+        .unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&agent, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let mut cmd = Command::new("ip");
+        cmd.args(["netns", "exec", &self.ns[0], "mpirun", "--allow-run-as-root"])
+            .arg("--hostfile")
+            .arg(&hostfile)
+            .args(["--mca", "plm_rsh_agent"])
+            .arg(&agent)
+            .args(["--mca", "oob_tcp_if_include", &self.cidr])
+            .args(["--mca", "btl_tcp_if_include", &self.cidr])
+            .args(["--mca", "pml", "ob1", "--mca", "btl", "tcp,self"])
+            .args(["-np", "2", BIN])
+            .args(args)
+            .current_dir(dir.root())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        cmd
+    }
+}
+
+impl Drop for TwoHosts {
+    fn drop(&mut self) {
+        for ns in &self.ns {
+            let _ = Command::new("ip")
+                .args(["netns", "delete", ns])
+                .stderr(Stdio::null())
+                .status();
+        }
+    }
+}
+
+#[test]
+fn two_hosts_on_a_virtual_network_train_what_one_process_trains() {
+    let Some(hosts) = TwoHosts::new() else {
+        // creating network namespaces needs root; .ci/run (root) sets LATENT_REQUIRE_NETNS
+        assert!(
+            std::env::var_os("LATENT_REQUIRE_NETNS").is_none(),
+            "LATENT_REQUIRE_NETNS is set, but `ip netns add` failed (not root?)"
+        );
+        eprintln!("skipped: creating network namespaces needs root (`ip netns add` failed)");
+        return;
+    };
+    let d = Dir::new();
+    // 1,617 training rows, batch 128: 13 steps an epoch, 65 steps
+    let args = |out: &'static str| [VAE, &["--epochs", "5", "--out", out]].concat();
+    let sent_before = hosts.sent(0) + hosts.sent(1);
+    let job = ok(&wait_for(
+        hosts.mpirun(&d, &args("job")).spawn().unwrap(),
+        Duration::from_secs(300),
+    ));
+    assert!(job.contains("data-parallel job of 2 ranks"), "{job}");
+    d.run(&args("one"));
+    let mut worst = 0.0f64;
+    for (a, b) in metrics(&d.path("job")).iter().zip(&metrics(&d.path("one"))) {
+        for key in ["train_loss", "val_loss"] {
+            let (x, y) = (a[key].as_f64().unwrap(), b[key].as_f64().unwrap());
+            worst = worst.max((x - y).abs() / y.abs());
+        }
+    }
+    let diff = max_rel_diff(&weights(&d.path("job")), &weights(&d.path("one")));
+    println!("2 hosts vs 1 process after 65 steps: weights {diff:.2e}, losses {worst:.2e}");
+    assert!(worst < 1e-4, "{worst}");
+    assert!(diff < 1e-2, "{diff}");
+    // the gradients crossed the link: every step each rank sends at least half of them
+    let floats: usize = weights(&d.path("job")).iter().map(|(_, t)| t.len()).sum();
+    let sent = hosts.sent(0) + hosts.sent(1) - sent_before;
+    let least = (65 * floats * 4) as u64;
+    println!("sent over the link: {sent} bytes ({floats} parameters, 65 steps)");
+    assert!(sent >= least, "{sent} bytes < {least}");
 }

@@ -15,6 +15,9 @@ pub struct World {
     world: SimpleCommunicator,
     rank: usize,
     size: usize,
+    /// The receive buffer of `sum_f32`, kept between calls: a fresh one each time (the
+    /// size of a network's gradient) measured 3× slower all-reduces after smaller ones.
+    scratch: std::cell::RefCell<Vec<f32>>,
     // last: MPI_Finalize runs when it drops
     _universe: Universe,
 }
@@ -54,6 +57,7 @@ impl World {
             world,
             rank,
             size,
+            scratch: std::cell::RefCell::new(Vec::new()),
             _universe: universe,
         })
     }
@@ -83,7 +87,8 @@ impl Collective for World {
 
     fn sum_f32(&self, values: &mut [f32]) -> Result<()> {
         if self.size > 1 {
-            let mut out = vec![0.0f32; values.len().min(CHUNK)];
+            let mut out = self.scratch.borrow_mut();
+            out.resize(values.len().min(CHUNK), 0.0);
             for part in values.chunks_mut(CHUNK) {
                 let out = &mut out[..part.len()];
                 self.world

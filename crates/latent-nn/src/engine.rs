@@ -257,13 +257,14 @@ impl Network for FusedNet {
         stepped: bool,
         f: &mut dyn FnMut(&mut [f32]) -> Result<()>,
     ) -> Result<()> {
-        let buffers = self.grad_buffers(true);
-        let mut flat: Vec<f32> = if stepped {
-            buffers.concat()
+        let (buffers, flat) = self.exchange_buffers();
+        flat.clear();
+        if stepped {
+            buffers.iter().for_each(|g| flat.extend_from_slice(g));
         } else {
-            vec![0.0; buffers.iter().map(Vec::len).sum()]
-        };
-        f(&mut flat)?;
+            flat.resize(buffers.iter().map(Vec::len).sum(), 0.0);
+        }
+        f(flat)?;
         let mut at = 0;
         for g in buffers.iter_mut() {
             let len = g.len();

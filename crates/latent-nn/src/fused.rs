@@ -149,6 +149,9 @@ pub struct FusedNet {
     ws: Workspace,
     /// `grads` hold a training step's gradients not yet applied by an update.
     fresh_grads: bool,
+    /// The gradients laid end to end for a data-parallel exchange, kept between steps (a
+    /// fresh buffer each step is fresh pages to fault in).
+    exchange: Vec<f32>,
 }
 
 impl FusedNet {
@@ -235,6 +238,7 @@ impl FusedNet {
             log_sigma,
             ws: Workspace::default(),
             fresh_grads: false,
+            exchange: Vec::new(),
         })
     }
 
@@ -276,15 +280,13 @@ impl FusedNet {
             .map(|(n, g)| (n.as_str(), g.as_slice()))
     }
 
-    /// The gradient buffers, one per parameter in [`FusedNet::grads`]' order, to be changed in
-    /// place (a data-parallel all-reduce); `fresh` marks them a step's gradients, ready for
-    /// an update (a rank whose share of a batch was empty takes no step but contributes
-    /// zeros).
-    pub(crate) fn grad_buffers(&mut self, fresh: bool) -> &mut [Vec<f32>] {
-        if fresh {
-            self.fresh_grads = true;
-        }
-        &mut self.grads
+    /// The gradient buffers, one per parameter in [`FusedNet::grads`]' order, to be changed
+    /// in place by a data-parallel all-reduce, and the flat buffer it goes through. The
+    /// buffers are marked a step's gradients, ready for an update (a rank whose share of a
+    /// batch was empty takes no step but contributes zeros).
+    pub(crate) fn exchange_buffers(&mut self) -> (&mut [Vec<f32>], &mut Vec<f32>) {
+        self.fresh_grads = true;
+        (&mut self.grads, &mut self.exchange)
     }
 
     /// Whether the gradients are a training step's not yet applied; marks them applied.
