@@ -212,6 +212,11 @@ fn run_job(
         }
         ExitCode::from(1)
     };
+    // notes (what latent decided on its own about the data) come from every rank alike:
+    // rank 0 prints them
+    if job.rank != 0 {
+        latent_data::notes::set_sink(|_| {});
+    }
     let cli::Command::Fit(args) = &cli.command else {
         return refuse(format!(
             "started as rank {} of {} by an MPI launcher: only `latent fit` runs as a job of \

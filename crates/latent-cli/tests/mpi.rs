@@ -9,6 +9,7 @@
 //! - only rank 0 writes, the run loads and resumes with the job;
 //! - a rank killed mid-training ends the job with a message naming it; the last checkpoint
 //!   stays valid and `--resume` finishes the run: the same weights as a job never killed;
+//! - Ctrl-C on `mpirun` ends the job; `--resume` finishes it;
 //! - a rank that fails (its share of the file holds a NaN) ends the job naming the rank;
 //! - two hosts: two network namespaces joined by a virtual Ethernet link, `mpirun` on one
 //!   reaching the other as it would over ssh; the job trains what one process trains, and the
@@ -298,6 +299,76 @@ fn a_killed_rank_ends_the_job_and_resume_finishes_it() {
 }
 
 #[test]
+fn ctrl_c_on_mpirun_ends_the_job_and_resume_finishes_it() {
+    let d = Dir::new();
+    let args = [
+        VAE,
+        &[
+            "--epochs",
+            "1000",
+            "--checkpoint-every",
+            "1",
+            "--out",
+            "job",
+        ],
+    ]
+    .concat();
+    let child = mpirun_command(&d, 2, &args).spawn().unwrap();
+    let start = Instant::now();
+    while std::fs::read_to_string(d.path("job/metrics.jsonl"))
+        .map(|m| m.lines().count())
+        .unwrap_or(0)
+        < 20
+    {
+        assert!(start.elapsed() < Duration::from_secs(120), "no epochs");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let ranks = String::from_utf8(
+        Command::new("pgrep")
+            .args(["-P", &child.id().to_string()])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    // what a terminal sends mpirun on Ctrl-C
+    Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let out = wait_for(child, Duration::from_secs(60));
+    let text = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(!out.status.success(), "{text}");
+    assert!(
+        !d.path("job/config.json").exists(),
+        "an unfinished run looks finished:\n{text}"
+    );
+    // mpirun may return before its ranks are gone; a resume meanwhile is refused (the lock
+    // of a live process), so wait for them as a user would
+    for pid in ranks.split_whitespace() {
+        let start = Instant::now();
+        while Path::new(&format!("/proc/{pid}")).exists() {
+            assert!(
+                start.elapsed() < Duration::from_secs(20),
+                "rank {pid} lives on"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+    let done = metrics(&d.path("job")).len();
+    assert!(done < 1000, "{done}");
+    let resumed = ok(&mpirun(
+        &d,
+        2,
+        &["fit", "--resume", "--out", "job"],
+        Duration::from_secs(300),
+    ));
+    assert!(resumed.contains("resuming after epoch"), "{resumed}");
+    assert_eq!(metrics(&d.path("job")).len(), 1000);
+    d.run(&["sample", "--run", "job", "--n", "4", "--out", "s.png"]);
+}
+
+#[test]
 fn a_rank_that_fails_ends_the_job_naming_it() {
     let d = Dir::new();
     // a float array whose last row (rank 1's share) holds a NaN
@@ -329,6 +400,43 @@ fn a_rank_that_fails_ends_the_job_naming_it() {
     assert!(text.contains("error (rank 1 of 2)"), "{text}");
     assert!(text.contains("x.npy"), "{text}");
     assert!(!d.path("run").exists(), "{text}");
+}
+
+#[test]
+fn a_note_on_the_data_is_taken_from_every_rank_and_printed_once() {
+    let d = Dir::new();
+    // the second feature's range is wide on rank 1's rows only: the note needs both halves
+    let x = ndarray::Array2::<f32>::from_shape_fn((40, 3), |(i, j)| match (i, j) {
+        (i, 1) if i >= 20 => i as f32 * 1000.0,
+        (i, j) => ((i * 3 + j) % 7) as f32 * 0.1,
+    });
+    latent_data::npy::write_f32(&d.path("x.npy"), x.view()).unwrap();
+    let args = |out: &'static str| {
+        vec![
+            "fit",
+            "--model",
+            "pca",
+            "--data",
+            "x.npy",
+            "--latent-dim",
+            "2",
+            "--scale",
+            "none",
+            "--out",
+            out,
+        ]
+    };
+    let job = ok(&mpirun(&d, 2, &args("job"), Duration::from_secs(60)));
+    assert_eq!(job.matches("ranges differ by").count(), 1, "{job}");
+    let one = d.latent(&args("one"));
+    assert!(one.status.success());
+    let one = String::from_utf8_lossy(&one.stderr);
+    let note = |t: &str| {
+        t.lines()
+            .find(|l| l.contains("ranges differ by"))
+            .map(str::to_owned)
+    };
+    assert_eq!(note(&job), note(&one), "{job}\n{one}");
 }
 
 #[test]
@@ -379,8 +487,18 @@ impl TwoHosts {
         let (va, vb) = (format!("{}a", hosts.link), format!("{}b", hosts.link));
         let made = ip(&["netns", "add", &hosts.ns[1]])
             && ip(&[
-                "link", "add", &va, "netns", &hosts.ns[0], "type", "veth", "peer", "name",
-                &vb, "netns", &hosts.ns[1],
+                "link",
+                "add",
+                &va,
+                "netns",
+                &hosts.ns[0],
+                "type",
+                "veth",
+                "peer",
+                "name",
+                &vb,
+                "netns",
+                &hosts.ns[1],
             ])
             && [(0, &va), (1, &vb)].iter().all(|(h, dev)| {
                 let exec = ["netns", "exec", &hosts.ns[*h], "ip"];
@@ -401,7 +519,11 @@ impl TwoHosts {
             .arg(format!("/sys/class/net/{dev}/statistics/tx_bytes"))
             .output()
             .unwrap();
-        String::from_utf8(out.stdout).unwrap().trim().parse().unwrap()
+        String::from_utf8(out.stdout)
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap()
     }
 
     /// `mpirun` started on host 0 with one rank on each host: it reaches host 1 through a
@@ -431,19 +553,25 @@ impl TwoHosts {
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&agent, std::fs::Permissions::from_mode(0o755)).unwrap();
         let mut cmd = Command::new("ip");
-        cmd.args(["netns", "exec", &self.ns[0], "mpirun", "--allow-run-as-root"])
-            .arg("--hostfile")
-            .arg(&hostfile)
-            .args(["--mca", "plm_rsh_agent"])
-            .arg(&agent)
-            .args(["--mca", "oob_tcp_if_include", &self.cidr])
-            .args(["--mca", "btl_tcp_if_include", &self.cidr])
-            .args(["--mca", "pml", "ob1", "--mca", "btl", "tcp,self"])
-            .args(["-np", "2", BIN])
-            .args(args)
-            .current_dir(dir.root())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
+        cmd.args([
+            "netns",
+            "exec",
+            &self.ns[0],
+            "mpirun",
+            "--allow-run-as-root",
+        ])
+        .arg("--hostfile")
+        .arg(&hostfile)
+        .args(["--mca", "plm_rsh_agent"])
+        .arg(&agent)
+        .args(["--mca", "oob_tcp_if_include", &self.cidr])
+        .args(["--mca", "btl_tcp_if_include", &self.cidr])
+        .args(["--mca", "pml", "ob1", "--mca", "btl", "tcp,self"])
+        .args(["-np", "2", BIN])
+        .args(args)
+        .current_dir(dir.root())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
         cmd
     }
 }

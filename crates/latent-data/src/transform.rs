@@ -105,19 +105,12 @@ type FeatureRange = (usize, f32, f32);
 
 /// How far apart the features' ranges are: `(ratio, widest, narrowest)`, the ratio of the
 /// widest feature's span (max − min) to the narrowest non-constant one's, with the two
-/// features. `None` when fewer than two features vary.
-fn range_spread(x: ArrayView2<'_, f32>) -> Option<(f64, FeatureRange, FeatureRange)> {
-    let mut lo = vec![f32::INFINITY; x.ncols()];
-    let mut hi = vec![f32::NEG_INFINITY; x.ncols()];
-    for row in x.outer_iter() {
-        for ((l, h), &v) in lo.iter_mut().zip(hi.iter_mut()).zip(row) {
-            *l = l.min(v);
-            *h = h.max(v);
-        }
-    }
+/// features, from each feature's observed minimum `lo` and maximum `hi`. `None` when fewer
+/// than two features vary.
+fn range_spread(lo: &[f32], hi: &[f32]) -> Option<(f64, FeatureRange, FeatureRange)> {
     let spans: Vec<(usize, f64)> = lo
         .iter()
-        .zip(&hi)
+        .zip(hi)
         .map(|(&l, &h)| f64::from(h) - f64::from(l))
         .enumerate()
         .filter(|(_, s)| *s > 0.0)
@@ -129,6 +122,79 @@ fn range_spread(x: ArrayView2<'_, f32>) -> Option<(f64, FeatureRange, FeatureRan
     let &(w, ws) = spans.iter().max_by(cmp)?;
     let &(n, ns) = spans.iter().min_by(cmp)?;
     Some((ws / ns, (w, lo[w], hi[w]), (n, lo[n], hi[n])))
+}
+
+/// Each column's smallest and largest value (`+∞` and `−∞` for no rows).
+pub fn column_extent(x: ArrayView2<'_, f32>) -> (Vec<f32>, Vec<f32>) {
+    let mut lo = vec![f32::INFINITY; x.ncols()];
+    let mut hi = vec![f32::NEG_INFINITY; x.ncols()];
+    for row in x.outer_iter() {
+        for ((l, h), &v) in lo.iter_mut().zip(hi.iter_mut()).zip(row) {
+            *l = l.min(v);
+            *h = h.max(v);
+        }
+    }
+    (lo, hi)
+}
+
+/// The rows a [`Preprocess`] is fitted to, as far as fitting needs them: what is known of
+/// the data, and statistics of its rows. [`Preprocess::fit`] takes them from a
+/// [`Dataset`] in memory; a data-parallel job (the `latent` crate's `parallel` module) sums
+/// them over the ranks, each holding a share of the rows, so that both take the same
+/// decisions and refusals in one place, [`Preprocess::fit_rows`].
+pub trait FitRows {
+    /// The data's name, for messages.
+    fn name(&self) -> &str;
+    /// The values' known range (from the format), if any.
+    fn known_range(&self) -> Option<ValueRange>;
+    /// The image shape, for image data.
+    fn image_shape(&self) -> Option<ImageShape>;
+    /// Each feature's smallest and largest value over all the rows (`+∞`/`−∞` without rows).
+    ///
+    /// # Errors
+    /// A failing exchange between ranks.
+    fn column_extent(&self) -> latent_core::Result<(Vec<f32>, Vec<f32>)>;
+    /// Per-feature mean and standard deviation over all the rows, accumulated in `f64`
+    /// (dividing by `n − 1`; a constant feature, or a single row, gets 1: [`sd_or_one`]).
+    ///
+    /// # Errors
+    /// A failing exchange between ranks.
+    fn standardize(&self) -> latent_core::Result<Scaling>;
+    /// The smallest and largest of all the rows' values after `pre` (`None` without rows).
+    ///
+    /// # Errors
+    /// `pre`'s own refusals; a failing exchange between ranks.
+    fn extent_after(&self, pre: &Preprocess) -> Result<Option<(f32, f32)>>;
+}
+
+impl FitRows for Dataset {
+    fn name(&self) -> &str {
+        Dataset::name(self)
+    }
+
+    fn known_range(&self) -> Option<ValueRange> {
+        self.range()
+    }
+
+    fn image_shape(&self) -> Option<ImageShape> {
+        Dataset::image_shape(self)
+    }
+
+    fn column_extent(&self) -> latent_core::Result<(Vec<f32>, Vec<f32>)> {
+        Ok(column_extent(self.x()))
+    }
+
+    fn standardize(&self) -> latent_core::Result<Scaling> {
+        Ok(standardize(self.x()))
+    }
+
+    fn extent_after(&self, pre: &Preprocess) -> Result<Option<(f32, f32)>> {
+        Ok(if pre.is_identity() {
+            observed_range(self.x())
+        } else {
+            observed_range(pre.apply_rows(self.x())?.view())
+        })
+    }
 }
 
 /// Features whose ranges differ by more than this factor are worth a note when they are left
@@ -151,6 +217,11 @@ impl Preprocess {
         }
     }
 
+    /// Whether this is the identity transform.
+    pub fn is_identity(&self) -> bool {
+        matches!(self.scaling, Scaling::None) && self.binarize == Binarize::None
+    }
+
     /// Fit the scaling to `data` and check that the binarization applies.
     ///
     /// With [`ScaleChoice::None`] on data that are not images, features whose ranges differ
@@ -162,33 +233,53 @@ impl Preprocess {
     /// (all values equal), when a threshold is not finite, or when a binarization is asked for
     /// but the scaled values are not all in `[0, 1]`.
     pub fn fit(data: &Dataset, scale: ScaleChoice, binarize: Binarize) -> Result<Preprocess> {
-        let known = data.range();
+        Preprocess::fit_rows(data, scale, binarize)
+    }
+
+    /// [`Preprocess::fit`] to rows described by their statistics ([`FitRows`]): those of a
+    /// [`Dataset`], or of a data-parallel job's rows summed over its ranks.
+    ///
+    /// # Errors
+    /// As [`Preprocess::fit`]; a failing exchange between ranks, naming the data.
+    pub fn fit_rows(
+        data: &dyn FitRows,
+        scale: ScaleChoice,
+        binarize: Binarize,
+    ) -> Result<Preprocess> {
+        let name = data.name();
+        let core = |e| core_err(std::path::Path::new(name), e);
+        let known = data.known_range();
         let scaling = match scale {
             ScaleChoice::None => {
-                if data.image_shape().is_none()
-                    && let Some((ratio, (w, wl, wh), (n, nl, nh))) = range_spread(data.x())
-                    && ratio > SPREAD_NOTE
-                {
-                    crate::notes::emit(&format!(
-                        "{}: the features' ranges differ by {ratio:.0}× (feature {w}: \
-                         {wl}..{wh}, feature {n}: {nl}..{nh}, counted from 0) and --scale \
-                         none leaves them so: the widest features dominate the fit and its \
-                         error (--scale auto standardizes each feature)",
-                        data.name()
-                    ));
+                if data.image_shape().is_none() {
+                    let (lo, hi) = data.column_extent().map_err(core)?;
+                    if let Some((ratio, (w, wl, wh), (n, nl, nh))) = range_spread(&lo, &hi)
+                        && ratio > SPREAD_NOTE
+                    {
+                        crate::notes::emit(&format!(
+                            "{name}: the features' ranges differ by {ratio:.0}× (feature {w}: \
+                             {wl}..{wh}, feature {n}: {nl}..{nh}, counted from 0) and --scale \
+                             none leaves them so: the widest features dominate the fit and its \
+                             error (--scale auto standardizes each feature)"
+                        ));
+                    }
                 }
                 Scaling::None
             }
-            ScaleChoice::Auto => auto_scaling(known, data.image_shape(), binarize)
-                .unwrap_or_else(|| standardize(data.x())),
+            ScaleChoice::Auto => match auto_scaling(known, data.image_shape(), binarize) {
+                Some(s) => s,
+                None => data.standardize().map_err(core)?,
+            },
             ScaleChoice::Unit => {
                 let (min, max) = match known {
                     Some(r) => (r.min, r.max),
-                    None => observed_range(data.x()).unwrap_or((0.0, 0.0)),
+                    None => data
+                        .extent_after(&Preprocess::identity())?
+                        .unwrap_or((0.0, 0.0)),
                 };
                 Scaling::Unit { min, max }
             }
-            ScaleChoice::Standardize => standardize(data.x()),
+            ScaleChoice::Standardize => data.standardize().map_err(core)?,
         };
         if let Scaling::Unit { min, max } = scaling
             && max.partial_cmp(&min) != Some(std::cmp::Ordering::Greater)
@@ -196,8 +287,7 @@ impl Preprocess {
             return Err(invalid(
                 "unit scaling",
                 format!(
-                    "{}: the range {min}..{max} is empty, so it cannot be mapped to [0, 1]",
-                    data.name()
+                    "{name}: the range {min}..{max} is empty, so it cannot be mapped to [0, 1]"
                 ),
             ));
         }
@@ -211,17 +301,15 @@ impl Preprocess {
                 let scaled = Preprocess {
                     scaling: pre.scaling.clone(),
                     binarize: Binarize::None,
-                }
-                .apply_rows(data.x())?;
-                if let Some((lo, hi)) = observed_range(scaled.view())
+                };
+                if let Some((lo, hi)) = data.extent_after(&scaled)?
                     && (lo < -1e-6 || hi > 1.0 + 1e-6)
                 {
                     return Err(invalid(
                         "binarize",
                         format!(
-                            "{}: needs values in [0, 1] after scaling, but they span \
-                             {lo}..{hi} (use unit scaling)",
-                            data.name()
+                            "{name}: needs values in [0, 1] after scaling, but they span \
+                             {lo}..{hi} (use unit scaling)"
                         ),
                     ));
                 }

@@ -467,7 +467,13 @@ mod tests {
         for step in 1..=1500u64 {
             // a gradient for 10 steps, then none
             let g: Vec<f32> = (0..n)
-                .map(|i| if step <= 10 { (i as f32 + 1.0) * 1e-3 } else { 0.0 })
+                .map(|i| {
+                    if step <= 10 {
+                        (i as f32 + 1.0) * 1e-3
+                    } else {
+                        0.0
+                    }
+                })
                 .collect();
             let k = AdamScalars::new(&s, step, 1e-3);
             adam_update(&mut p, &g, &mut m, &mut v, &k, step == 1);

@@ -10,9 +10,11 @@
 //! depends on the data (the likelihood, a refusal) is taken from them, the same on every
 //! rank.
 
-use latent_core::{Collective, Dataset, ValueRange};
+use latent_core::{Collective, Dataset, ImageShape, ValueRange};
 use latent_data::source::DataSpec;
-use latent_data::transform::{Binarize, Preprocess, ScaleChoice, Scaling, auto_scaling, sd_or_one};
+use latent_data::transform::{
+    Binarize, FitRows, Preprocess, ScaleChoice, Scaling, column_extent, sd_or_one,
+};
 use ndarray::{Array2, Axis};
 
 use crate::data::DataSource;
@@ -89,46 +91,93 @@ pub fn load_share(source: &DataSource, comm: &dyn Collective) -> Result<Share> {
 }
 
 /// The smallest and largest of `x`'s values over every rank (`None` when no rank has any).
-fn observed(x: &Array2<f32>, comm: &dyn Collective) -> Result<Option<(f32, f32)>> {
+fn observed(x: &Array2<f32>, comm: &dyn Collective) -> latent_core::Result<Option<(f32, f32)>> {
     let (lo, hi) = x
         .iter()
         .fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), &v| {
             (l.min(f64::from(v)), h.max(f64::from(v)))
         });
     let mut m = [-lo, hi];
-    comm.max_f64(&mut m).map_err(self::comm)?;
+    comm.max_f64(&mut m)?;
     Ok((m[1] >= -m[0]).then_some((-m[0] as f32, m[1] as f32)))
 }
 
-/// Per-feature mean and standard deviation over every rank's rows (as one process computes
-/// them: f64 sums, deviations from the global mean, `n − 1`; a constant feature gets 1).
-fn standardize(share: &Share, comm: &dyn Collective) -> Result<Scaling> {
-    let d = share.x.ncols();
-    let mut sums = vec![0.0f64; d];
-    for row in share.x.outer_iter() {
-        for (s, &v) in sums.iter_mut().zip(row) {
-            *s += f64::from(v);
-        }
-    }
-    comm.sum_f64(&mut sums).map_err(self::comm)?;
-    let n = share.n.max(1) as f64;
-    let mean: Vec<f64> = sums.iter().map(|s| s / n).collect();
-    let mut ss = vec![0.0f64; d];
-    for row in share.x.outer_iter() {
-        for ((s, &v), m) in ss.iter_mut().zip(row).zip(&mean) {
-            let dv = f64::from(v) - m;
-            *s += dv * dv;
-        }
-    }
-    comm.sum_f64(&mut ss).map_err(self::comm)?;
-    Ok(Scaling::Standardize {
-        mean: mean.iter().map(|&m| m as f32).collect(),
-        std: ss.iter().map(|&s| sd_or_one(s, share.n)).collect(),
-    })
+/// A job's rows for fitting a preprocessing: this rank's share, statistics summed over the
+/// ranks.
+struct JobRows<'a> {
+    share: &'a Share,
+    comm: &'a dyn Collective,
 }
 
-/// [`Preprocess::fit`] over every rank's rows: the same scaling and the same refusals, from
-/// statistics summed over the ranks.
+impl FitRows for JobRows<'_> {
+    fn name(&self) -> &str {
+        self.share.meta.name()
+    }
+
+    fn known_range(&self) -> Option<ValueRange> {
+        self.share.meta.range()
+    }
+
+    fn image_shape(&self) -> Option<ImageShape> {
+        self.share.meta.image_shape()
+    }
+
+    fn column_extent(&self) -> latent_core::Result<(Vec<f32>, Vec<f32>)> {
+        let (lo, hi) = column_extent(self.share.x.view());
+        // one exchange: the maximum of −lo and of hi
+        let d = lo.len();
+        let mut m: Vec<f64> = lo.iter().map(|&v| -f64::from(v)).collect();
+        m.extend(hi.iter().map(|&v| f64::from(v)));
+        self.comm.max_f64(&mut m)?;
+        Ok((
+            m[..d].iter().map(|&v| -v as f32).collect(),
+            m[d..].iter().map(|&v| v as f32).collect(),
+        ))
+    }
+
+    /// As one process computes them: f64 sums, deviations from the global mean, `n − 1`.
+    fn standardize(&self) -> latent_core::Result<Scaling> {
+        let x = &self.share.x;
+        let d = x.ncols();
+        let mut sums = vec![0.0f64; d];
+        for row in x.outer_iter() {
+            for (s, &v) in sums.iter_mut().zip(row) {
+                *s += f64::from(v);
+            }
+        }
+        self.comm.sum_f64(&mut sums)?;
+        let n = self.share.n.max(1) as f64;
+        let mean: Vec<f64> = sums.iter().map(|s| s / n).collect();
+        let mut ss = vec![0.0f64; d];
+        for row in x.outer_iter() {
+            for ((s, &v), m) in ss.iter_mut().zip(row).zip(&mean) {
+                let dv = f64::from(v) - m;
+                *s += dv * dv;
+            }
+        }
+        self.comm.sum_f64(&mut ss)?;
+        Ok(Scaling::Standardize {
+            mean: mean.iter().map(|&m| m as f32).collect(),
+            std: ss.iter().map(|&s| sd_or_one(s, self.share.n)).collect(),
+        })
+    }
+
+    fn extent_after(&self, pre: &Preprocess) -> latent_data::Result<Option<(f32, f32)>> {
+        let core = |e| latent_data::DataError::Core {
+            path: self.name().into(),
+            source: e,
+        };
+        if pre.is_identity() {
+            observed(&self.share.x, self.comm).map_err(core)
+        } else {
+            let scaled = pre.apply_rows(self.share.x.view())?;
+            observed(&scaled, self.comm).map_err(core)
+        }
+    }
+}
+
+/// [`Preprocess::fit`] over every rank's rows: the same scaling, notes and refusals
+/// ([`Preprocess::fit_rows`]), from statistics summed over the ranks.
 ///
 /// # Errors
 /// As [`Preprocess::fit`], on every rank alike.
@@ -138,55 +187,11 @@ pub fn fit_preprocess(
     binarize: Binarize,
     comm: &dyn Collective,
 ) -> Result<Preprocess> {
-    let name = share.meta.name();
-    let known = share.meta.range();
-    let scaling = match scale {
-        ScaleChoice::None => Scaling::None,
-        ScaleChoice::Auto => match auto_scaling(known, share.meta.image_shape(), binarize) {
-            Some(s) => s,
-            None => standardize(share, comm)?,
-        },
-        ScaleChoice::Unit => {
-            let (min, max) = match known {
-                Some(r) => (r.min, r.max),
-                None => observed(&share.x, comm)?.unwrap_or((0.0, 0.0)),
-            };
-            Scaling::Unit { min, max }
-        }
-        ScaleChoice::Standardize => standardize(share, comm)?,
-    };
-    if let Scaling::Unit { min, max } = scaling
-        && max.partial_cmp(&min) != Some(std::cmp::Ordering::Greater)
-    {
-        return Err(Error::invalid(format!(
-            "unit scaling: {name}: the range {min}..{max} is empty, so it cannot be mapped to [0, 1]"
-        )));
-    }
-    let pre = Preprocess { scaling, binarize };
-    match binarize {
-        Binarize::None => {}
-        Binarize::Threshold { at } if !at.is_finite() => {
-            return Err(Error::invalid(format!(
-                "binarize threshold: {at} is not finite"
-            )));
-        }
-        Binarize::Threshold { .. } | Binarize::Bernoulli { .. } => {
-            let scaled = Preprocess {
-                scaling: pre.scaling.clone(),
-                binarize: Binarize::None,
-            }
-            .apply_rows(share.x.view())?;
-            if let Some((lo, hi)) = observed(&scaled, comm)?
-                && (lo < -1e-6 || hi > 1.0 + 1e-6)
-            {
-                return Err(Error::invalid(format!(
-                    "binarize: {name}: needs values in [0, 1] after scaling, but they span \
-                     {lo}..{hi} (use unit scaling)"
-                )));
-            }
-        }
-    }
-    Ok(pre)
+    Ok(Preprocess::fit_rows(
+        &JobRows { share, comm },
+        scale,
+        binarize,
+    )?)
 }
 
 /// This rank's rows preprocessed by `pre` (a static Bernoulli binarization draws for each row
@@ -219,8 +224,9 @@ pub fn display_range(share: &Share, comm: &dyn Collective) -> Result<ValueRange>
     Ok(match share.meta.range() {
         Some(r) => r,
         None => {
-            let (min, max) =
-                observed(&share.x, comm)?.unwrap_or((f32::INFINITY, f32::NEG_INFINITY));
+            let (min, max) = observed(&share.x, comm)
+                .map_err(self::comm)?
+                .unwrap_or((f32::INFINITY, f32::NEG_INFINITY));
             ValueRange { min, max }
         }
     })
