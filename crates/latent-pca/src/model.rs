@@ -3,7 +3,7 @@
 use faer::linalg::matmul::matmul;
 use faer::{Accum, MatMut, MatRef};
 use latent_core::{Error, Reduction, Result};
-use ndarray::{Array1, Array2, ArrayView1, ArrayView2};
+use ndarray::{Array1, Array2, ArrayView1, ArrayView2, Axis};
 
 use crate::linalg::par;
 
@@ -294,19 +294,30 @@ impl Reduction for Pca {
     fn encode(&self, x: ArrayView2<'_, f32>) -> Result<Array2<f32>> {
         self.check_input("pca encode input", x)?;
         let (n, d, k) = (x.nrows(), self.input_dim(), self.latent_dim());
-        let mut centered = Vec::with_capacity(n * d);
-        for row in x.outer_iter() {
-            centered.extend(row.iter().zip(&self.mean).map(|(&v, &m)| v - m));
-        }
+        // centred a block of rows at a time into one buffer, not the whole input: a copy of
+        // 60,000 × 784 rows (188 MB of fresh pages) took longer than the product itself
+        const BLOCK: usize = 4096;
+        let components = row_major(&self.components)?;
+        let mut centered = Vec::with_capacity(BLOCK.min(n) * d);
         let mut z = vec![0.0f32; n * k];
-        matmul(
-            MatMut::from_row_major_slice_mut(&mut z, n, k),
-            Accum::Replace,
-            MatRef::from_row_major_slice(&centered, n, d),
-            row_major(&self.components)?.transpose(),
-            1.0,
-            par(),
-        );
+        for (rows, out) in x
+            .axis_chunks_iter(Axis(0), BLOCK)
+            .zip(z.chunks_mut(BLOCK * k.max(1)))
+        {
+            centered.clear();
+            for row in rows.outer_iter() {
+                centered.extend(row.iter().zip(&self.mean).map(|(&v, &m)| v - m));
+            }
+            let b = rows.nrows();
+            matmul(
+                MatMut::from_row_major_slice_mut(out, b, k),
+                Accum::Replace,
+                MatRef::from_row_major_slice(&centered, b, d),
+                components.transpose(),
+                1.0,
+                par(),
+            );
+        }
         if self.whiten {
             for row in z.chunks_exact_mut(k) {
                 for (v, &s) in row.iter_mut().zip(&self.inv_scale) {
@@ -364,6 +375,25 @@ mod tests {
             noise_variance: 0.333_333,
             n_samples: 5,
             whiten: false,
+        }
+    }
+
+    /// Encoding goes a block of rows at a time: more rows than a block (and a partial last
+    /// one) give each row the codes it gets alone in a small call, bit for bit.
+    #[test]
+    fn encoding_in_blocks_is_encoding_row_by_row() {
+        let pca = Pca::from_parts(parts()).unwrap();
+        let x = Array2::from_shape_fn((9001, 3), |(i, j)| ((i * 7 + j * 13) % 101) as f32 * 0.37);
+        let z = pca.encode(x.view()).unwrap();
+        assert_eq!(z.dim(), (9001, 2));
+        for start in (0..9001).step_by(1000) {
+            let end = (start + 1000).min(9001);
+            let part = pca.encode(x.slice(ndarray::s![start..end, ..])).unwrap();
+            assert_eq!(
+                part,
+                z.slice(ndarray::s![start..end, ..]),
+                "rows {start}..{end}"
+            );
         }
     }
 
