@@ -130,8 +130,10 @@ pub fn column_extent(x: ArrayView2<'_, f32>) -> (Vec<f32>, Vec<f32>) {
     let mut hi = vec![f32::NEG_INFINITY; x.ncols()];
     for row in x.outer_iter() {
         for ((l, h), &v) in lo.iter_mut().zip(hi.iter_mut()).zip(row) {
-            *l = l.min(v);
-            *h = h.max(v);
+            // comparisons rather than f32::min/max (whose NaN rule keeps this loop from
+            // vectorising); a NaN is never taken, as with min/max
+            *l = if v < *l { v } else { *l };
+            *h = if v > *h { v } else { *h };
         }
     }
     (lo, hi)
