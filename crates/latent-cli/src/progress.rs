@@ -42,7 +42,7 @@ pub fn spinner(msg: &str) -> ProgressBar {
 /// a dozen lines, not 635).
 pub fn epoch_line_shown(epoch: usize, total: usize) -> bool {
     let every = total.div_ceil(10).max(1);
-    total <= 20 || epoch <= 1 || epoch >= total || epoch % every == 0
+    total <= 20 || epoch <= 1 || epoch >= total || epoch.is_multiple_of(every)
 }
 
 /// Where a [`Terminal`]'s lines of progress go.
@@ -128,7 +128,7 @@ impl latent_nn::Observer for Terminal {
         }
         self.count += 1;
         self.bar.inc(1);
-        if self.count % 10 == 0 {
+        if self.count.is_multiple_of(10) {
             let c = self.count as f64;
             self.bar.set_message(if self.vae {
                 format!(

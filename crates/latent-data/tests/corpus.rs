@@ -35,7 +35,7 @@ fn idx_header(magic: u32, dims: &[u32]) -> Vec<u8> {
 
 fn npy_file(header: &str, data: &[u8]) -> Vec<u8> {
     let mut h = header.to_string();
-    while (10 + h.len() + 1) % 64 != 0 {
+    while !(10 + h.len() + 1).is_multiple_of(64) {
         h.push(' ');
     }
     h.push('\n');

@@ -63,8 +63,17 @@ fn solvers_agree_on_fashion_mnist() {
         let rel = max_rel(a, b);
         eprintln!("{name}: explained variance within {rel:.2e} (relative)");
         assert!(rel < 1e-4, "{name}: {rel:.2e}");
+        // The exact solver fits these 8-bit images as the levels q/255 they stand for, in
+        // integers (exact); the others fit the f32 values nearest them, each off by at most
+        // 2⁻²⁴ relative, which moves a variance by at most 2⁻²³. Between two fits of the f32
+        // values, f64 accumulation leaves 1e-9.
+        let bound = if name.contains("exact") {
+            2f64.powi(-23)
+        } else {
+            1e-9
+        };
         let total = (a.total_variance() / b.total_variance() - 1.0).abs();
-        assert!(total < 1e-9, "{name}: total variance {total:.2e}");
+        assert!(total < bound, "{name}: total variance {total:.2e}");
         // The leading axes are well separated and agree closely.
         let angle = common::max_angle(
             a.components().slice(s![..10, ..]),

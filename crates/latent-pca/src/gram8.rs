@@ -1,0 +1,562 @@
+//! The exact Gram matrix of 8-bit data (images): `G = QᵀQ` and the column sums `S` of the
+//! integer levels `Q` (`0..=255`) behind the rows, computed in integer arithmetic.
+//!
+//! Image data is 8-bit. Whether it arrives as the levels themselves (`0.0, 1.0, …, 255.0`)
+//! or scaled to `[0, 1]` (a level `q` stored as the f32 or f64 nearest `q / 255`, by a
+//! division or a multiplication by `1/255`), every value is one of 256 levels, and the
+//! covariance is `(n·G − S Sᵀ) / (n (n − 1))` times the squared scale, exactly, from integers:
+//! `n·G_ij − S_i S_j` is an exact integer (in i128), rounded once to f64. No centring pass,
+//! no cancellation, the same bits on any host and any thread count — and the products run as
+//! AVX-512 VNNI byte dot products, four times the multiply–adds of an f32 FMA per instruction.
+//!
+//! [`levels`] decides on a sample whether data looks 8-bit; [`gram`] then checks every value
+//! as it packs it and gives up (`None`) on the first that is not a level, or when this host
+//! has no integer kernel: the caller fits in floating point as before.
+//!
+//! Layout: the rows are packed a slab of [`SLAB_ROWS`] at a time (in L2) into panels of
+//! [`PANEL`] columns; in a panel, each group of 4 rows (a "quad") is one `u32` per column, its
+//! byte `b` the level of row `4t + b`. A VNNI `vpdpbusd` multiplies 4 unsigned bytes by 4
+//! signed bytes and adds the 4 products to an i32 lane: the broadcast side (the tile's 8 rows
+//! of `G`) is the unsigned levels, the vector side (32 columns of `G`) the levels minus 128
+//! (a XOR with `0x80`), and `Σ a (b − 128) + 128 Σ a` restores `G`.
+#![allow(unsafe_code)] // the SIMD kernel: runtime-detected target features and vector loads
+
+use ndarray::{ArrayView2, Axis, s};
+use rayon::prelude::*;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// Rows packed at a time into a slab (a multiple of 4): `SLAB_ROWS × d` bytes, in L2.
+const SLAB_ROWS: usize = 1024;
+/// Columns per panel, and per tile of the vector side of the kernel.
+const PANEL: usize = 32;
+/// Rows of `G` per tile (the broadcast side of the kernel).
+const MR: usize = 8;
+/// Slabs accumulated in i32 before they are added to the i64 totals: each product of a
+/// level and a level minus 128 is at most `255 · 128` in magnitude, so a slab adds at most
+/// `SLAB_ROWS · 255 · 128` to a lane.
+const FLUSH_SLABS: usize = 32;
+const _: () = assert!(SLAB_ROWS.is_multiple_of(4) && PANEL.is_multiple_of(MR));
+const _: () = assert!((FLUSH_SLABS * SLAB_ROWS * 255 * 128) < i32::MAX as usize);
+/// The widest data fitted this way: the per-thread i32 and i64 accumulators take 12 bytes
+/// per entry of `G`.
+const MAX_DIM: usize = 4096;
+/// The most rows: the sums stay exact in f64 (`n · 255² < 2⁵³`) when summed over ranks.
+const MAX_ROWS: usize = 1 << 36;
+
+/// How a value stands for an 8-bit level `q`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Grid {
+    /// The level itself: `0.0, 1.0, …, 255.0`.
+    Integers,
+    /// `q / 255`, rounded to the value's type (by a division or a multiplication by `1/255`;
+    /// in f64 also an f32 value widened).
+    Over255,
+}
+
+impl Grid {
+    /// The value of level 1.
+    pub(crate) fn scale(self) -> f64 {
+        match self {
+            Grid::Integers => 1.0,
+            Grid::Over255 => 1.0 / 255.0,
+        }
+    }
+}
+
+/// An element type of the data: the level a value stands for on a [`Grid`].
+pub(crate) trait Level: Copy + Into<f64> + Sync {
+    /// The level `q` nearest `self` on `grid`, and whether `self` is exactly that level's
+    /// value (`false` for NaN, infinities and values off the grid). Branch-free, so that
+    /// the packing loop vectorises.
+    fn level(self, grid: Grid) -> (u8, bool);
+}
+
+impl Level for f32 {
+    #[inline(always)]
+    fn level(self, grid: Grid) -> (u8, bool) {
+        match grid {
+            Grid::Integers => {
+                let q = self as u8; // saturating; NaN → 0
+                (q, f32::from(q) == self)
+            }
+            Grid::Over255 => {
+                let q = (self * 255.0 + 0.5) as u8;
+                let f = f32::from(q);
+                (q, (f / 255.0 == self) | (f * (1.0 / 255.0) == self))
+            }
+        }
+    }
+}
+
+impl Level for f64 {
+    #[inline(always)]
+    fn level(self, grid: Grid) -> (u8, bool) {
+        match grid {
+            Grid::Integers => {
+                let q = self as u8;
+                (q, f64::from(q) == self)
+            }
+            Grid::Over255 => {
+                let q = (self * 255.0 + 0.5) as u8;
+                let (f, h) = (f64::from(q), f32::from(q));
+                let ok = (f / 255.0 == self)
+                    | (f * (1.0 / 255.0) == self)
+                    | (f64::from(h / 255.0) == self)
+                    | (f64::from(h * (1.0 / 255.0)) == self);
+                (q, ok)
+            }
+        }
+    }
+}
+
+/// Rows of the sample that [`levels`] checks.
+const SAMPLE_ROWS: usize = 64;
+
+/// The grids on which the first rows of `x` lie: `[Integers, Over255]` (both true for no
+/// rows). A cheap test before [`gram`], which checks every value.
+pub(crate) fn levels<E: Level>(x: ArrayView2<'_, E>) -> [bool; 2] {
+    let sample = x.slice(s![..x.nrows().min(SAMPLE_ROWS), ..]);
+    [Grid::Integers, Grid::Over255].map(|g| sample.iter().all(|&v| v.level(g).1))
+}
+
+/// The exact integer Gram matrix and column sums of the levels of `x`'s rows.
+pub(crate) struct Gram8 {
+    /// `d × d` row-major: `G_ij = Σ_r q_ri q_rj` for `j ≤ i` (the upper triangle is zero).
+    pub gram: Vec<i64>,
+    /// `S_j = Σ_r q_rj`.
+    pub sums: Vec<i64>,
+}
+
+/// The integer kernels this host can run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kernel {
+    /// AVX-512 VNNI (`vpdpbusd` on 512-bit vectors): Intel since Ice Lake, AMD since Zen 4.
+    Vnni512,
+    /// Plain Rust: the reference the SIMD kernel is tested against; far slower than the f32
+    /// product, so never chosen for a fit.
+    #[cfg_attr(not(test), allow(dead_code))]
+    Scalar,
+}
+
+fn host_kernel() -> Option<Kernel> {
+    #[cfg(target_arch = "x86_64")]
+    if is_x86_feature_detected!("avx512f")
+        && is_x86_feature_detected!("avx512bw")
+        && is_x86_feature_detected!("avx512vnni")
+    {
+        return Some(Kernel::Vnni512);
+    }
+    None
+}
+
+/// Whether [`gram`] can run here (a fast integer kernel exists).
+pub(crate) fn available() -> bool {
+    host_kernel().is_some()
+}
+
+/// The Gram matrix and column sums of the levels of `x`'s rows on `grid`: `None` when a value
+/// is not a level of `grid` (the caller then fits in floating point), when this host has no
+/// integer kernel, or when `x` is wider than [`MAX_DIM`] or longer than [`MAX_ROWS`].
+pub(crate) fn gram<E: Level>(x: ArrayView2<'_, E>, grid: Grid) -> Option<Gram8> {
+    gram_with(x, grid, host_kernel()?)
+}
+
+fn gram_with<E: Level>(x: ArrayView2<'_, E>, grid: Grid, kernel: Kernel) -> Option<Gram8> {
+    let (n, d) = x.dim();
+    if d == 0 || d > MAX_DIM || n > MAX_ROWS {
+        return None;
+    }
+    let dp = d.div_ceil(PANEL) * PANEL;
+    let slabs = n.div_ceil(SLAB_ROWS);
+    let off_grid = AtomicBool::new(false);
+    let total = (0..slabs)
+        .into_par_iter()
+        .with_min_len(4)
+        .fold(
+            || Worker::new(d, dp),
+            |mut w, s| {
+                if !off_grid.load(Ordering::Relaxed) {
+                    let rows = x.slice_axis(
+                        Axis(0),
+                        (s * SLAB_ROWS..((s + 1) * SLAB_ROWS).min(n)).into(),
+                    );
+                    if w.add(rows, grid, kernel) {
+                        off_grid.store(true, Ordering::Relaxed);
+                    }
+                }
+                w
+            },
+        )
+        .map(Worker::finish)
+        .reduce(
+            || Totals::zeros(d, dp),
+            |mut a, b| {
+                a.add(&b);
+                a
+            },
+        );
+    if off_grid.load(Ordering::Relaxed) {
+        return None;
+    }
+    Some(total.into_gram(d, dp))
+}
+
+/// Per-thread i64 totals: `G' = Σ a (b − 128)` over the tiles' entries (`dp × dp`) and the
+/// column sums.
+struct Totals {
+    gram: Vec<i64>,
+    sums: Vec<i64>,
+}
+
+impl Totals {
+    fn zeros(d: usize, dp: usize) -> Self {
+        Self {
+            gram: vec![0; dp * dp],
+            sums: vec![0; d],
+        }
+    }
+
+    fn add(&mut self, other: &Totals) {
+        self.gram
+            .iter_mut()
+            .zip(&other.gram)
+            .for_each(|(a, b)| *a += b);
+        self.sums
+            .iter_mut()
+            .zip(&other.sums)
+            .for_each(|(a, b)| *a += b);
+    }
+
+    /// `G = G' + 128 S_i` on and below the diagonal, `d × d`.
+    fn into_gram(self, d: usize, dp: usize) -> Gram8 {
+        let mut gram = vec![0i64; d * d];
+        for i in 0..d {
+            for j in 0..=i {
+                gram[i * d + j] = self.gram[i * dp + j] + 128 * self.sums[i];
+            }
+        }
+        Gram8 {
+            gram,
+            sums: self.sums,
+        }
+    }
+}
+
+/// One thread's state: the slab, the i32 tile accumulators and the i64 totals.
+struct Worker {
+    d: usize,
+    dp: usize,
+    slab: Vec<u32>,
+    slab_sums: Vec<u32>,
+    acc: Vec<i32>,
+    pending: usize,
+    totals: Totals,
+}
+
+impl Worker {
+    fn new(d: usize, dp: usize) -> Self {
+        Self {
+            d,
+            dp,
+            slab: vec![0; SLAB_ROWS / 4 * dp],
+            slab_sums: vec![0; d],
+            acc: vec![0; dp * dp],
+            pending: 0,
+            totals: Totals::zeros(d, dp),
+        }
+    }
+
+    /// Packs `rows` and adds their products; `true` when a value is off the grid.
+    fn add<E: Level>(&mut self, rows: ArrayView2<'_, E>, grid: Grid, kernel: Kernel) -> bool {
+        let quads = rows.nrows().div_ceil(4);
+        let slab = &mut self.slab[..quads * self.dp];
+        self.slab_sums.fill(0);
+        if pack(rows, grid, self.dp, slab, &mut self.slab_sums) {
+            return true;
+        }
+        self.totals
+            .sums
+            .iter_mut()
+            .zip(&self.slab_sums)
+            .for_each(|(t, &s)| *t += i64::from(s));
+        match kernel {
+            #[cfg(target_arch = "x86_64")]
+            Kernel::Vnni512 => {
+                // SAFETY: `Vnni512` is chosen only when the CPU reports avx512f, avx512bw and
+                // avx512vnni (`host_kernel`).
+                unsafe { vnni512::tiles(slab, quads, self.dp, &mut self.acc) }
+            }
+            #[cfg(not(target_arch = "x86_64"))]
+            Kernel::Vnni512 => unreachable!("no VNNI kernel off x86_64"),
+            Kernel::Scalar => scalar_tiles(slab, quads, self.dp, &mut self.acc),
+        }
+        self.pending += 1;
+        if self.pending == FLUSH_SLABS {
+            self.flush();
+        }
+        false
+    }
+
+    fn flush(&mut self) {
+        self.totals
+            .gram
+            .iter_mut()
+            .zip(&mut self.acc)
+            .for_each(|(t, a)| {
+                *t += i64::from(*a);
+                *a = 0;
+            });
+        self.pending = 0;
+    }
+
+    fn finish(mut self) -> Totals {
+        self.flush();
+        debug_assert_eq!(self.totals.sums.len(), self.d);
+        self.totals
+    }
+}
+
+/// Packs `rows` (at most [`SLAB_ROWS`]) into `slab` (`quads × dp` lanes: panel `p`, quad `t`,
+/// column `c` at `(p·quads + t)·PANEL + c`; columns past `d` and rows past the last are
+/// zero) and adds each column's levels to `sums`. Returns `true` when a value is off the grid.
+fn pack<E: Level>(
+    rows: ArrayView2<'_, E>,
+    grid: Grid,
+    dp: usize,
+    slab: &mut [u32],
+    sums: &mut [u32],
+) -> bool {
+    let (n, d) = rows.dim();
+    let quads = n.div_ceil(4);
+    let panels = dp / PANEL;
+    let mut off = false;
+    // rows as contiguous slices (a copy for a strided view, e.g. Fortran order)
+    let owned;
+    let flat: &[E] = match rows.as_slice() {
+        Some(f) => f,
+        None => {
+            owned = rows.iter().copied().collect::<Vec<E>>();
+            &owned
+        }
+    };
+    for t in 0..quads {
+        let present = (n - 4 * t).min(4);
+        let row = |b: usize| &flat[(4 * t + b.min(present - 1)) * d..][..d];
+        // a missing row of the last quad repeats a present one and is masked to zero
+        let mask = [0, 1, 2, 3].map(|b| if b < present { 0xffu32 } else { 0 });
+        let (r0, r1, r2, r3) = (row(0), row(1), row(2), row(3));
+        for p in 0..panels {
+            let c0 = p * PANEL;
+            let w = d.saturating_sub(c0).min(PANEL);
+            let out = &mut slab[(p * quads + t) * PANEL..][..PANEL];
+            let cols = c0..c0 + w;
+            for ((((o, s), &a), &b), (&c, &e)) in out[..w]
+                .iter_mut()
+                .zip(&mut sums[cols.clone()])
+                .zip(&r0[cols.clone()])
+                .zip(&r1[cols.clone()])
+                .zip(r2[cols.clone()].iter().zip(&r3[cols]))
+            {
+                let (qa, oa) = a.level(grid);
+                let (qb, ob) = b.level(grid);
+                let (qc, oc) = c.level(grid);
+                let (qe, oe) = e.level(grid);
+                let lane = (u32::from(qa) & mask[0])
+                    | ((u32::from(qb) & mask[1]) << 8)
+                    | ((u32::from(qc) & mask[2]) << 16)
+                    | ((u32::from(qe) & mask[3]) << 24);
+                off |= !(oa & ob & oc & oe);
+                *o = lane;
+                *s += (lane & 0xff) + ((lane >> 8) & 0xff) + ((lane >> 16) & 0xff) + (lane >> 24);
+            }
+            out[w..].fill(0);
+        }
+    }
+    off
+}
+
+/// The tiles of [`vnni512::tiles`] in plain Rust, for the tests.
+fn scalar_tiles(slab: &[u32], quads: usize, dp: usize, acc: &mut [i32]) {
+    let byte = |lane: u32, b: usize| ((lane >> (8 * b)) & 0xff) as i32;
+    for i0 in (0..dp).step_by(MR) {
+        let (pa, oa) = (i0 / PANEL, i0 % PANEL);
+        for pj in 0..=(i0 + MR - 1) / PANEL {
+            for t in 0..quads {
+                let a = &slab[(pa * quads + t) * PANEL + oa..][..MR];
+                let bv = &slab[(pj * quads + t) * PANEL..][..PANEL];
+                for (m, &la) in a.iter().enumerate() {
+                    for (c, &lb) in bv.iter().enumerate() {
+                        let dot: i32 = (0..4).map(|b| byte(la, b) * (byte(lb, b) - 128)).sum();
+                        acc[(i0 + m) * dp + pj * PANEL + c] += dot;
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+mod vnni512 {
+    use super::{MR, PANEL};
+    use std::arch::x86_64::{
+        __m512i, _mm512_dpbusd_epi32, _mm512_loadu_si512, _mm512_set1_epi32, _mm512_storeu_si512,
+        _mm512_xor_si512,
+    };
+
+    #[inline(always)]
+    fn load(s: &[i32]) -> __m512i {
+        let s = &s[..16];
+        // SAFETY: `s` holds 16 i32 = 64 bytes; the load is unaligned.
+        unsafe { _mm512_loadu_si512(s.as_ptr().cast()) }
+    }
+
+    #[inline(always)]
+    fn load_u(s: &[u32]) -> __m512i {
+        let s = &s[..16];
+        // SAFETY: as `load`.
+        unsafe { _mm512_loadu_si512(s.as_ptr().cast()) }
+    }
+
+    #[inline(always)]
+    fn store(s: &mut [i32], v: __m512i) {
+        let s = &mut s[..16];
+        // SAFETY: `s` holds 16 i32 = 64 bytes; the store is unaligned.
+        unsafe { _mm512_storeu_si512(s.as_mut_ptr().cast(), v) }
+    }
+
+    /// Adds every tile on or below the diagonal of `G' = Σ a (b − 128)` over the slab's
+    /// quads to `acc` (`dp × dp`, row-major): tiles of [`MR`] rows (broadcast, unsigned)
+    /// by [`PANEL`] columns (two vectors, signed).
+    ///
+    /// # Safety
+    /// The CPU must support avx512f, avx512bw and avx512vnni.
+    #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
+    pub(super) unsafe fn tiles(slab: &[u32], quads: usize, dp: usize, acc: &mut [i32]) {
+        let flip = _mm512_set1_epi32(0x8080_8080_u32 as i32);
+        let panel = |p: usize| &slab[p * quads * PANEL..(p + 1) * quads * PANEL];
+        for i0 in (0..dp).step_by(MR) {
+            let (a_panel, oa) = (panel(i0 / PANEL), i0 % PANEL);
+            for pj in 0..=(i0 + MR - 1) / PANEL {
+                let b_panel = panel(pj);
+                let mut c = [[flip; 2]; MR];
+                for (m, row) in c.iter_mut().enumerate() {
+                    let at = (i0 + m) * dp + pj * PANEL;
+                    row[0] = load(&acc[at..]);
+                    row[1] = load(&acc[at + 16..]);
+                }
+                for (a, b) in a_panel.chunks_exact(PANEL).zip(b_panel.chunks_exact(PANEL)) {
+                    let b0 = _mm512_xor_si512(load_u(&b[..16]), flip);
+                    let b1 = _mm512_xor_si512(load_u(&b[16..]), flip);
+                    let a = &a[oa..oa + MR];
+                    for (row, &la) in c.iter_mut().zip(a) {
+                        let av = _mm512_set1_epi32(la as i32);
+                        row[0] = _mm512_dpbusd_epi32(row[0], av, b0);
+                        row[1] = _mm512_dpbusd_epi32(row[1], av, b1);
+                    }
+                }
+                for (m, row) in c.iter().enumerate() {
+                    let at = (i0 + m) * dp + pj * PANEL;
+                    store(&mut acc[at..], row[0]);
+                    store(&mut acc[at + 16..], row[1]);
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::Array2;
+
+    fn naive(q: &Array2<u8>) -> (Vec<i64>, Vec<i64>) {
+        let (n, d) = q.dim();
+        let mut g = vec![0i64; d * d];
+        let mut s = vec![0i64; d];
+        for r in 0..n {
+            for i in 0..d {
+                s[i] += i64::from(q[[r, i]]);
+                for j in 0..=i {
+                    g[i * d + j] += i64::from(q[[r, i]]) * i64::from(q[[r, j]]);
+                }
+            }
+        }
+        (g, s)
+    }
+
+    fn levels_of(n: usize, d: usize, seed: u64) -> Array2<u8> {
+        let mut s = seed;
+        Array2::from_shape_fn((n, d), |_| {
+            s = s
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            // many zeros and many 255s, as images have
+            match (s >> 60) % 4 {
+                0 => 0,
+                1 => 255,
+                _ => (s >> 33) as u8,
+            }
+        })
+    }
+
+    #[test]
+    fn every_kernel_gives_the_exact_gram_matrix() {
+        // rows not a multiple of 4 or of a slab, columns not a multiple of a panel
+        for (n, d) in [(1, 1), (7, 5), (SLAB_ROWS * 2 + 3, 45), (300, 70)] {
+            let q = levels_of(n, d, (n * 31 + d) as u64);
+            let (g, s) = naive(&q);
+            let ints = q.mapv(f32::from);
+            let scaled = q.mapv(|v| f32::from(v) / 255.0);
+            let scaled_mul = q.mapv(|v| f32::from(v) * (1.0 / 255.0));
+            let wide = q.mapv(|v| f64::from(v) / 255.0);
+            let mut kernels = vec![Kernel::Scalar];
+            kernels.extend(host_kernel());
+            for kernel in kernels {
+                let check = |got: Option<Gram8>| {
+                    let got = got.unwrap_or_else(|| panic!("{kernel:?} {n}×{d}: refused"));
+                    assert_eq!(got.sums, s, "{kernel:?} {n}×{d}");
+                    assert_eq!(got.gram, g, "{kernel:?} {n}×{d}");
+                };
+                check(gram_with(ints.view(), Grid::Integers, kernel));
+                check(gram_with(scaled.view(), Grid::Over255, kernel));
+                check(gram_with(scaled_mul.view(), Grid::Over255, kernel));
+                check(gram_with(wide.view(), Grid::Over255, kernel));
+                // Fortran order: the same matrix
+                let f = ints.t().as_standard_layout().t().to_owned();
+                check(gram_with(f.view(), Grid::Integers, kernel));
+            }
+        }
+    }
+
+    #[test]
+    fn a_value_off_the_grid_is_refused_anywhere() {
+        let q = levels_of(SLAB_ROWS * 3, 20, 9);
+        for (r, c, v) in [
+            (0, 0, 0.5f32),
+            (SLAB_ROWS * 2 + 7, 19, f32::NAN),
+            (5, 3, -1.0),
+            (100, 4, 256.0),
+            (SLAB_ROWS * 3 - 1, 0, f32::INFINITY),
+        ] {
+            let mut x = q.mapv(f32::from);
+            x[[r, c]] = v;
+            assert!(
+                gram_with(x.view(), Grid::Integers, Kernel::Scalar).is_none(),
+                "{v} at {r},{c}"
+            );
+            let mut y = q.mapv(|v| f32::from(v) / 255.0);
+            y[[r, c]] = if v == 0.5 { 0.5 / 255.0 } else { v };
+            assert!(
+                gram_with(y.view(), Grid::Over255, Kernel::Scalar).is_none(),
+                "{v} at {r},{c}"
+            );
+        }
+        // 1e-3 is not k/255 for any k; 0.2 = 51/255 is
+        let x = ndarray::arr2(&[[0.2f32, 1.0], [1e-3, 0.0]]);
+        assert_eq!(levels(x.view()), [false, false]);
+        let x = ndarray::arr2(&[[0.2f32, 1.0], [51.0 / 255.0, 0.0]]);
+        assert_eq!(levels(x.view()), [false, true]);
+        let x = ndarray::arr2(&[[2.0f32, 1.0], [255.0, 0.0]]);
+        assert_eq!(levels(x.view()), [true, false]);
+    }
+}
