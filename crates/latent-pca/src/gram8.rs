@@ -69,6 +69,12 @@ pub(crate) trait Level: Copy + Into<f64> + Sync {
     /// value (`false` for NaN, infinities and values off the grid). Branch-free, so that
     /// the packing loop vectorises.
     fn level(self, grid: Grid) -> (u8, bool);
+
+    /// The values as f32, when they are (the packing has a SIMD path for f32).
+    fn as_f32(values: &[Self]) -> Option<&[f32]> {
+        let _ = values;
+        None
+    }
 }
 
 impl Level for f32 {
@@ -85,6 +91,10 @@ impl Level for f32 {
                 (q, (f / 255.0 == self) | (f * (1.0 / 255.0) == self))
             }
         }
+    }
+
+    fn as_f32(values: &[f32]) -> Option<&[f32]> {
+        Some(values)
     }
 }
 
@@ -169,32 +179,32 @@ fn gram_with<E: Level>(x: ArrayView2<'_, E>, grid: Grid, kernel: Kernel) -> Opti
     let dp = d.div_ceil(PANEL) * PANEL;
     let slabs = n.div_ceil(SLAB_ROWS);
     let off_grid = AtomicBool::new(false);
-    let total = (0..slabs)
+    // one worker (and one set of accumulators, 12 bytes per entry of `G`) per thread, each
+    // over a contiguous run of slabs; the integer sums do not depend on the split
+    let workers = rayon::current_num_threads().clamp(1, slabs.max(1));
+    let per = slabs.div_ceil(workers);
+    let total = (0..workers)
         .into_par_iter()
-        .with_min_len(4)
-        .fold(
-            || Worker::new(d, dp),
-            |mut w, s| {
-                if !off_grid.load(Ordering::Relaxed) {
-                    let rows = x.slice_axis(
-                        Axis(0),
-                        (s * SLAB_ROWS..((s + 1) * SLAB_ROWS).min(n)).into(),
-                    );
-                    if w.add(rows, grid, kernel) {
-                        off_grid.store(true, Ordering::Relaxed);
-                    }
+        .map(|k| {
+            let mut w = Worker::new(d, dp);
+            for s in k * per..((k + 1) * per).min(slabs) {
+                if off_grid.load(Ordering::Relaxed) {
+                    break;
                 }
-                w
-            },
-        )
-        .map(Worker::finish)
-        .reduce(
-            || Totals::zeros(d, dp),
-            |mut a, b| {
-                a.add(&b);
-                a
-            },
-        );
+                let rows = x.slice_axis(
+                    Axis(0),
+                    (s * SLAB_ROWS..((s + 1) * SLAB_ROWS).min(n)).into(),
+                );
+                if w.add(rows, grid, kernel) {
+                    off_grid.store(true, Ordering::Relaxed);
+                }
+            }
+            w.finish()
+        })
+        .reduce_with(|mut a, b| {
+            a.add(&b);
+            a
+        })?;
     if off_grid.load(Ordering::Relaxed) {
         return None;
     }
@@ -271,7 +281,16 @@ impl Worker {
         let quads = rows.nrows().div_ceil(4);
         let slab = &mut self.slab[..quads * self.dp];
         self.slab_sums.fill(0);
-        if pack(rows, grid, self.dp, slab, &mut self.slab_sums) {
+        let flat32 = rows.as_slice().and_then(E::as_f32);
+        let off = match (kernel, flat32) {
+            #[cfg(target_arch = "x86_64")]
+            (Kernel::Vnni512, Some(flat)) => {
+                // SAFETY: as for the kernel below.
+                unsafe { vnni512::pack_f32(flat, rows.ncols(), grid, slab, &mut self.slab_sums) }
+            }
+            _ => pack(rows, grid, self.dp, slab, &mut self.slab_sums),
+        };
+        if off {
             return true;
         }
         self.totals
@@ -319,6 +338,7 @@ impl Worker {
 /// Packs `rows` (at most [`SLAB_ROWS`]) into `slab` (`quads × dp` lanes: panel `p`, quad `t`,
 /// column `c` at `(p·quads + t)·PANEL + c`; columns past `d` and rows past the last are
 /// zero) and adds each column's levels to `sums`. Returns `true` when a value is off the grid.
+#[inline(always)]
 fn pack<E: Level>(
     rows: ArrayView2<'_, E>,
     grid: Grid,
@@ -397,11 +417,88 @@ fn scalar_tiles(slab: &[u32], quads: usize, dp: usize, acc: &mut [i32]) {
 
 #[cfg(target_arch = "x86_64")]
 mod vnni512 {
-    use super::{MR, PANEL};
-    use std::arch::x86_64::{
-        __m512i, _mm512_dpbusd_epi32, _mm512_loadu_si512, _mm512_set1_epi32, _mm512_storeu_si512,
-        _mm512_xor_si512,
-    };
+    use super::{Grid, MR, PANEL};
+    use std::arch::x86_64::*;
+
+    /// [`super::pack`] for contiguous f32 rows (`flat`, `d` columns), 16 columns at a time:
+    /// the level `q` of each value, whether the value is exactly `q`'s (on [`Grid::Over255`]:
+    /// `q / 255` or `q · (1/255)` rounded to f32), the four rows' levels as the bytes of one
+    /// lane, and the column sums.
+    ///
+    /// # Safety
+    /// The CPU must support avx512f, avx512bw and avx512vnni.
+    #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
+    pub(super) unsafe fn pack_f32(
+        flat: &[f32],
+        d: usize,
+        grid: Grid,
+        slab: &mut [u32],
+        sums: &mut [u32],
+    ) -> bool {
+        let n = flat.len() / d;
+        let quads = n.div_ceil(4);
+        let panels = d.div_ceil(PANEL);
+        assert!(slab.len() >= quads * panels * PANEL && sums.len() == d);
+        let (scale, half) = match grid {
+            Grid::Integers => (1.0, 0.0),
+            Grid::Over255 => (255.0, 0.5),
+        };
+        let (scale, half) = (_mm512_set1_ps(scale), _mm512_set1_ps(half));
+        let (lo, hi) = (_mm512_setzero_si512(), _mm512_set1_epi32(255));
+        let (div, recip) = (_mm512_set1_ps(255.0), _mm512_set1_ps(1.0 / 255.0));
+        let mut good: __mmask16 = 0xffff;
+        for t in 0..quads {
+            let present = (n - 4 * t).min(4);
+            for p in 0..panels {
+                for half_panel in 0..2 {
+                    let c = p * PANEL + 16 * half_panel;
+                    let w = d.saturating_sub(c).min(16);
+                    let cols: __mmask16 = ((1u32 << w) - 1) as __mmask16;
+                    let mut lane = _mm512_setzero_si512();
+                    let mut total = _mm512_setzero_si512();
+                    // past the last column (w = 0) the lanes stay zero
+                    for b in 0..if w > 0 { present } else { 0 } {
+                        let at = (4 * t + b) * d + c;
+                        let row = &flat[at..at + w];
+                        // SAFETY: the mask reads the `w` values of `row` alone.
+                        let v = unsafe { _mm512_maskz_loadu_ps(cols, row.as_ptr()) };
+                        let q = _mm512_cvttps_epi32(_mm512_fmadd_ps(v, scale, half));
+                        let q = _mm512_min_epi32(_mm512_max_epi32(q, lo), hi);
+                        let f = _mm512_cvtepi32_ps(q);
+                        let ok = match grid {
+                            Grid::Integers => _mm512_cmpeq_ps_mask(f, v),
+                            Grid::Over255 => {
+                                _mm512_cmpeq_ps_mask(_mm512_div_ps(f, div), v)
+                                    | _mm512_cmpeq_ps_mask(_mm512_mul_ps(f, recip), v)
+                            }
+                        };
+                        good &= ok;
+                        lane = _mm512_or_si512(
+                            lane,
+                            _mm512_sllv_epi32(q, _mm512_set1_epi32(8 * b as i32)),
+                        );
+                        total = _mm512_add_epi32(total, q);
+                    }
+                    let out = &mut slab[(p * quads + t) * PANEL + 16 * half_panel..][..16];
+                    // SAFETY: `out` holds 16 u32 = 64 bytes.
+                    unsafe { _mm512_storeu_si512(out.as_mut_ptr().cast(), lane) };
+                    if w > 0 {
+                        let s = &mut sums[c..c + w];
+                        // SAFETY: the mask reads and writes the `w` values of `s` alone.
+                        unsafe {
+                            let old = _mm512_maskz_loadu_epi32(cols, s.as_ptr().cast());
+                            _mm512_mask_storeu_epi32(
+                                s.as_mut_ptr().cast(),
+                                cols,
+                                _mm512_add_epi32(old, total),
+                            );
+                        }
+                    }
+                }
+            }
+        }
+        good != 0xffff
+    }
 
     #[inline(always)]
     fn load(s: &[i32]) -> __m512i {

@@ -306,6 +306,55 @@ fn one_process_is_fit_bit_for_bit() {
     assert!(bits(&a) == bits(&b));
 }
 
+/// 8-bit data (the digits' levels 0–16, and the same scaled by 1/255) fitted exactly on a
+/// host with the integer kernel: the Gram matrix and the column sums are exact integers,
+/// summed exactly over the ranks, so every layout gives the one-process model bit for bit.
+#[test]
+fn eight_bit_data_on_any_number_of_ranks_is_fit_bit_for_bit() {
+    // the digits' levels (0..=16; `digits()` divides them by 16)
+    let x = digits().mapv(|v| (v * 16.0).round());
+    let scaled = x.mapv(|v| v / 255.0);
+    for data in [x.view(), scaled.view()] {
+        for precision in [Precision::F32, Precision::F64] {
+            let p = PcaParams::new(Components::Count(10))
+                .precision(precision)
+                .check()
+                .unwrap();
+            let one = p.fit(&data).unwrap();
+            for (layout_name, layout) in layouts(data.nrows()) {
+                let models = on_ranks(layout.len(), |g| {
+                    p.fit_sharded(data.slice(s![layout[g.rank()].clone(), ..]), g)
+                        .unwrap()
+                });
+                let exact = bits(&models[0]) == bits(&one);
+                // without the kernel (no AVX-512 VNNI) the f32 fits sum in floating point
+                #[cfg(target_arch = "x86_64")]
+                let integer = std::arch::is_x86_feature_detected!("avx512vnni")
+                    && std::arch::is_x86_feature_detected!("avx512bw");
+                #[cfg(not(target_arch = "x86_64"))]
+                let integer = false;
+                if integer {
+                    assert!(
+                        exact,
+                        "{precision:?}, {layout_name}: not the same bits: {:?} {:?}",
+                        Gap::of(&models[0], &one),
+                        (
+                            models[0].explained_variance().slice(s![..3]).to_vec(),
+                            one.explained_variance().slice(s![..3]).to_vec(),
+                            models[0].mean().slice(s![..5]).to_vec(),
+                            one.mean().slice(s![..5]).to_vec()
+                        )
+                    );
+                } else {
+                    eprintln!(
+                        "no integer kernel here: {precision:?}, {layout_name} bit for bit: {exact}"
+                    );
+                }
+            }
+        }
+    }
+}
+
 #[test]
 fn streamed_shares_equal_one_stream() {
     let x = digits();
