@@ -40,8 +40,9 @@ const _: () = assert!((FLUSH_SLABS * SLAB_ROWS * 255 * 128) < i32::MAX as usize)
 /// The widest data fitted this way: the per-thread i32 and i64 accumulators take 12 bytes
 /// per entry of `G`.
 const MAX_DIM: usize = 4096;
-/// The most rows: the sums stay exact in f64 (`n · 255² < 2⁵³`) when summed over ranks.
-const MAX_ROWS: usize = 1 << 36;
+/// The most rows (of this process, and of a job): the sums stay exact in f64
+/// (`n · 255² < 2⁵³`) when summed over ranks.
+pub(crate) const MAX_ROWS: usize = 1 << 36;
 
 /// How a value stands for an 8-bit level `q`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
