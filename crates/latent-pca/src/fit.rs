@@ -353,18 +353,10 @@ fn exact_8bit<E: Level>(
     let local = gram8::gram(x, grid);
     let mut ok = [f64::from(u8::from(local.is_some()))];
     g.sum(&mut ok)?;
-    let Some(local) = local.filter(|_| ok[0] == all) else {
+    let Some(gram8::Gram8 { mut gram, mut sums }) = local.filter(|_| ok[0] == all) else {
         return Ok(None);
     };
     // the integers as f64 (exact), summed over the ranks
-    let mut gram = Mat::<f64>::from_fn(d, d, |i, j| {
-        if j <= i {
-            local.gram[i * d + j] as f64
-        } else {
-            0.0
-        }
-    });
-    let mut sums: Vec<f64> = local.sums.iter().map(|&s| s as f64).collect();
     g.sum_lower(&mut gram, &mut sums)?;
     let n = g.n();
     let nn = n as i128;

@@ -21,6 +21,7 @@
 //! (a XOR with `0x80`), and `Σ a (b − 128) + 128 Σ a` restores `G`.
 #![allow(unsafe_code)] // the SIMD kernel: runtime-detected target features and vector loads
 
+use faer::Mat;
 use ndarray::{ArrayView2, Axis, s};
 use rayon::prelude::*;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -130,18 +131,20 @@ pub(crate) fn levels<E: Level>(x: ArrayView2<'_, E>) -> [bool; 2] {
     [Grid::Integers, Grid::Over255].map(|g| sample.iter().all(|&v| v.level(g).1))
 }
 
-/// The exact integer Gram matrix and column sums of the levels of `x`'s rows.
+/// The exact integer Gram matrix and column sums of the levels of `x`'s rows, as f64 (exact:
+/// integers below 2⁵³ for at most [`MAX_ROWS`] rows), ready to be summed over ranks.
 pub(crate) struct Gram8 {
-    /// `d × d` row-major: `G_ij = Σ_r q_ri q_rj` for `j ≤ i` (the upper triangle is zero).
-    pub gram: Vec<i64>,
+    /// `d × d`: `G_ij = Σ_r q_ri q_rj` for `j ≤ i` (the upper triangle is zero).
+    pub gram: Mat<f64>,
     /// `S_j = Σ_r q_rj`.
-    pub sums: Vec<i64>,
+    pub sums: Vec<f64>,
 }
 
 /// The integer kernels this host can run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Kernel {
     /// AVX-512 VNNI (`vpdpbusd` on 512-bit vectors): Intel since Ice Lake, AMD since Zen 4.
+    #[cfg(target_arch = "x86_64")]
     Vnni512,
     /// Plain Rust: the reference the SIMD kernel is tested against; far slower than the f32
     /// product, so never chosen for a fit.
@@ -240,22 +243,22 @@ impl Totals {
 
     /// `G = G' + 128 S_i` on and below the diagonal, `d × d`.
     fn into_gram(self, d: usize, dp: usize) -> Gram8 {
-        let mut gram = vec![0i64; d * d];
-        for i in 0..d {
-            for j in 0..=i {
-                gram[i * d + j] = self.gram[i * dp + j] + 128 * self.sums[i];
+        let gram = Mat::from_fn(d, d, |i, j| {
+            if j <= i {
+                (self.gram[i * dp + j] + 128 * self.sums[i]) as f64
+            } else {
+                0.0
             }
-        }
+        });
         Gram8 {
             gram,
-            sums: self.sums,
+            sums: self.sums.iter().map(|&s| s as f64).collect(),
         }
     }
 }
 
 /// One thread's state: the slab, the i32 tile accumulators and the i64 totals.
 struct Worker {
-    d: usize,
     dp: usize,
     slab: Vec<u32>,
     slab_sums: Vec<u32>,
@@ -267,7 +270,6 @@ struct Worker {
 impl Worker {
     fn new(d: usize, dp: usize) -> Self {
         Self {
-            d,
             dp,
             slab: vec![0; SLAB_ROWS / 4 * dp],
             slab_sums: vec![0; d],
@@ -306,8 +308,6 @@ impl Worker {
                 // avx512vnni (`host_kernel`).
                 unsafe { vnni512::tiles(slab, quads, self.dp, &mut self.acc) }
             }
-            #[cfg(not(target_arch = "x86_64"))]
-            Kernel::Vnni512 => unreachable!("no VNNI kernel off x86_64"),
             Kernel::Scalar => scalar_tiles(slab, quads, self.dp, &mut self.acc),
         }
         self.pending += 1;
@@ -331,7 +331,6 @@ impl Worker {
 
     fn finish(mut self) -> Totals {
         self.flush();
-        debug_assert_eq!(self.totals.sums.len(), self.d);
         self.totals
     }
 }
@@ -339,7 +338,6 @@ impl Worker {
 /// Packs `rows` (at most [`SLAB_ROWS`]) into `slab` (`quads × dp` lanes: panel `p`, quad `t`,
 /// column `c` at `(p·quads + t)·PANEL + c`; columns past `d` and rows past the last are
 /// zero) and adds each column's levels to `sums`. Returns `true` when a value is off the grid.
-#[inline(always)]
 fn pack<E: Level>(
     rows: ArrayView2<'_, E>,
     grid: Grid,
@@ -612,8 +610,12 @@ mod tests {
             for kernel in kernels {
                 let check = |got: Option<Gram8>| {
                     let got = got.unwrap_or_else(|| panic!("{kernel:?} {n}×{d}: refused"));
-                    assert_eq!(got.sums, s, "{kernel:?} {n}×{d}");
-                    assert_eq!(got.gram, g, "{kernel:?} {n}×{d}");
+                    // the integers as f64 are exact: compared with ==
+                    let sums: Vec<f64> = s.iter().map(|&v| v as f64).collect();
+                    assert_eq!(got.sums, sums, "{kernel:?} {n}×{d}");
+                    let gram: Vec<f64> = (0..d * d).map(|k| got.gram[(k / d, k % d)]).collect();
+                    let want: Vec<f64> = g.iter().map(|&v| v as f64).collect();
+                    assert_eq!(gram, want, "{kernel:?} {n}×{d}");
                 };
                 check(gram_with(ints.view(), Grid::Integers, kernel));
                 check(gram_with(scaled.view(), Grid::Over255, kernel));
