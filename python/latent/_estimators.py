@@ -107,8 +107,16 @@ class _Base(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         return self._native.latent_dim
 
     def _validate(self, X, reset: bool) -> np.ndarray:
+        # fit: the native side checks finiteness in the pass that finds each feature's
+        # extent (one pass over the rows, not two), with the row and column of the first NaN
+        # or infinity in its ValueError
         return validate_data(
-            self, X, reset=reset, dtype=_DTYPES, ensure_min_samples=2 if reset else 1
+            self,
+            X,
+            reset=reset,
+            dtype=_DTYPES,
+            ensure_min_samples=2 if reset else 1,
+            ensure_all_finite=not reset,
         )
 
     def _settings(self, X: np.ndarray) -> Dict[str, Any]:

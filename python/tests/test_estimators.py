@@ -163,8 +163,8 @@ def test_long_work_releases_the_gil(blobs):
 @pytest.mark.parametrize(
     "X, match",
     [
-        (np.array([[1.0, np.nan], [2.0, 3.0]]), "NaN"),
-        (np.array([[1.0, np.inf], [2.0, 3.0]]), "infinity"),
+        (np.array([[1.0, np.nan], [2.0, 3.0]]), "row 0, column 1 is NaN"),
+        (np.array([[1.0, 2.0], [-np.inf, 3.0]]), "row 1, column 0 is -inf"),
         (np.zeros((0, 3)), "0 sample"),
         (np.zeros(5), "2D array"),
         (np.array([["a", "b"], ["c", "d"]]), "string|convert"),
@@ -174,6 +174,15 @@ def test_long_work_releases_the_gil(blobs):
 def test_bad_input_is_a_value_error(X, match):
     with pytest.raises(ValueError, match=match):
         latent.PCA(n_components=1).fit(X)
+
+
+def test_non_finite_rows_are_refused_by_every_family():
+    X = np.ones((20, 4), dtype=np.float32)
+    X[13, 2] = np.nan
+    for est in (latent.LinearAE(epochs=1), latent.AE(epochs=1), latent.VAE(epochs=1)):
+        with pytest.raises(ValueError, match="row 13, column 2 is NaN"):
+            est.fit(X)
+        assert not est.__sklearn_is_fitted__()
 
 
 def test_bad_settings_are_value_errors_with_the_clis_message(blobs, cli, tmp_path):

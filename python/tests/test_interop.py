@@ -95,17 +95,35 @@ def test_a_run_saved_in_python_works_with_the_cli(unit_rows, cli, tmp_path):
     vae.save(run, force=True)
 
 
-def test_a_pca_saved_in_python_samples_with_the_cli_given_data(blobs, cli, tmp_path):
+def test_a_pca_saved_in_python_samples_with_the_cli(blobs, cli, tmp_path):
     pca = latent.PCA(n_components=3).fit(blobs)
     pca.save(tmp_path / "run")
     np.save(tmp_path / "x.npy", blobs)
-    # the run does not record the array, so the CLI asks for --data
+    # the Gaussian of PCA's training codes is known in closed form (mean 0, the explained
+    # variances): the CLI samples the run without the array, which the run does not record
+    cli("sample", "--run", tmp_path / "run", "--n", "4", "--seed", "2", "--out",
+        tmp_path / "s.npy")
+    np.testing.assert_array_equal(np.load(tmp_path / "s.npy"), pca.sample(4, seed=2))
+    # given rows, both fit the Gaussian to their codes
+    cli("sample", "--run", tmp_path / "run", "--n", "4", "--seed", "2", "--data",
+        tmp_path / "x.npy", "--out", tmp_path / "g.npy")
+    given = pca.sample(4, seed=2, X=blobs)
+    np.testing.assert_array_equal(np.load(tmp_path / "g.npy"), given)
+    # the same distribution up to the codes' rounding, not the same bits
+    np.testing.assert_allclose(given, pca.sample(4, seed=2), rtol=1e-4, atol=1e-4)
+
+
+def test_an_autoencoder_saved_in_python_samples_with_the_cli_given_data(blobs, cli, tmp_path):
+    ae = latent.AE(latent_dim=2, hidden=(8,), epochs=2, seed=3).fit(blobs)
+    ae.save(tmp_path / "run")
+    np.save(tmp_path / "x.npy", blobs)
+    # the run does not record the array, so the CLI asks for --data (the codes' Gaussian)
     p = cli("sample", "--run", tmp_path / "run", "--n", "4", "--out", tmp_path / "s.npy",
             check=False)
     assert p.returncode == 1 and "--data" in p.stderr, p.stderr
     cli("sample", "--run", tmp_path / "run", "--n", "4", "--seed", "2", "--data",
         tmp_path / "x.npy", "--out", tmp_path / "s.npy")
-    np.testing.assert_array_equal(np.load(tmp_path / "s.npy"), pca.sample(4, seed=2))
+    np.testing.assert_array_equal(np.load(tmp_path / "s.npy"), ae.sample(4, seed=2))
 
 
 def test_a_cli_run_loads_in_python(cli, tmp_path):

@@ -26,6 +26,22 @@ impl ImageShape {
         }
     }
 
+    /// That rows of `dim` values of the data `name` can be images of this shape: `dim`
+    /// values per image, 1 or 3 channels.
+    ///
+    /// # Errors
+    /// [`Error::Shape`] naming the data otherwise.
+    pub fn check_width(&self, name: &str, dim: usize) -> Result<()> {
+        if self.numel() != Some(dim) || !matches!(self.channels, 1 | 3) {
+            return Err(Error::shape(
+                format!("{name}: image shape"),
+                format!("{dim} values per row, 1 or 3 channels"),
+                self,
+            ));
+        }
+        Ok(())
+    }
+
     /// Values per image (`height · width · channels`), or `None` on overflow.
     pub fn numel(&self) -> Option<usize> {
         self.height
@@ -79,19 +95,7 @@ impl Dataset {
     /// infinite value's row and column.
     pub fn new(name: impl Into<String>, x: Array2<f32>) -> Result<Self> {
         let name = name.into();
-        if x.nrows() == 0 || x.ncols() == 0 {
-            return Err(Error::Empty(format!(
-                "{name}: {} rows × {} columns",
-                x.nrows(),
-                x.ncols()
-            )));
-        }
-        if let Some((row, col)) = first_non_finite(x.view()) {
-            return Err(Error::NonFinite(format!(
-                "{name}: row {row}, column {col} is {}",
-                x[[row, col]]
-            )));
-        }
+        Self::check_rows(&name, x.view())?;
         Ok(Self {
             name,
             x,
@@ -101,6 +105,28 @@ impl Dataset {
             range: None,
             feature_names: None,
         })
+    }
+
+    /// The checks [`Dataset::new`] makes of its rows, for rows held elsewhere (a front end's
+    /// array lent to a fit): at least one row and one column, every value finite.
+    ///
+    /// # Errors
+    /// As [`Dataset::new`], with the same messages.
+    pub fn check_rows(name: &str, x: ArrayView2<'_, f32>) -> Result<()> {
+        if x.nrows() == 0 || x.ncols() == 0 {
+            return Err(Error::Empty(format!(
+                "{name}: {} rows × {} columns",
+                x.nrows(),
+                x.ncols()
+            )));
+        }
+        if let Some((row, col)) = first_non_finite(x) {
+            return Err(Error::NonFinite(format!(
+                "{name}: row {row}, column {col} is {}",
+                x[[row, col]]
+            )));
+        }
+        Ok(())
     }
 
     /// Attach one label per row.
@@ -158,13 +184,7 @@ impl Dataset {
     /// # Errors
     /// [`Error::Shape`] when the shape's size differs from the number of columns.
     pub fn with_image_shape(mut self, shape: ImageShape) -> Result<Self> {
-        if shape.numel() != Some(self.dim()) || !matches!(shape.channels, 1 | 3) {
-            return Err(Error::shape(
-                format!("{}: image shape", self.name),
-                format!("{} values per row, 1 or 3 channels", self.dim()),
-                shape,
-            ));
-        }
+        shape.check_width(&self.name, self.dim())?;
         self.image = Some(shape);
         Ok(self)
     }

@@ -11,6 +11,7 @@
 //! - [`image`]: folders of PNG files, and PNG grids of images;
 //! - [`embedded`]: the datasets compiled into the binary (`fashion-mnist-10k`, `digits`);
 //! - [`labels`]: a labels file (`.npy` or one-column CSV) for any data;
+//! - [`lent`]: rows a front end lends to a fit without a copy (a NumPy array);
 //! - [`notes`]: what latent decided on its own, for the front end to tell the user;
 //! - [`source`]: what a `--data` argument names, and loading it;
 //! - [`transform`]: scaling and binarization, recorded in a run's configuration.
@@ -23,6 +24,7 @@ mod error;
 pub mod idx;
 pub mod image;
 pub mod labels;
+pub mod lent;
 pub mod notes;
 pub mod npy;
 pub mod source;

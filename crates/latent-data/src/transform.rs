@@ -203,7 +203,7 @@ impl FitRows for Dataset {
 /// unscaled.
 const SPREAD_NOTE: f64 = 100.0;
 
-fn observed_range(x: ArrayView2<'_, f32>) -> Option<(f32, f32)> {
+pub(crate) fn observed_range(x: ArrayView2<'_, f32>) -> Option<(f32, f32)> {
     x.iter().fold(None, |acc, &v| match acc {
         None => Some((v, v)),
         Some((lo, hi)) => Some((lo.min(v), hi.max(v))),
@@ -457,7 +457,7 @@ impl Preprocess {
 
 /// Per-feature mean and standard deviation (dividing by `n − 1`; a constant feature, or a
 /// single row, gets 1), accumulated in `f64`.
-fn standardize(x: ArrayView2<'_, f32>) -> Scaling {
+pub(crate) fn standardize(x: ArrayView2<'_, f32>) -> Scaling {
     let n = x.nrows();
     let xf = x.mapv(f64::from);
     let mean: Array1<f64> = xf

@@ -70,11 +70,47 @@ impl CodeGaussian {
         for v in &mut cov {
             *v /= (n - 1) as f64;
         }
+        Self::factor(&mean, &cov)
+    }
+
+    /// The Gaussian `N(μ, Σ)` of known moments: `mean` (`K`) and the covariance `cov`
+    /// (`K × K`, row-major; its lower triangle is read). A singular covariance gets the jitter
+    /// [`CodeGaussian::fit`] would add. For a model whose code distribution is known in closed
+    /// form — PCA's codes of its own training rows have mean 0 and covariance
+    /// `diag(explained_variance)` — without encoding the rows again.
+    ///
+    /// # Errors
+    /// [`Error::Empty`] for `K = 0`; [`Error::Shape`] when `cov` is not `K × K`;
+    /// [`Error::NonFinite`] for a non-finite moment; [`Error::InvalidParam`] as for
+    /// [`CodeGaussian::fit`].
+    pub fn from_moments(mean: &[f64], cov: &[f64]) -> Result<Self> {
+        let k = mean.len();
+        if k == 0 {
+            return Err(Error::Empty(
+                "a Gaussian of codes needs at least 1 dimension".into(),
+            ));
+        }
+        if cov.len() != k * k {
+            return Err(Error::shape(
+                "code covariance",
+                format!("{k} × {k} entries for a mean of length {k}"),
+                format!("{} entries", cov.len()),
+            ));
+        }
+        if let Some(v) = mean.iter().chain(cov).find(|v| !v.is_finite()) {
+            return Err(Error::NonFinite(format!("a code moment is {v}")));
+        }
+        Self::factor(mean, cov)
+    }
+
+    /// The Cholesky factor of `cov`, with the smallest jitter that makes it positive definite.
+    fn factor(mean: &[f64], cov: &[f64]) -> Result<Self> {
+        let k = mean.len();
         let trace: f64 = (0..k).map(|i| cov[i * k + i]).sum();
         let scale = if trace > 0.0 { trace / k as f64 } else { 1.0 };
         let mut jitter = 0.0;
         let l = loop {
-            if let Some(l) = cholesky(&cov, k, jitter) {
+            if let Some(l) = cholesky(cov, k, jitter) {
                 break l;
             }
             jitter = if jitter == 0.0 {

@@ -27,6 +27,7 @@ use latent::fit::{BinarizeChoice, FitEvents, FitSpec, LatentDim, LikelihoodChoic
 use latent::run::{self, Model, ModelConfig, RunConfig};
 use latent::{DataSource, Error, Family};
 use latent_core::{Dataset, ImageShape, Posterior, ValueRange};
+use latent_data::lent::LentRows;
 use latent_explore::CodeGaussian;
 use latent_nn::{EpochMetrics, Observer};
 use ndarray::{Array1, Array2, ArrayView2};
@@ -596,6 +597,11 @@ impl Inner {
     /// The Gaussian of the training codes, fitted now from the run's own data when the
     /// model was not fitted in this process.
     fn code_gaussian(&mut self) -> latent::Result<&CodeGaussian> {
+        if self.gaussian.is_none()
+            && let latent::run::Model::Pca(p) = &self.model
+        {
+            self.gaussian = Some(latent::sampler::pca_code_gaussian(p)?);
+        }
         if self.gaussian.is_none() {
             let data = self.config.training_data().map_err(|e| {
                 invalid(format!(
@@ -1100,10 +1106,18 @@ fn fit(
         interrupt: None,
     };
     let result = guarded(py, || {
-        let data = dataset_of(&name, x, eight_bit, image, None)?;
+        // lent, not copied: PCA reads the array where it is
+        let mut rows =
+            LentRows::new(name.as_str(), x)?.with_range(eight_bit.then_some(ValueRange {
+                min: 0.0,
+                max: 255.0,
+            }));
+        if let Some(shape) = image {
+            rows = rows.with_image_shape(shape)?;
+        }
         let tmp = tempdir()?;
         let dir = tmp.path().join("run");
-        let fitted = latent::fit::fit_dataset(&spec, data, &dir, false, command, &mut events)?;
+        let fitted = latent::fit::fit_lent(&spec, rows, &dir, false, command, &mut events)?;
         let history = run::read_metrics(&dir)?;
         let mut inner = Inner {
             config: fitted.config,
@@ -1112,10 +1126,13 @@ fn fit(
             gaussian: None,
         };
         if inner.model.probabilistic().is_none() {
-            // the rows as the model took them (no copy when unscaled)
-            let codes = inner.model.reduction().encode(inner.prepared(x)?.view())?;
-            // fewer than 2 rows or a degenerate code distribution: sampling will say so
-            inner.gaussian = CodeGaussian::fit(codes.view()).ok();
+            // PCA's in closed form; otherwise the codes of the rows as the model took them (no
+            // copy when unscaled). Fewer than 2 rows or a degenerate code distribution:
+            // sampling will say so.
+            let source = latent::sampler::LatentSource::for_training_data(&inner.model, || {
+                Ok(inner.model.reduction().encode(inner.prepared(x)?.view())?)
+            });
+            inner.gaussian = source.ok().and_then(|s| s.gaussian().cloned());
         }
         Ok(inner)
     });

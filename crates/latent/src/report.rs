@@ -516,8 +516,9 @@ fn feature_sections(
                     (se / data.nrows().max(1) as f64).sqrt()
                 })
                 .collect();
-            let source =
-                LatentSource::for_model(m, || Ok(m.reduction().encode(fits.bench.train().x())?))?;
+            let source = LatentSource::for_training_data(m, || {
+                Ok(m.reduction().encode(fits.bench.train().x())?)
+            })?;
             let (strips, _) = figures::sample_strips(m, &source, samples, 1.0, 0, samples)?;
             let views: Vec<_> = strips.iter().map(|a| a.view()).collect();
             let decoded = ndarray::concatenate(ndarray::Axis(0), &views)
@@ -608,7 +609,7 @@ fn image_sections(
             (k, "samples"),
             &GridLabels::none(),
             &|m, _| {
-                let source = LatentSource::for_model(m, || {
+                let source = LatentSource::for_training_data(m, || {
                     Ok(m.reduction().encode(fits.bench.train().x())?)
                 })?;
                 Ok(figures::sample_strips(m, &source, 32, 1.0, 0, 8)?.0)

@@ -34,16 +34,18 @@ pub fn run(args: &SampleArgs) -> Result<()> {
         )?;
     }
     latent::figures::check_figure(&format!("--n {}", args.n), args.n, &config, args.zoom)?;
-    let source = LatentSource::for_model(&model, || {
-        let data = match &args.data {
-            Some(d) => config.load_data(&DataSource {
+    let source = match &args.data {
+        Some(d) => LatentSource::for_model(&model, || {
+            let data = config.load_data(&DataSource {
                 split: args.split,
                 ..DataSource::new(d.clone())
-            })?,
-            None => config.training_data()?,
-        };
-        Ok(model.reduction().encode(data.x())?)
-    })?;
+            })?;
+            Ok(model.reduction().encode(data.x())?)
+        })?,
+        None => LatentSource::for_training_data(&model, || {
+            Ok(model.reduction().encode(config.training_data()?.x())?)
+        })?,
+    };
     let (strips, s) = latent::figures::sample_strips(
         &model,
         &source,
