@@ -54,6 +54,12 @@
 //! `2⁻²³` relative. Other data, or a host without the kernel, takes the floating-point path
 //! (the levels are checked on a sample of rows first, then on every value as it is packed).
 //!
+//! On such data the randomized solver runs its range finder on that exact covariance `C`
+//! rather than on the rows (`Y = C Ω`, `q` times `Y = C · orth(Y)`, then `eig(Qᵀ C Q)`, in
+//! f64): the same subspace, `span(C^(q+1) Ω)`, with the same `Ω`, oversampling and
+//! iterations, where forming `C` costs less than the `2 (q + 1)` products with the rows
+//! (`d ≤ 12 (q + 1) l`).
+//!
 //! ## f32 on badly scaled data
 //! In f32 the products over the data run in f32, and what would lose accuracy on badly
 //! scaled data (columns whose variances span many orders of magnitude, like raw UCI wine:

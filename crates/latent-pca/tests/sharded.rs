@@ -314,29 +314,49 @@ fn eight_bit_data_on_any_number_of_ranks_is_fit_bit_for_bit() {
     // the digits' levels (0..=16; `digits()` divides them by 16)
     let x = digits().mapv(|v| (v * 16.0).round());
     let scaled = x.mapv(|v| v / 255.0);
-    for data in [x.view(), scaled.view()] {
-        for precision in [Precision::F32, Precision::F64] {
+    // without the kernel (no AVX-512 VNNI) the f32 fits sum in floating point
+    #[cfg(target_arch = "x86_64")]
+    let integer = std::arch::is_x86_feature_detected!("avx512vnni")
+        && std::arch::is_x86_feature_detected!("avx512bw");
+    #[cfg(not(target_arch = "x86_64"))]
+    let integer = false;
+    for (data, solver, precision) in [x.view(), scaled.view()].into_iter().flat_map(|data| {
+        [Solver::Exact, Solver::Randomized]
+            .into_iter()
+            .flat_map(move |s| [Precision::F32, Precision::F64].map(|p| (data, s, p)))
+    }) {
+        {
             let p = PcaParams::new(Components::Count(10))
+                .solver(solver)
+                .seed(3)
                 .precision(precision)
                 .check()
                 .unwrap();
             let one = p.fit(&data).unwrap();
+            if integer && solver == Solver::Randomized {
+                // the randomized solver ran on the exact covariance: the exact fit's total
+                // variance, to the bit, and its leading variances to the randomized range
+                // finder's own error (measured 5.5e-6 with the default 4 power iterations)
+                let exact = PcaParams::new(Components::Count(10))
+                    .precision(precision)
+                    .check()
+                    .unwrap()
+                    .fit(&data)
+                    .unwrap();
+                assert_eq!(one.total_variance(), exact.total_variance());
+                let gap = Gap::of(&one, &exact);
+                assert!(gap.variance < 1e-4, "{precision:?}: {gap:?}");
+            }
             for (layout_name, layout) in layouts(data.nrows()) {
                 let models = on_ranks(layout.len(), |g| {
                     p.fit_sharded(data.slice(s![layout[g.rank()].clone(), ..]), g)
                         .unwrap()
                 });
                 let exact = bits(&models[0]) == bits(&one);
-                // without the kernel (no AVX-512 VNNI) the f32 fits sum in floating point
-                #[cfg(target_arch = "x86_64")]
-                let integer = std::arch::is_x86_feature_detected!("avx512vnni")
-                    && std::arch::is_x86_feature_detected!("avx512bw");
-                #[cfg(not(target_arch = "x86_64"))]
-                let integer = false;
                 if integer {
                     assert!(
                         exact,
-                        "{precision:?}, {layout_name}: not the same bits: {:?} {:?}",
+                        "{solver:?} {precision:?}, {layout_name}: not the same bits: {:?} {:?}",
                         Gap::of(&models[0], &one),
                         (
                             models[0].explained_variance().slice(s![..3]).to_vec(),
@@ -347,7 +367,7 @@ fn eight_bit_data_on_any_number_of_ranks_is_fit_bit_for_bit() {
                     );
                 } else {
                     eprintln!(
-                        "no integer kernel here: {precision:?}, {layout_name} bit for bit: {exact}"
+                        "no integer kernel here: {solver:?} {precision:?}, {layout_name} bit for bit: {exact}"
                     );
                 }
             }
