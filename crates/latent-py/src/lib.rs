@@ -1,10 +1,10 @@
 //! `latent._latent`: the native core of the Python package `latent` (`python/latent`).
 //!
 //! A thin layer over the `latent` library, the same one the `latent` command calls:
-//! - `fit` trains any family on a NumPy array through [`latent::fit::fit_dataset`] (the code
+//! - `fit` trains any family on a NumPy array lent to [`latent::fit::fit_lent`] (the code
 //!   path of `latent fit`: same preprocessing, seeds and training, so the same rows, settings
-//!   and seed give the same weights), in a temporary run directory that is read back and
-//!   removed;
+//!   and seed give the same weights; PCA reads the array in place), in a temporary run
+//!   directory that is read back and removed;
 //! - `Native` holds a fitted model (its `config.json` and weights, the training history, the
 //!   Gaussian fitted to the training codes of a model without a prior) and encodes, decodes,
 //!   samples, interpolates, scores, saves ([`latent::run::save`]: a run directory the CLI
