@@ -1125,6 +1125,61 @@ fn vae_fit_explore_and_resume_end_to_end() {
 }
 
 #[test]
+fn pca_samples_without_its_training_data() {
+    // The Gaussian of PCA's training codes is known in closed form (mean 0, the explained
+    // variances): `latent sample` needs neither the data nor --data.
+    let d = Dir::new();
+    let x = latent_data::embedded::digits().expect("digits");
+    npy::write_f32(&d.path("rows.npy"), x.x()).expect("write rows");
+    d.ok(&[
+        "fit",
+        "--model",
+        "pca",
+        "--data",
+        "rows.npy",
+        "--latent-dim",
+        "5",
+        "--out",
+        "pca",
+    ]);
+    std::fs::remove_file(d.path("rows.npy")).expect("remove rows");
+    let s = d.ok(&[
+        "sample", "--run", "pca", "--n", "16", "--seed", "3", "--out", "s.npy",
+    ]);
+    assert!(
+        s.contains("Gaussian fitted to the training codes") && s.contains("has no prior"),
+        "{s}"
+    );
+    let closed = npy::read_matrix(&d.path("s.npy")).expect("samples");
+    // the same draws from the Gaussian fitted to the codes of the (same) rows given again:
+    // equal up to the codes' f32 rounding (measured 9e-8 of the largest value)
+    npy::write_f32(&d.path("again.npy"), x.x()).expect("write rows");
+    d.ok(&[
+        "sample",
+        "--run",
+        "pca",
+        "--n",
+        "16",
+        "--seed",
+        "3",
+        "--data",
+        "again.npy",
+        "--out",
+        "g.npy",
+    ]);
+    let fitted = npy::read_matrix(&d.path("g.npy")).expect("samples");
+    assert_eq!(closed.dim(), (16, 64));
+    let gap = (&closed - &fitted)
+        .iter()
+        .fold(0.0f32, |m, v| m.max(v.abs()));
+    let scale = fitted.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+    assert!(
+        gap <= 1e-5 * scale,
+        "closed form vs fitted to the codes: {gap} of {scale}"
+    );
+}
+
+#[test]
 fn autoencoders_sample_from_a_gaussian_fitted_to_their_codes() {
     let d = Dir::new();
     for model in ["ae", "linear-ae"] {
