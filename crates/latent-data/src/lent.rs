@@ -9,7 +9,7 @@ use latent_core::{Dataset, ImageShape, ValueRange};
 use ndarray::ArrayView2;
 
 use crate::Result;
-use crate::transform::{FitRows, Preprocess, Scaling, observed_range, standardize};
+use crate::transform::{FitRows, Preprocess, Scaling, extent_checked, observed_range, standardize};
 
 /// Rows held elsewhere, borrowed for a fit: finite, at least one row and one column.
 #[derive(Debug, Clone)]
@@ -147,45 +147,6 @@ impl FitRows for LentRows<'_> {
     }
 }
 
-/// Each column's smallest and largest value (as [`crate::transform::column_extent`]) and
-/// whether every value is finite, in one pass that vectorises: `v · 0` is 0 for a finite `v`
-/// and NaN for a NaN or an infinity, so a column's sum of them is 0 exactly when the column
-/// is finite.
-fn extent_checked(x: ArrayView2<'_, f32>) -> (Vec<f32>, Vec<f32>, bool) {
-    let d = x.ncols();
-    let mut lo = vec![f32::INFINITY; d];
-    let mut hi = vec![f32::NEG_INFINITY; d];
-    if d == 0 {
-        return (lo, hi, true);
-    }
-    let mut poison = vec![0.0f32; d];
-    let mut take = |row: &[f32]| {
-        for (((l, h), p), &v) in lo
-            .iter_mut()
-            .zip(hi.iter_mut())
-            .zip(poison.iter_mut())
-            .zip(row)
-        {
-            *l = if v < *l { v } else { *l };
-            *h = if v > *h { v } else { *h };
-            *p += v * 0.0;
-        }
-    };
-    match x.as_slice() {
-        // rows as slices: the loop vectorises
-        Some(all) => all.chunks_exact(d).for_each(&mut take),
-        None => {
-            let mut row = vec![0.0f32; d];
-            for r in x.outer_iter() {
-                row.iter_mut().zip(r).for_each(|(o, &v)| *o = v);
-                take(&row);
-            }
-        }
-    }
-    let finite = poison.iter().all(|&p| p == 0.0);
-    (lo, hi, finite)
-}
-
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -199,11 +160,11 @@ mod tests {
         assert_eq!(lo, vec![0.0, -2.0, -0.5]);
         assert_eq!(hi, vec![3.0, 4.0, 0.5]);
         assert!(finite);
-        // the same as column_extent, also on a column-major array
+        // the same on a column-major array (rows copied out one at a time)
         let mut f = Array2::<f32>::zeros((3, 3).f());
         f.assign(&x);
-        let (flo, fhi, _) = extent_checked(f.view());
-        assert_eq!((flo, fhi), crate::transform::column_extent(x.view()));
+        let (flo, fhi, ffinite) = extent_checked(f.view());
+        assert_eq!((flo, fhi, ffinite), (lo, hi, true));
         for bad in [f32::NAN, f32::INFINITY, f32::NEG_INFINITY] {
             let mut y = x.clone();
             y[[1, 2]] = bad;

@@ -124,19 +124,49 @@ fn range_spread(lo: &[f32], hi: &[f32]) -> Option<(f64, FeatureRange, FeatureRan
     Some((ws / ns, (w, lo[w], hi[w]), (n, lo[n], hi[n])))
 }
 
-/// Each column's smallest and largest value (`+∞` and `−∞` for no rows).
+/// Each column's smallest and largest value (`+∞` and `−∞` for no rows; a NaN is never
+/// taken).
 pub fn column_extent(x: ArrayView2<'_, f32>) -> (Vec<f32>, Vec<f32>) {
-    let mut lo = vec![f32::INFINITY; x.ncols()];
-    let mut hi = vec![f32::NEG_INFINITY; x.ncols()];
-    for row in x.outer_iter() {
-        for ((l, h), &v) in lo.iter_mut().zip(hi.iter_mut()).zip(row) {
-            // comparisons rather than f32::min/max (whose NaN rule keeps this loop from
-            // vectorising); a NaN is never taken, as with min/max
+    let (lo, hi, _) = extent_checked(x);
+    (lo, hi)
+}
+
+/// [`column_extent`] and whether every value is finite, in one pass that vectorises: `v · 0` is 0 for a finite `v`
+/// and NaN for a NaN or an infinity, so a column's sum of them is 0 exactly when the column
+/// is finite.
+pub(crate) fn extent_checked(x: ArrayView2<'_, f32>) -> (Vec<f32>, Vec<f32>, bool) {
+    let d = x.ncols();
+    let mut lo = vec![f32::INFINITY; d];
+    let mut hi = vec![f32::NEG_INFINITY; d];
+    if d == 0 {
+        return (lo, hi, true);
+    }
+    let mut poison = vec![0.0f32; d];
+    let mut take = |row: &[f32]| {
+        for (((l, h), p), &v) in lo
+            .iter_mut()
+            .zip(hi.iter_mut())
+            .zip(poison.iter_mut())
+            .zip(row)
+        {
             *l = if v < *l { v } else { *l };
             *h = if v > *h { v } else { *h };
+            *p += v * 0.0;
+        }
+    };
+    match x.as_slice() {
+        // rows as slices: the loop vectorises
+        Some(all) => all.chunks_exact(d).for_each(&mut take),
+        None => {
+            let mut row = vec![0.0f32; d];
+            for r in x.outer_iter() {
+                row.iter_mut().zip(r).for_each(|(o, &v)| *o = v);
+                take(&row);
+            }
         }
     }
-    (lo, hi)
+    let finite = poison.iter().all(|&p| p == 0.0);
+    (lo, hi, finite)
 }
 
 /// The rows a [`Preprocess`] is fitted to, as far as fitting needs them: what is known of

@@ -424,13 +424,7 @@ fn randomized_8bit<E: Level>(
     g.on_root(|| {
         let c = Mat::<f64>::from_fn(d, d, |i, j| if j <= i { cov[(i, j)] } else { cov[(j, i)] });
         // the same Ω as the solver on the rows draws
-        let mut rng = seed::rng(params.seed());
-        let mut omega = Mat::<f64>::zeros(d, l);
-        for j in 0..l {
-            for i in 0..d {
-                omega[(i, j)] = StandardNormal.sample(&mut rng);
-            }
-        }
+        let omega = sketch::<f64>(params.seed(), d, l);
         let mut y = mul(c.as_ref(), omega.as_ref());
         for _ in 0..iters {
             let q = thin_q(y.as_ref());
@@ -441,6 +435,20 @@ fn randomized_8bit<E: Level>(
         ritz_spectrum(q.as_ref(), h.as_ref(), k, (mean, total, n))
     })
     .map(Some)
+}
+
+/// The randomized solver's test matrix `Ω` (`d × l`), standard normal draws from `seed`,
+/// column by column, rounded once to `T`: the same draws for both of its routes.
+fn sketch<T: Scalar>(seed: u64, d: usize, l: usize) -> Mat<T> {
+    let mut rng = seed::rng(seed);
+    let mut omega = Mat::<T>::zeros(d, l);
+    for j in 0..l {
+        for i in 0..d {
+            let g: f64 = StandardNormal.sample(&mut rng);
+            omega[(i, j)] = T::from_f64(g);
+        }
+    }
+    omega
 }
 
 /// The Rayleigh–Ritz step's end: with `h = Vᵀ C V` (`m × m`) the covariance projected on the
@@ -651,14 +659,7 @@ fn randomized<T: Scalar, E: Copy + Into<f64> + Sync>(
     let l = k.saturating_add(params.oversamples()).min(m);
     let iters = params.power_iters_for(k, n, d);
     let xc = c.view();
-    let mut rng = seed::rng(params.seed());
-    let mut omega = Mat::<T>::zeros(d, l);
-    for j in 0..l {
-        for i in 0..d {
-            let g: f64 = StandardNormal.sample(&mut rng);
-            omega[(i, j)] = T::from_f64(g);
-        }
-    }
+    let omega = sketch::<T>(params.seed(), d, l);
     // Q (n × l) and Z (d × l) live in two buffers for the whole loop: no fresh allocation
     // (on this project's VM, page faults of a fresh 29 MB array cost as much as a product).
     // The tall products run in fixed row blocks (`x_times`, `xt_times`): faster than faer's

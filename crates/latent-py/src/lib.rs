@@ -597,22 +597,20 @@ impl Inner {
     /// The Gaussian of the training codes, fitted now from the run's own data when the
     /// model was not fitted in this process.
     fn code_gaussian(&mut self) -> latent::Result<&CodeGaussian> {
-        if self.gaussian.is_none()
-            && let latent::run::Model::Pca(p) = &self.model
-        {
-            self.gaussian = Some(latent::sampler::pca_code_gaussian(p)?);
-        }
         if self.gaussian.is_none() {
-            let data = self.config.training_data().map_err(|e| {
-                invalid(format!(
-                    "{e}: a {} has no prior, so samples come from a Gaussian fitted to the \
-                     codes of its training data, which this run does not record; pass X= \
-                     (the training rows) to sample",
-                    self.family().label()
-                ))
+            // PCA's in closed form; otherwise fitted to the codes of the run's training data
+            let source = latent::sampler::LatentSource::for_training_data(&self.model, || {
+                let data = self.config.training_data().map_err(|e| {
+                    invalid(format!(
+                        "{e}: a {} has no prior, so samples come from a Gaussian fitted to \
+                         the codes of its training data, which this run does not record; pass \
+                         X= (the training rows) to sample",
+                        self.family().label()
+                    ))
+                })?;
+                Ok(self.model.reduction().encode(data.x())?)
             })?;
-            let codes = self.model.reduction().encode(data.x())?;
-            self.gaussian = Some(CodeGaussian::fit(codes.view())?);
+            self.gaussian = source.into_gaussian();
         }
         self.gaussian
             .as_ref()
@@ -1132,7 +1130,9 @@ fn fit(
             let source = latent::sampler::LatentSource::for_training_data(&inner.model, || {
                 Ok(inner.model.reduction().encode(inner.prepared(x)?.view())?)
             });
-            inner.gaussian = source.ok().and_then(|s| s.gaussian().cloned());
+            inner.gaussian = source
+                .ok()
+                .and_then(latent::sampler::LatentSource::into_gaussian);
         }
         Ok(inner)
     });

@@ -84,6 +84,14 @@ impl LatentSource {
         }
     }
 
+    /// The fitted Gaussian, owned, for a model without a prior.
+    pub fn into_gaussian(self) -> Option<CodeGaussian> {
+        match self {
+            LatentSource::Prior => None,
+            LatentSource::Fitted(g) => Some(g),
+        }
+    }
+
     /// Draw `n` points at `temperature` and decode them.
     ///
     /// # Errors
