@@ -1,7 +1,7 @@
 //! `latent fit` as a data-parallel job under Open MPI's `mpirun`, the real binary built with
-//! the `mpi` feature (`cargo test -p latent-cli --features mpi --test mpi`; `.ci/run` runs it
-//! after scripts/setup-mpi.sh). The ranks talk over TCP (`--mca pml ob1 --mca btl tcp,self`),
-//! not shared memory.
+//! the `mpi` feature (`cargo test --release -p latent-cli --features mpi --test mpi`;
+//! `.ci/run` runs it after scripts/setup-mpi.sh). The ranks talk over TCP (`--mca pml ob1
+//! --mca btl tcp,self`), not shared memory.
 //!
 //! - 2 ranks train the network 1 process trains (300 steps of a VAE; the learned weights
 //!   agree to float-summation rounding), and PCA (exact, incremental, randomized) on 2 ranks
