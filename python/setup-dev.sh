@@ -6,9 +6,11 @@
 #
 # It installs maturin, numpy, scikit-learn, pandas and pytest from PyPI into the venv (nothing
 # else is downloaded, now or at run time), then builds the native module (crates/latent-py) with the
-# workspace's cargo and target directory, so the build reuses what `cargo build`/`cargo test`
-# compiled, and installs the package in development mode (`maturin develop`: the .so goes
-# beside python/latent/*.py, edits to the .py files take effect at once).
+# workspace's cargo and target directory, and installs the package in development mode
+# (`maturin develop`: the .so goes beside python/latent/*.py, edits to the .py files take
+# effect at once). The first build compiles burn's tree once more in its profile: pyo3 and
+# numpy change features of `syn` and `num-integer` (see the workspace Cargo.toml); later
+# builds reuse it.
 #
 # Environment: PYTHON (default python3) picks the interpreter (CPython >= 3.9);
 # LATENT_PY_RELEASE=1 builds with optimisations (slower to build, faster to train).
