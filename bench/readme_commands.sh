@@ -18,9 +18,10 @@ cargo run --release --locked -p latent-cli -- demo --out "$work/demo" > "$work/f
 t1=$(now)
 cargo test --release --locked > "$work/second.log" 2>&1 || { tail -40 "$work/second.log" >&2; exit 1; }
 t2=$(now)
-build1=$(sed -n 's/.*Finished `release` profile .* in \(.*\)$/\1/p' "$work/first.log" | head -1)
-build2=$(sed -n 's/.*Finished `release` profile .* in \(.*\)$/\1/p' "$work/second.log" | head -1)
-python3 - "$t0" "$t1" "$t2" "$build1" "$build2" "$(nproc)" <<'PY'
+# cargo's own build time in a log ("Finished `release` profile ... in 6m 09s")
+build_time() { sed -n 's/.*Finished `release` profile .* in \(.*\)$/\1/p' "$1" | head -1; }
+python3 - "$t0" "$t1" "$t2" "$(build_time "$work/first.log")" "$(build_time "$work/second.log")" \
+  "$(nproc)" <<'PY'
 import json, sys
 t0, t1, t2 = map(float, sys.argv[1:4])
 print(json.dumps({"benchmark": "readme_commands", "cores": int(sys.argv[6]),
