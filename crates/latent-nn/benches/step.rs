@@ -1,4 +1,5 @@
-//! The training step of the reference VAE (784-400-20, batch 128) and its parts, fused host
+//! The training step of the reference VAE (784-400-20, batch 128) and its parts, and of the
+//! conv VAE (`conv_vae_step`; `STEP_BENCH=conv` runs it alone), fused host
 //! path against burn's graph, on this machine, in the same run.
 //!
 //! `cargo bench -p latent-nn --bench step` prints one JSON object per measurement: the
@@ -44,7 +45,86 @@ fn time(rounds: usize, reps: usize, mut f: impl FnMut()) -> f64 {
     )
 }
 
+/// The conv VAE of `bench/run`'s conv row (latent's `--arch conv` on 28 × 28 images:
+/// convolutions 1 → 32 → 64, dense 3136 → 400 → 20, and back) — one fused training step
+/// with its Adam update, and the same step through burn's graph.
+fn conv_step() {
+    let cfg = NetConfig {
+        arch: latent_nn::Arch::Conv,
+        image: Some([28, 28, 1]),
+        ..NetConfig::reference_vae()
+    };
+    let (d, k) = (cfg.input_dim, cfg.latent_dim);
+    let mut rng = latent_core::seed::rng(2);
+    let x: Vec<f32> = (0..B * d)
+        .map(|_| {
+            if rng.random::<bool>() {
+                0.0
+            } else {
+                rng.random::<f32>()
+            }
+        })
+        .collect();
+    let eps: Vec<f32> = (0..B * k)
+        .map(|_| StandardNormal.sample(&mut rng))
+        .collect();
+    // multiply-adds per example: each convolution is (output positions) · 16 · c_in · c_out,
+    // each transposed one (input positions) · 16 · c_in · c_out; backward the weight
+    // gradients (as many) and the input gradients except the image's
+    let conv1 = (14 * 14 * 16 * 32) as f64;
+    let conv2 = (7 * 7 * 16 * 32 * 64) as f64;
+    let dense = (3136 * 400 + 400 * 2 * k + k * 400 + 400 * 3136) as f64;
+    let fwd = 2.0 * (conv1 + conv2) + dense;
+    let bwd = fwd + (fwd - conv1);
+    let step_flops = 2.0 * B as f64 * (fwd + bwd);
+    let adam_settings = AdamSettings {
+        beta1: 0.9,
+        beta2: 0.999,
+        eps: 1e-8,
+        weight_decay: 0.0,
+    };
+    let device = cpu_device().autodiff();
+    let net = Net::new(&cfg, &mut latent_core::seed::rng(0), &device);
+    let mut fused = FusedNet::new(&cfg, &named_params(&net).unwrap()).unwrap();
+    let mut adam = Adam::new(adam_settings);
+    let t_fused = time(11, 10, || {
+        std::hint::black_box(fused.train_step(&x, &eps, B, 1.0));
+        adam.step_host(fused.params_and_grads(), 1e-9);
+    });
+    let t_fwd = time(11, 10, || {
+        std::hint::black_box(fused.losses(&x, &eps, B, 1.0));
+    });
+    let mut burn_net = Some(net);
+    let mut burn_adam = Adam::new(adam_settings);
+    let t_burn = time(3, 5, || {
+        let net = burn_net.take().unwrap();
+        let xt = Tensor::<2>::from_data(TensorData::new(x.clone(), [B, d]), &device);
+        let et = Tensor::<2>::from_data(TensorData::new(eps.clone(), [B, k]), &device);
+        let out = net.step_loss(xt, et, 1.0);
+        let grads = named_grads(&net, &out.loss.backward());
+        burn_net = Some(burn_adam.step(net, grads, 1e-9).unwrap());
+    });
+    let gflops = |t: f64| (step_flops / t / 1e9 * 10.0).round() / 10.0;
+    let us = |t: f64| (t * 1e7).round() / 10.0;
+    println!(
+        "{{\"bench\":\"conv_vae_step\",\"batch\":{B},\"threads\":{},\"fused_us\":{},\"fused_gflops\":{},\"forward_only_us\":{},\"burn_us\":{},\"burn_gflops\":{},\"fused_speedup\":{:.2},\"epoch_10k_fused_s\":{:.3}}}",
+        rayon::current_num_threads(),
+        us(t_fused),
+        gflops(t_fused),
+        us(t_fwd),
+        us(t_burn),
+        gflops(t_burn),
+        t_burn / t_fused,
+        t_fused * 10000.0 / B as f64,
+    );
+}
+
 fn main() {
+    // `STEP_BENCH=conv` measures the conv network's step alone
+    if std::env::var("STEP_BENCH").as_deref() == Ok("conv") {
+        conv_step();
+        return;
+    }
     let cfg = NetConfig::reference_vae();
     let (d, k) = (cfg.input_dim, cfg.latent_dim);
     let mut rng = latent_core::seed::rng(1);
@@ -143,4 +223,5 @@ fn main() {
         us(t_adam),
         fused.grads().map(|(_, g)| g.len()).sum::<usize>(),
     );
+    conv_step();
 }

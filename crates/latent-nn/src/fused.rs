@@ -42,10 +42,18 @@ const BLOCKS: usize = 16;
 /// Products below this many flops run on the calling thread.
 const PARALLEL_FLOPS: usize = 4_000_000;
 
-/// Whether [`FusedNet`] computes `config`'s network: the MLP architecture, and for a VAE the
-/// diagonal posterior.
+mod conv;
+
+use conv::{ConvLayer, ConvStack, ConvWs};
+
+/// Rows a conv network computes at once when it infers (its patches take
+/// `16 · c_in` values per output position, so a bounded batch bounds the memory).
+const CONV_CHUNK: usize = 256;
+
+/// Whether [`FusedNet`] computes `config`'s network: the MLP and conv architectures, and for
+/// a VAE the diagonal posterior.
 pub fn supports(config: &NetConfig) -> bool {
-    config.arch == Arch::Mlp
+    (config.arch == Arch::Mlp || config.conv_features().is_some())
         && (config.kind != ModelKind::Vae || config.posterior == PosteriorKind::Diagonal)
 }
 
@@ -131,6 +139,12 @@ struct Workspace {
     d_z: Vec<f32>,
     d_mean: Vec<f32>,
     d_log_var: Vec<f32>,
+    /// Conv networks: the decoder's last dense layer's output after the activation (the
+    /// transposed convolutions' input, CHW rows), and before it (SiLU).
+    dec_last: Vec<f32>,
+    dec_last_a: Vec<f32>,
+    /// Conv networks: the convolutions' buffers.
+    conv: ConvWs,
 }
 
 /// The network of a [`NetConfig`] as plain host arrays, with a fused forward and backward.
@@ -145,6 +159,8 @@ pub struct FusedNet {
     mean: Dense,
     log_var: Option<Dense>,
     decoder: Vec<Dense>,
+    /// The convolutions of a conv network.
+    conv: Option<ConvStack>,
     log_sigma: Option<usize>,
     ws: Workspace,
     /// `grads` hold a training step's gradients not yet applied by an update.
@@ -165,7 +181,7 @@ impl FusedNet {
         if !supports(config) {
             return Err(NnError::param(
                 "engine",
-                "the fused CPU path computes MLP networks with a diagonal posterior only",
+                "the fused CPU path computes networks with a diagonal posterior only",
             ));
         }
         let mut names = Vec::new();
@@ -213,6 +229,56 @@ impl FusedNet {
             .ok_or_else(|| NnError::Backend("fused network: no mean head".into()))
             .and_then(dense)?;
         let log_var = topology.single(Part::LogVar).map(dense).transpose()?;
+        let conv = match (config.conv_features(), config.image) {
+            (Some(features), Some([ih, iw, _])) => {
+                let conv_layer = |layer: &Layer, scale: usize| -> Result<ConvLayer> {
+                    let (c_in, c_out, shape) = match layer.shape {
+                        Shape::Conv { c_in, c_out } => (c_in, c_out, [c_out, c_in, 4, 4]),
+                        Shape::ConvTranspose { c_in, c_out } => (c_in, c_out, [c_in, c_out, 4, 4]),
+                        _ => {
+                            return Err(NnError::Backend(format!(
+                                "fused network: layer `{}` is not a convolution",
+                                layer.name()
+                            )));
+                        }
+                    };
+                    let prefix = layer.name();
+                    Ok(ConvLayer {
+                        w: find(&format!("{prefix}.weight"), &shape)?,
+                        b: find(&format!("{prefix}.bias"), &[c_out])?,
+                        c_in,
+                        c_out,
+                        h: ih >> scale,
+                        wd: iw >> scale,
+                    })
+                };
+                // the encoder's layer i reads the image halved i times; the decoder's
+                // layer j of n writes it halved n − 1 − j times
+                let enc = topology
+                    .part(Part::ConvEncoder)
+                    .enumerate()
+                    .map(|(i, l)| conv_layer(l, i))
+                    .collect::<Result<Vec<_>>>()?;
+                let n = topology.part(Part::ConvDecoder).count();
+                let dec = topology
+                    .part(Part::ConvDecoder)
+                    .enumerate()
+                    .map(|(j, l)| conv_layer(l, n - 1 - j))
+                    .collect::<Result<Vec<_>>>()?;
+                if enc.is_empty() || dec.is_empty() {
+                    return Err(NnError::Backend(
+                        "fused network: a conv network without convolutions".into(),
+                    ));
+                }
+                Some(ConvStack {
+                    enc,
+                    dec,
+                    act: config.activation,
+                    features,
+                })
+            }
+            _ => None,
+        };
         let log_sigma = match topology.single(Part::LogSigma).map(|l| l.shape) {
             Some(Shape::Vector { len }) => Some(find("log_sigma", &[len])?),
             _ => None,
@@ -235,6 +301,7 @@ impl FusedNet {
             mean,
             log_var,
             decoder,
+            conv,
             log_sigma,
             ws: Workspace::default(),
             fresh_grads: false,
@@ -323,6 +390,11 @@ impl FusedNet {
         } else {
             Vec::new()
         };
+        if self.conv.is_some() {
+            let width = self.decoder.last().map_or(0, |l| l.d_out);
+            ws.dec_last = buf(width);
+            ws.dec_last_a = if silu { buf(width) } else { Vec::new() };
+        }
         ws.out = buf(self.config.input_dim);
         ws.d_out = buf(self.config.input_dim);
         let widest = self
@@ -374,6 +446,15 @@ impl FusedNet {
         self.resize(ws, rows);
         let act = self.config.activation;
         let silu = act == Activation::Silu;
+        // a conv network's dense layers read the convolutions' feature map
+        if let Some(c) = &self.conv {
+            c.encode(&self.values, &mut ws.conv, x, rows);
+        }
+        let x: &[f32] = if self.conv.is_some() {
+            &ws.conv.flat
+        } else {
+            x
+        };
         for (i, &l) in self.encoder.iter().enumerate() {
             let (done, rest) = ws.enc_h.split_at_mut(i);
             let input: &[f32] = if i == 0 { x } else { &done[i - 1] };
@@ -391,19 +472,38 @@ impl FusedNet {
     /// the workspace.
     fn forward(&self, ws: &mut Workspace, x: &[f32], eps: &[f32], rows: usize) {
         self.forward_encoder(ws, x, rows);
-        let act = self.config.activation;
-        let silu = act == Activation::Silu;
-        let vae = self.is_vae();
-        if vae {
+        if self.is_vae() {
             kernels::reparameterize(&ws.mean, &ws.log_var, eps, &mut ws.std, &mut ws.z);
         } else {
             ws.z.copy_from_slice(&ws.mean);
         }
+        self.forward_decoder(ws, rows);
+    }
+
+    /// The decoder on the codes in `ws.z`: its raw output in `ws.out`.
+    fn forward_decoder(&self, ws: &mut Workspace, rows: usize) {
+        let act = self.config.activation;
+        let silu = act == Activation::Silu;
         let last = self.decoder.len() - 1;
         for (i, &l) in self.decoder.iter().enumerate() {
             if i == last {
                 let input: &[f32] = if i == 0 { &ws.z } else { &ws.dec_h[i - 1] };
-                Self::dense_forward(&self.values, l, input, rows, &mut ws.out, None);
+                match &self.conv {
+                    None => Self::dense_forward(&self.values, l, input, rows, &mut ws.out, None),
+                    // the transposed convolutions read the last dense layer's activation
+                    Some(c) => {
+                        let pre = if silu { Some(&mut ws.dec_last_a) } else { None };
+                        Self::dense_forward(
+                            &self.values,
+                            l,
+                            input,
+                            rows,
+                            &mut ws.dec_last,
+                            Some((act, pre)),
+                        );
+                        c.decode(&self.values, &mut ws.conv, &ws.dec_last, rows, &mut ws.out);
+                    }
+                }
             } else {
                 let (done, rest) = ws.dec_h.split_at_mut(i);
                 let input: &[f32] = if i == 0 { &ws.z } else { &done[i - 1] };
@@ -552,12 +652,21 @@ impl FusedNet {
             Ok(pair) => pair,
             Err(_) => unreachable!("two gradient buffers"),
         };
+        // a conv network's transposed convolutions first: the gradient at the last dense
+        // layer's output, through its activation
+        if let Some(c) = &self.conv {
+            c.decode_backward(&mut self.grads, &mut ws.conv, &ws.d_out, rows);
+            let pre = (!ws.dec_last_a.is_empty()).then_some(ws.dec_last_a.as_slice());
+            kernels::activation_backward(act, &ws.dec_last, pre, &mut ws.conv.d_flat);
+        }
         // decoder, last layer first; `ws.d_out` holds the gradient at the output
         let last = self.decoder.len() - 1;
         for i in (0..=last).rev() {
             let l = self.decoder[i];
             let input: &[f32] = if i == 0 { &ws.z } else { &ws.dec_h[i - 1] };
-            let delta: &[f32] = if i == last {
+            let delta: &[f32] = if i == last && self.conv.is_some() {
+                &ws.conv.d_flat
+            } else if i == last {
                 &ws.d_out
             } else {
                 &cur[..rows * l.d_out]
@@ -599,13 +708,16 @@ impl FusedNet {
         } else {
             ws.d_mean.copy_from_slice(&ws.d_z);
         }
-        // the heads read the last hidden layer (or the input)
+        // the heads read the last hidden layer (or the input: the image, or a conv
+        // network's feature map)
         let n_enc = self.encoder.len();
+        let conv = self.conv.is_some();
+        let x: &[f32] = if conv { &ws.conv.flat } else { x };
         let h: &[f32] = ws.enc_h.last().map_or(x, Vec::as_slice);
         let width = self.mean.d_in;
-        // the mean head writes the gradient at `h` (a hidden layer's; the input needs
-        // none), the log-variance head adds to it
-        let mut d_h = (n_enc > 0).then(|| &mut cur[..rows * width]);
+        // the mean head writes the gradient at `h` (a hidden layer's or the feature map's;
+        // the image needs none), the log-variance head adds to it
+        let mut d_h = (n_enc > 0 || conv).then(|| &mut cur[..rows * width]);
         Self::dense_backward(
             &self.values,
             &mut self.grads,
@@ -632,7 +744,7 @@ impl FusedNet {
             let pre = ws.enc_a.get(i).map(Vec::as_slice);
             kernels::activation_backward(act, &ws.enc_h[i], pre, &mut cur[..rows * l.d_out]);
             let input: &[f32] = if i == 0 { x } else { &ws.enc_h[i - 1] };
-            let d_input = (i > 0).then(|| (&mut next[..rows * l.d_in], Accum::Replace));
+            let d_input = (i > 0 || conv).then(|| (&mut next[..rows * l.d_in], Accum::Replace));
             Self::dense_backward(
                 &self.values,
                 &mut self.grads,
@@ -643,6 +755,11 @@ impl FusedNet {
                 d_input,
             );
             std::mem::swap(&mut cur, &mut next);
+        }
+        // `cur` holds the gradient at the feature map
+        if let Some(c) = &self.conv {
+            let len = rows * self.encoder.first().map_or(width, |l| l.d_in);
+            c.encode_backward(&mut self.grads, &mut ws.conv, &cur[..len], rows);
         }
         ws.d_hidden = vec![cur, next];
     }
@@ -672,6 +789,10 @@ impl FusedNet {
         log_var: Option<&mut [f32]>,
         scratch: &mut [Vec<f32>; 2],
     ) {
+        if self.conv.is_some() {
+            self.conv_encode(x, rows, mean, log_var);
+            return;
+        }
         let input = self.hidden(&self.encoder, x, rows, scratch);
         Self::dense_forward(&self.values, self.mean, input, rows, mean, None);
         if let (Some(lv), Some(out)) = (self.log_var, log_var) {
@@ -683,10 +804,45 @@ impl FusedNet {
     /// `rows` codes `z` (`rows × K`), into `out` (`rows × D`): the same layers as the
     /// training step's decoder.
     pub fn decode_raw(&self, z: &[f32], rows: usize, out: &mut [f32], scratch: &mut [Vec<f32>; 2]) {
+        if self.conv.is_some() {
+            self.conv_decode(z, rows, out);
+            return;
+        }
         let (hidden, last) = self.decoder.split_at(self.decoder.len() - 1);
         let input = self.hidden(hidden, z, rows, scratch);
         for &l in last {
             Self::dense_forward(&self.values, l, input, rows, out, None);
+        }
+    }
+
+    /// A conv network's encoder on `rows` rows of `x`, [`CONV_CHUNK`] rows at a time through
+    /// the training step's buffers: the means into `mean`, the log-variances into `log_var`
+    /// when given (VAE).
+    fn conv_encode(&self, x: &[f32], rows: usize, mean: &mut [f32], log_var: Option<&mut [f32]>) {
+        let (d, k) = (self.config.input_dim, self.mean.d_out);
+        let mut ws = Workspace::default();
+        let mut log_var = log_var.filter(|_| self.is_vae());
+        for start in (0..rows).step_by(CONV_CHUNK) {
+            let n = CONV_CHUNK.min(rows - start);
+            self.forward_encoder(&mut ws, &x[start * d..(start + n) * d], n);
+            mean[start * k..(start + n) * k].copy_from_slice(&ws.mean);
+            if let Some(lv) = log_var.as_deref_mut() {
+                lv[start * k..(start + n) * k].copy_from_slice(&ws.log_var);
+            }
+        }
+    }
+
+    /// A conv network's decoder on `rows` codes `z`, [`CONV_CHUNK`] rows at a time: the raw
+    /// output into `out`.
+    fn conv_decode(&self, z: &[f32], rows: usize, out: &mut [f32]) {
+        let (d, k) = (self.config.input_dim, self.mean.d_out);
+        let mut ws = Workspace::default();
+        for start in (0..rows).step_by(CONV_CHUNK) {
+            let n = CONV_CHUNK.min(rows - start);
+            self.resize(&mut ws, n);
+            ws.z.copy_from_slice(&z[start * k..(start + n) * k]);
+            self.forward_decoder(&mut ws, n);
+            out[start * d..(start + n) * d].copy_from_slice(&ws.out);
         }
     }
 

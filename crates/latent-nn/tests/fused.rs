@@ -28,10 +28,43 @@ fn base() -> NetConfig {
     }
 }
 
-/// Every network the fused path computes: each family, activation and likelihood.
+/// A conv network on the 8 × 8 digits: two convolutions (8 → 4 → 2) around the dense
+/// layers.
+fn conv() -> NetConfig {
+    NetConfig {
+        arch: Arch::Conv,
+        image: Some([8, 8, 1]),
+        conv_channels: vec![4, 6],
+        ..base()
+    }
+}
+
+/// Every network the fused path computes: each family, activation and likelihood, MLP and
+/// conv.
 fn matrix() -> Vec<NetConfig> {
     let b = base();
+    let c = conv();
     vec![
+        c.clone(),
+        NetConfig {
+            kind: ModelKind::Ae,
+            activation: Activation::Silu,
+            hidden: vec![],
+            ..c.clone()
+        },
+        NetConfig {
+            conv_channels: vec![3, 5, 7],
+            activation: Activation::LeakyRelu,
+            likelihood: Likelihood::GaussianLearned { shared: false },
+            hidden: vec![16, 12],
+            ..c.clone()
+        },
+        NetConfig {
+            conv_channels: vec![5],
+            activation: Activation::Tanh,
+            likelihood: Likelihood::Gaussian { sigma: 0.4 },
+            ..c.clone()
+        },
         NetConfig {
             kind: ModelKind::LinearAe,
             ..b.clone()
@@ -194,6 +227,7 @@ fn training_follows_burns() {
             kind: ModelKind::Ae,
             ..base()
         },
+        conv(),
     ] {
         let run = |engine| {
             train_with(
@@ -233,9 +267,14 @@ fn training_follows_burns() {
 fn fused_training_is_independent_of_the_thread_count() {
     let x = digits();
     // wide enough that the products are split across threads
-    let net = NetConfig {
+    let mlp = NetConfig {
         hidden: vec![512],
         ..base()
+    };
+    let conv = NetConfig {
+        hidden: vec![512],
+        conv_channels: vec![16, 32],
+        ..conv()
     };
     let cfg = TrainConfig {
         epochs: 1,
@@ -243,32 +282,34 @@ fn fused_training_is_independent_of_the_thread_count() {
         seed: 4,
         ..TrainConfig::default()
     };
-    let run = |threads: usize| {
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(threads)
-            .build()
-            .unwrap();
-        pool.install(|| {
-            let t = train_with(
-                Engine::Auto,
-                &net,
-                &cfg,
-                x.view(),
-                None,
-                &cpu_device(),
-                None,
-                &mut Silent,
-            )
-            .unwrap();
-            named_params(&t.net).unwrap()
-        })
-    };
-    let bits = |p: &latent_nn::params::HostTensors| -> Vec<u32> {
-        p.values()
-            .flat_map(|a| a.iter().map(|v| v.to_bits()))
-            .collect()
-    };
-    assert_eq!(bits(&run(1)), bits(&run(3)));
+    for net in [mlp, conv] {
+        let run = |threads: usize| {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            pool.install(|| {
+                let t = train_with(
+                    Engine::Auto,
+                    &net,
+                    &cfg,
+                    x.view(),
+                    None,
+                    &cpu_device(),
+                    None,
+                    &mut Silent,
+                )
+                .unwrap();
+                named_params(&t.net).unwrap()
+            })
+        };
+        let bits = |p: &latent_nn::params::HostTensors| -> Vec<u32> {
+            p.values()
+                .flat_map(|a| a.iter().map(|v| v.to_bits()))
+                .collect()
+        };
+        assert_eq!(bits(&run(1)), bits(&run(3)), "{:?}", net.arch);
+    }
 }
 
 /// What the fused path does not compute is refused, not approximated.
@@ -279,9 +320,8 @@ fn unsupported_networks_are_refused() {
         ..base()
     };
     let conv = NetConfig {
-        arch: Arch::Conv,
-        image: Some([8, 8, 1]),
-        ..base()
+        posterior: PosteriorKind::Full,
+        ..conv()
     };
     for cfg in [full, conv] {
         assert!(!supports(&cfg));
@@ -292,7 +332,8 @@ fn unsupported_networks_are_refused() {
 
 /// The two engines behind the `Network` seam compute the same network: encoder heads,
 /// decoder, losses and a training step's gradients agree to float rounding, and the
-/// choice is made in one place (fused for MLP networks on the CPU, burn otherwise).
+/// choice is made in one place (fused for MLP and conv networks with a diagonal posterior
+/// on the CPU, burn otherwise).
 #[test]
 fn engines_agree_through_the_network_trait() {
     use latent_nn::engine::{EngineKind, build, choose};
@@ -360,11 +401,9 @@ fn engines_agree_through_the_network_trait() {
             ..base()
         },
         NetConfig {
-            arch: Arch::Conv,
-            input_dim: 64,
-            image: Some([8, 8, 1]),
+            posterior: PosteriorKind::Full,
             conv_channels: vec![4],
-            ..base()
+            ..conv()
         },
     ] {
         assert_eq!(choose(Engine::Auto, &cfg, &device), EngineKind::Burn);

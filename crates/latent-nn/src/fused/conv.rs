@@ -1,0 +1,691 @@
+//! The conv architecture's convolutions on the host: 4 × 4 kernels, stride 2, padding 1
+//! (each halves the sides; each transposed one doubles them), on channels-last (NHWC)
+//! maps, as matrix products around one gather and its adjoint.
+//!
+//! - [`im2col`] lays out, for every output position of a convolution, the 4 × 4 × C patch
+//!   it reads (zeros outside the image): a convolution is then one product with the weights
+//!   repacked as a `16·C_in × C_out` matrix.
+//! - [`col2im`] is its adjoint: it sums the patches back onto the image. It gives a
+//!   convolution's input gradient, and a transposed convolution's output from the product
+//!   of its input with the weights repacked as `C_in × 16·C_out`.
+//!
+//! Both walk each image on one thread and each output value in a fixed order, and the
+//! products are [`gemm`]'s, split by shape alone: the results do not depend on the number
+//! of threads. Rows of the network are image pixels in row-major order with the channels
+//! innermost (HWC), so a batch of rows is already an NHWC map; burn's module computes on
+//! NCHW, and the dense layers read its flattening in CHW order, so the feature map is
+//! permuted at the boundary between the convolutions and the dense layers
+//! ([`to_chw`], [`from_chw`]).
+
+use faer::linalg::matmul::matmul;
+use faer::{Accum, MatMut, Par};
+use rayon::prelude::*;
+
+use super::{BLOCKS, Op, PARALLEL_FLOPS, gemm, kernels};
+use crate::config::Activation;
+
+/// A convolution (the encoder's) or a transposed convolution (the decoder's): indices of
+/// its weight and bias in the network's parameter list, its channels, and its larger side.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct ConvLayer {
+    /// Index of the weight: `[c_out, c_in, 4, 4]` (conv) or `[c_in, c_out, 4, 4]`
+    /// (transposed), burn's and PyTorch's layouts.
+    pub w: usize,
+    /// Index of the bias, `[c_out]`.
+    pub b: usize,
+    pub c_in: usize,
+    pub c_out: usize,
+    /// Height and width of the larger map: a convolution's input, a transposed
+    /// convolution's output.
+    pub h: usize,
+    pub wd: usize,
+}
+
+impl ConvLayer {
+    /// Positions of the smaller map (`h/2 × w/2`) in one image.
+    fn small(&self) -> usize {
+        (self.h / 2) * (self.wd / 2)
+    }
+
+    /// Pixels of the larger map in one image.
+    fn large(&self) -> usize {
+        self.h * self.wd
+    }
+}
+
+/// The convolutions of a conv network: the encoder's, applied to the image before the
+/// dense layers, and the decoder's transposed ones, applied after them.
+#[derive(Debug, Clone)]
+pub(super) struct ConvStack {
+    pub enc: Vec<ConvLayer>,
+    pub dec: Vec<ConvLayer>,
+    pub act: Activation,
+    /// The feature map between the convolutions and the dense layers, `[c, h, w]`.
+    pub features: [usize; 3],
+}
+
+/// The buffers of one batch size, reused from step to step.
+#[derive(Debug, Default)]
+pub(super) struct ConvWs {
+    rows: usize,
+    /// The weights repacked for the products: encoder layers, then decoder layers.
+    packed: Vec<Vec<f32>>,
+    /// A weight gradient in the packed layout, before it is laid out as the parameter.
+    packed_grad: Vec<f32>,
+    /// The partial products of [`gemm_long_inner`].
+    partials: Vec<f32>,
+    /// The encoder: each layer's input as patches, kept for its weight gradient.
+    cols: Vec<Vec<f32>>,
+    /// The encoder: each layer's output after the activation (NHWC), and before it (SiLU).
+    enc_h: Vec<Vec<f32>>,
+    enc_a: Vec<Vec<f32>>,
+    /// The encoder's feature map flattened in CHW order: the dense encoder's input.
+    pub flat: Vec<f32>,
+    /// The decoder: each layer's input (NHWC), the first the dense decoder's output.
+    dec_in: Vec<Vec<f32>>,
+    /// The decoder: the pre-activation of `dec_in[i + 1]` (SiLU).
+    dec_a: Vec<Vec<f32>>,
+    /// A transposed convolution's product before [`col2im`]; a gradient's patches.
+    tcols: Vec<f32>,
+    /// Gradients of maps, two of the largest size.
+    d_maps: [Vec<f32>; 2],
+    /// The gradient at the flattened feature map (CHW), in and out of the stack.
+    pub d_flat: Vec<f32>,
+}
+
+impl ConvStack {
+    fn silu(&self) -> bool {
+        self.act == Activation::Silu
+    }
+
+    /// Allocates the buffers for `rows` images (once per batch size).
+    pub fn resize(&self, ws: &mut ConvWs, rows: usize) {
+        if ws.rows == rows && !ws.packed.is_empty() {
+            return;
+        }
+        ws.rows = rows;
+        let buf = |len: usize| vec![0.0f32; rows * len];
+        let silu = self.silu();
+        ws.packed = self
+            .enc
+            .iter()
+            .chain(&self.dec)
+            .map(|l| vec![0.0; 16 * l.c_in * l.c_out])
+            .collect();
+        ws.cols = self
+            .enc
+            .iter()
+            .map(|l| buf(l.small() * 16 * l.c_in))
+            .collect();
+        ws.enc_h = self.enc.iter().map(|l| buf(l.small() * l.c_out)).collect();
+        ws.enc_a = if silu {
+            ws.enc_h.iter().map(|v| vec![0.0; v.len()]).collect()
+        } else {
+            Vec::new()
+        };
+        let [c, fh, fw] = self.features;
+        ws.flat = buf(c * fh * fw);
+        ws.d_flat = buf(c * fh * fw);
+        ws.dec_in = self.dec.iter().map(|l| buf(l.small() * l.c_in)).collect();
+        ws.dec_a = if silu {
+            ws.dec_in
+                .iter()
+                .skip(1)
+                .map(|v| vec![0.0; v.len()])
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let widest = self
+            .enc
+            .iter()
+            .chain(&self.dec)
+            .map(|l| l.small() * 16 * l.c_in.max(l.c_out))
+            .max()
+            .unwrap_or(0);
+        ws.tcols = buf(widest);
+        let largest_map = self
+            .enc
+            .iter()
+            .chain(&self.dec)
+            .map(|l| (l.large() * l.c_in.max(l.c_out)).max(l.small() * l.c_in.max(l.c_out)))
+            .max()
+            .unwrap_or(0);
+        ws.d_maps = [buf(largest_map), buf(largest_map)];
+        ws.packed_grad = vec![
+            0.0;
+            self.enc
+                .iter()
+                .chain(&self.dec)
+                .map(|l| 16 * l.c_in * l.c_out)
+                .max()
+                .unwrap_or(0)
+        ];
+    }
+
+    /// The encoder's convolutions, each followed by the activation, on `rows` images `x`
+    /// (NHWC): the feature map flattened in CHW order in `ws.flat`.
+    pub fn encode(&self, values: &[Vec<f32>], ws: &mut ConvWs, x: &[f32], rows: usize) {
+        self.resize(ws, rows);
+        // the weights change at every update: laid out again at every pass
+        for (l, p) in self.enc.iter().zip(ws.packed.iter_mut()) {
+            pack_conv(&values[l.w], l.c_in, l.c_out, p);
+        }
+        let silu = self.silu();
+        for (i, l) in self.enc.iter().enumerate() {
+            let (done, rest) = ws.enc_h.split_at_mut(i);
+            let input: &[f32] = if i == 0 { x } else { &done[i - 1] };
+            let cols = &mut ws.cols[i];
+            im2col(input, rows, l.h, l.wd, l.c_in, cols);
+            let out = &mut rest[0];
+            let bias = &values[l.b];
+            for row in out.chunks_exact_mut(l.c_out) {
+                row.copy_from_slice(bias);
+            }
+            gemm(
+                out,
+                rows * l.small(),
+                l.c_out,
+                16 * l.c_in,
+                Op::N(cols),
+                Op::N(&ws.packed[i]),
+                Accum::Add,
+            );
+            if silu {
+                ws.enc_a[i].copy_from_slice(out);
+            }
+            kernels::activate(self.act, out);
+        }
+        let [c, fh, fw] = self.features;
+        if let Some(last) = ws.enc_h.last() {
+            to_chw(last, rows, fh * fw, c, &mut ws.flat);
+        }
+    }
+
+    /// The encoder's backward pass from the gradient at its flattened output (`d_flat`,
+    /// CHW): every layer's weight and bias gradients into `grads`. The image needs no
+    /// gradient.
+    pub fn encode_backward(
+        &self,
+        grads: &mut [Vec<f32>],
+        ws: &mut ConvWs,
+        d_flat: &[f32],
+        rows: usize,
+    ) {
+        let [c, fh, fw] = self.features;
+        let [mut cur, mut next] = std::mem::take(&mut ws.d_maps);
+        from_chw(d_flat, rows, fh * fw, c, &mut cur[..rows * fh * fw * c]);
+        for (i, l) in self.enc.iter().enumerate().rev() {
+            let out_len = rows * l.small() * l.c_out;
+            let d = &mut cur[..out_len];
+            let pre = ws.enc_a.get(i).map(Vec::as_slice);
+            kernels::activation_backward(self.act, &ws.enc_h[i], pre, d);
+            let pg = &mut ws.packed_grad[..16 * l.c_in * l.c_out];
+            gemm_long_inner(
+                pg,
+                16 * l.c_in,
+                l.c_out,
+                rows * l.small(),
+                Op::T(&ws.cols[i]),
+                Op::N(d),
+                &mut ws.partials,
+            );
+            unpack_conv(pg, l.c_in, l.c_out, &mut grads[l.w]);
+            kernels::column_sums(d, l.c_out, &mut grads[l.b]);
+            if i > 0 {
+                let d_cols = &mut ws.tcols[..rows * l.small() * 16 * l.c_in];
+                gemm(
+                    d_cols,
+                    rows * l.small(),
+                    16 * l.c_in,
+                    l.c_out,
+                    Op::N(d),
+                    Op::T(&ws.packed[i]),
+                    Accum::Replace,
+                );
+                col2im(
+                    d_cols,
+                    rows,
+                    l.h,
+                    l.wd,
+                    l.c_in,
+                    &mut next[..rows * l.large() * l.c_in],
+                    None,
+                );
+                std::mem::swap(&mut cur, &mut next);
+            }
+        }
+        ws.d_maps = [cur, next];
+    }
+
+    /// The decoder's transposed convolutions on `rows` feature maps `flat` (CHW rows, the
+    /// dense decoder's output after its activation), the activation between them: the
+    /// decoder's raw output (NHWC rows) in `out`.
+    pub fn decode(
+        &self,
+        values: &[Vec<f32>],
+        ws: &mut ConvWs,
+        flat: &[f32],
+        rows: usize,
+        out: &mut [f32],
+    ) {
+        self.resize(ws, rows);
+        for (l, p) in self
+            .dec
+            .iter()
+            .zip(ws.packed.iter_mut().skip(self.enc.len()))
+        {
+            pack_transposed(&values[l.w], l.c_in, l.c_out, p);
+        }
+        let [c, fh, fw] = self.features;
+        from_chw(flat, rows, fh * fw, c, &mut ws.dec_in[0]);
+        let silu = self.silu();
+        let last = self.dec.len() - 1;
+        for (i, l) in self.dec.iter().enumerate() {
+            let tcols = &mut ws.tcols[..rows * l.small() * 16 * l.c_out];
+            gemm(
+                tcols,
+                rows * l.small(),
+                16 * l.c_out,
+                l.c_in,
+                Op::N(&ws.dec_in[i]),
+                Op::N(&ws.packed[self.enc.len() + i]),
+                Accum::Replace,
+            );
+            let bias = Some(values[l.b].as_slice());
+            if i == last {
+                col2im(tcols, rows, l.h, l.wd, l.c_out, out, bias);
+            } else {
+                let target = &mut ws.dec_in[i + 1];
+                col2im(tcols, rows, l.h, l.wd, l.c_out, target, bias);
+                if silu {
+                    ws.dec_a[i].copy_from_slice(target);
+                }
+                kernels::activate(self.act, target);
+            }
+        }
+    }
+
+    /// The decoder's backward pass from the gradient at its raw output `d_out` (NHWC
+    /// rows): every layer's weight and bias gradients into `grads`, and the gradient at
+    /// the flattened feature map it read (CHW) in `ws.d_flat`.
+    pub fn decode_backward(
+        &self,
+        grads: &mut [Vec<f32>],
+        ws: &mut ConvWs,
+        d_out: &[f32],
+        rows: usize,
+    ) {
+        let [mut cur, mut next] = std::mem::take(&mut ws.d_maps);
+        let last = self.dec.len() - 1;
+        for (i, l) in self.dec.iter().enumerate().rev() {
+            let out_len = rows * l.large() * l.c_out;
+            if i < last {
+                let pre = ws.dec_a.get(i).map(Vec::as_slice);
+                let d = &mut cur[..out_len];
+                kernels::activation_backward(self.act, &ws.dec_in[i + 1], pre, d);
+            }
+            let d: &[f32] = if i == last { d_out } else { &cur[..out_len] };
+            kernels::column_sums(d, l.c_out, &mut grads[l.b]);
+            let d_cols = &mut ws.tcols[..rows * l.small() * 16 * l.c_out];
+            im2col(d, rows, l.h, l.wd, l.c_out, d_cols);
+            let pg = &mut ws.packed_grad[..16 * l.c_in * l.c_out];
+            gemm_long_inner(
+                pg,
+                l.c_in,
+                16 * l.c_out,
+                rows * l.small(),
+                Op::T(&ws.dec_in[i]),
+                Op::N(d_cols),
+                &mut ws.partials,
+            );
+            unpack_transposed(pg, l.c_in, l.c_out, &mut grads[l.w]);
+            gemm(
+                &mut next[..rows * l.small() * l.c_in],
+                rows * l.small(),
+                l.c_in,
+                16 * l.c_out,
+                Op::N(d_cols),
+                Op::T(&ws.packed[self.enc.len() + i]),
+                Accum::Replace,
+            );
+            std::mem::swap(&mut cur, &mut next);
+        }
+        let [c, fh, fw] = self.features;
+        to_chw(&cur[..rows * fh * fw * c], rows, fh * fw, c, &mut ws.d_flat);
+        ws.d_maps = [cur, next];
+    }
+}
+
+/// `dst (m × n, row-major) = lhs (m × k) · rhs (k × n)` for a long inner dimension (a weight
+/// gradient: `k` is every output position of the batch, `m × n` the small weight). Split
+/// like [`gemm`] by rows or columns, each block would pack the whole of the other operand
+/// again; instead the inner dimension is split into about [`BLOCKS`] blocks (sizes a
+/// multiple of 16, fixed by the shape), their products computed on rayon's pool into
+/// `partials` and summed in block order: the same bits for any number of threads.
+#[allow(clippy::too_many_arguments)]
+fn gemm_long_inner(
+    dst: &mut [f32],
+    m: usize,
+    n: usize,
+    k: usize,
+    lhs: Op<'_>,
+    rhs: Op<'_>,
+    partials: &mut Vec<f32>,
+) {
+    let size = k.div_ceil(BLOCKS).next_multiple_of(16);
+    if 2 * m * n * k < PARALLEL_FLOPS || size >= k {
+        gemm(dst, m, n, k, lhs, rhs, Accum::Replace);
+        return;
+    }
+    let (a, b) = (lhs.mat(m, k), rhs.mat(k, n));
+    let blocks = k.div_ceil(size);
+    partials.resize(blocks * m * n, 0.0);
+    partials[..blocks * m * n]
+        .par_chunks_mut(m * n)
+        .enumerate()
+        .for_each(|(j, part)| {
+            let inner = size.min(k - j * size);
+            matmul(
+                MatMut::from_row_major_slice_mut(part, m, n),
+                Accum::Replace,
+                a.subcols(j * size, inner),
+                b.subrows(j * size, inner),
+                1.0,
+                Par::Seq,
+            );
+        });
+    let parts = &partials[..blocks * m * n];
+    dst[..m * n]
+        .par_chunks_mut(1024)
+        .enumerate()
+        .for_each(|(c, out)| {
+            let (at, len) = (c * 1024, out.len());
+            out.copy_from_slice(&parts[at..at + len]);
+            for p in parts.chunks_exact(m * n).skip(1) {
+                out.iter_mut()
+                    .zip(&p[at..at + len])
+                    .for_each(|(o, &v)| *o += v);
+            }
+        });
+}
+
+/// `packed[(kh·4 + kw)·c_in + ci][co] = w[co][ci][kh][kw]`: a convolution's weight as the
+/// `16·c_in × c_out` matrix that multiplies [`im2col`]'s patches.
+fn pack_conv(w: &[f32], c_in: usize, c_out: usize, packed: &mut [f32]) {
+    for co in 0..c_out {
+        for ci in 0..c_in {
+            for k in 0..16 {
+                packed[(k * c_in + ci) * c_out + co] = w[(co * c_in + ci) * 16 + k];
+            }
+        }
+    }
+}
+
+/// The inverse of [`pack_conv`]: a gradient in the packed layout as the weight's.
+fn unpack_conv(packed: &[f32], c_in: usize, c_out: usize, w: &mut [f32]) {
+    for co in 0..c_out {
+        for ci in 0..c_in {
+            for k in 0..16 {
+                w[(co * c_in + ci) * 16 + k] = packed[(k * c_in + ci) * c_out + co];
+            }
+        }
+    }
+}
+
+/// `packed[ci][(kh·4 + kw)·c_out + co] = w[ci][co][kh][kw]`: a transposed convolution's
+/// weight as the `c_in × 16·c_out` matrix whose product with the input [`col2im`] sums.
+fn pack_transposed(w: &[f32], c_in: usize, c_out: usize, packed: &mut [f32]) {
+    for ci in 0..c_in {
+        for co in 0..c_out {
+            for k in 0..16 {
+                packed[ci * 16 * c_out + k * c_out + co] = w[(ci * c_out + co) * 16 + k];
+            }
+        }
+    }
+}
+
+/// The inverse of [`pack_transposed`].
+fn unpack_transposed(packed: &[f32], c_in: usize, c_out: usize, w: &mut [f32]) {
+    for ci in 0..c_in {
+        for co in 0..c_out {
+            for k in 0..16 {
+                w[(ci * c_out + co) * 16 + k] = packed[ci * 16 * c_out + k * c_out + co];
+            }
+        }
+    }
+}
+
+/// For `n` images `h × w × c` (NHWC) in `img`, the patches a 4 × 4, stride 2, padding 1
+/// convolution reads: row `(b, oy, ox)` of `cols` (`n·(h/2)·(w/2) × 16·c`) holds
+/// `img[b][2·oy − 1 + kh][2·ox − 1 + kw][ci]` at column `(kh·4 + kw)·c + ci`, zero outside
+/// the image.
+pub(super) fn im2col(img: &[f32], n: usize, h: usize, w: usize, c: usize, cols: &mut [f32]) {
+    let (oh, ow) = (h / 2, w / 2);
+    let row = 16 * c;
+    let image = h * w * c;
+    cols[..n * oh * ow * row]
+        .par_chunks_mut(oh * ow * row)
+        .zip(img[..n * image].par_chunks(image))
+        .for_each(|(dst, src)| {
+            for oy in 0..oh {
+                for ox in 0..ow {
+                    let patch = &mut dst[(oy * ow + ox) * row..][..row];
+                    for (kh, line) in patch.chunks_exact_mut(4 * c).enumerate() {
+                        // y = 2·oy − 1 + kh
+                        let Some(y) = (2 * oy + kh).checked_sub(1).filter(|&y| y < h) else {
+                            line.fill(0.0);
+                            continue;
+                        };
+                        let src_line = &src[y * w * c..(y + 1) * w * c];
+                        // the four pixels x = 2·ox − 1 … 2·ox + 2 are contiguous
+                        if ox > 0 && 2 * ox + 2 < w {
+                            let x0 = 2 * ox - 1;
+                            line.copy_from_slice(&src_line[x0 * c..(x0 + 4) * c]);
+                        } else {
+                            for (kw, px) in line.chunks_exact_mut(c).enumerate() {
+                                match (2 * ox + kw).checked_sub(1).filter(|&x| x < w) {
+                                    Some(x) => px.copy_from_slice(&src_line[x * c..(x + 1) * c]),
+                                    None => px.fill(0.0),
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        });
+}
+
+/// The adjoint of [`im2col`]: `img[b][y][x][ci] = init[ci] + Σ cols[(b, oy, ox)][(kh·4 +
+/// kw)·c + ci]` over the patches that read the pixel (`2·oy − 1 + kh = y`,
+/// `2·ox − 1 + kw = x`); `init` is zero when `None`. Each pixel sums its (at most four)
+/// patches in a fixed order.
+pub(super) fn col2im(
+    cols: &[f32],
+    n: usize,
+    h: usize,
+    w: usize,
+    c: usize,
+    img: &mut [f32],
+    init: Option<&[f32]>,
+) {
+    let (oh, ow) = (h / 2, w / 2);
+    let row = 16 * c;
+    let image = h * w * c;
+    // the (position, tap) pairs reading coordinate y: (t / 2, t % 2) and (t / 2 − 1, t % 2 + 2)
+    // for t = y + 1, where the position is on the smaller map
+    let taps = |y: usize, len: usize| -> [Option<(usize, usize)>; 2] {
+        let t = y + 1;
+        let (p, k) = (t / 2, t % 2);
+        [
+            (p < len).then_some((p, k)),
+            p.checked_sub(1).map(|q| (q, k + 2)),
+        ]
+    };
+    img[..n * image]
+        .par_chunks_mut(image)
+        .zip(cols[..n * oh * ow * row].par_chunks(oh * ow * row))
+        .for_each(|(dst, src)| {
+            for y in 0..h {
+                let ys = taps(y, oh);
+                for x in 0..w {
+                    let xs = taps(x, ow);
+                    let px = &mut dst[(y * w + x) * c..][..c];
+                    match init {
+                        Some(b) => px.copy_from_slice(b),
+                        None => px.fill(0.0),
+                    }
+                    for &(oy, kh) in ys.iter().flatten() {
+                        for &(ox, kw) in xs.iter().flatten() {
+                            let s = &src[(oy * ow + ox) * row + (kh * 4 + kw) * c..][..c];
+                            px.iter_mut().zip(s).for_each(|(p, &v)| *p += v);
+                        }
+                    }
+                }
+            }
+        });
+}
+
+/// `n` maps of `hw` pixels × `c` channels, from NHWC to CHW rows.
+pub(super) fn to_chw(src: &[f32], n: usize, hw: usize, c: usize, dst: &mut [f32]) {
+    let size = hw * c;
+    dst[..n * size]
+        .par_chunks_mut(size)
+        .zip(src[..n * size].par_chunks(size))
+        .for_each(|(d, s)| {
+            for (p, px) in s.chunks_exact(c).enumerate() {
+                for (ch, &v) in px.iter().enumerate() {
+                    d[ch * hw + p] = v;
+                }
+            }
+        });
+}
+
+/// The inverse of [`to_chw`].
+pub(super) fn from_chw(src: &[f32], n: usize, hw: usize, c: usize, dst: &mut [f32]) {
+    let size = hw * c;
+    dst[..n * size]
+        .par_chunks_mut(size)
+        .zip(src[..n * size].par_chunks(size))
+        .for_each(|(d, s)| {
+            for (p, px) in d.chunks_exact_mut(c).enumerate() {
+                for (ch, v) in px.iter_mut().enumerate() {
+                    *v = s[ch * hw + p];
+                }
+            }
+        });
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    /// A direct convolution, the definition: 4 × 4, stride 2, padding 1, NHWC.
+    fn direct(img: &[f32], h: usize, w: usize, c: usize, wt: &[f32], c_out: usize) -> Vec<f32> {
+        let (oh, ow) = (h / 2, w / 2);
+        let mut out = vec![0.0f32; oh * ow * c_out];
+        for oy in 0..oh {
+            for ox in 0..ow {
+                for co in 0..c_out {
+                    let mut s = 0.0f64;
+                    for kh in 0..4 {
+                        for kw in 0..4 {
+                            let (y, x) = (2 * oy + kh, 2 * ox + kw);
+                            if y == 0 || x == 0 || y > h || x > w {
+                                continue;
+                            }
+                            for ci in 0..c {
+                                s += f64::from(img[((y - 1) * w + x - 1) * c + ci])
+                                    * f64::from(wt[((co * c + ci) * 4 + kh) * 4 + kw]);
+                            }
+                        }
+                    }
+                    out[(oy * ow + ox) * c_out + co] = s as f32;
+                }
+            }
+        }
+        out
+    }
+
+    fn values(n: usize, seed: u32) -> Vec<f32> {
+        (0..n as u32)
+            .map(|i| {
+                ((i.wrapping_mul(2_654_435_761).wrapping_add(seed) >> 8) % 1000) as f32 / 500.0
+                    - 1.0
+            })
+            .collect()
+    }
+
+    /// `im2col` and the packed weights give the direct convolution, on sides that meet
+    /// every edge case (2, odd halves, wider than tall).
+    #[test]
+    fn im2col_product_is_the_convolution() {
+        for (h, w, c, c_out) in [(2, 2, 1, 1), (6, 10, 3, 2), (8, 8, 2, 5)] {
+            let img = values(h * w * c, 1);
+            let wt = values(c_out * c * 16, 7);
+            let want = direct(&img, h, w, c, &wt, c_out);
+            let mut cols = vec![f32::NAN; (h / 2) * (w / 2) * 16 * c];
+            im2col(&img, 1, h, w, c, &mut cols);
+            let mut packed = vec![0.0; 16 * c * c_out];
+            pack_conv(&wt, c, c_out, &mut packed);
+            let mut got = vec![0.0; want.len()];
+            gemm(
+                &mut got,
+                (h / 2) * (w / 2),
+                c_out,
+                16 * c,
+                Op::N(&cols),
+                Op::N(&packed),
+                Accum::Replace,
+            );
+            for (a, b) in got.iter().zip(&want) {
+                assert!((a - b).abs() <= 1e-5, "{h}×{w}×{c}: {a} vs {b}");
+            }
+            let mut back = vec![0.0; wt.len()];
+            unpack_conv(&packed, c, c_out, &mut back);
+            assert_eq!(back, wt);
+        }
+    }
+
+    /// `col2im` is the adjoint of `im2col`: ⟨im2col(a), b⟩ = ⟨a, col2im(b)⟩.
+    #[test]
+    fn col2im_is_the_adjoint_of_im2col() {
+        for (n, h, w, c) in [(1, 2, 2, 1), (2, 6, 4, 3), (3, 8, 10, 2)] {
+            let a = values(n * h * w * c, 3);
+            let b = values(n * (h / 2) * (w / 2) * 16 * c, 5);
+            let mut cols = vec![0.0; b.len()];
+            im2col(&a, n, h, w, c, &mut cols);
+            let mut img = vec![0.0; a.len()];
+            col2im(&b, n, h, w, c, &mut img, None);
+            let lhs: f64 = cols.iter().zip(&b).map(|(p, q)| f64::from(p * q)).sum();
+            let rhs: f64 = a.iter().zip(&img).map(|(p, q)| f64::from(p * q)).sum();
+            assert!(
+                (lhs - rhs).abs() <= 1e-4 * lhs.abs().max(1.0),
+                "{lhs} vs {rhs}"
+            );
+            let bias: Vec<f32> = (0..c).map(|i| i as f32 + 0.5).collect();
+            let mut with = vec![0.0; a.len()];
+            col2im(&b, n, h, w, c, &mut with, Some(&bias));
+            for (i, (p, q)) in with.iter().zip(&img).enumerate() {
+                assert!((p - q - bias[i % c]).abs() <= 1e-5);
+            }
+        }
+    }
+
+    #[test]
+    fn packing_round_trips() {
+        let (ci, co) = (3, 5);
+        let w = values(ci * co * 16, 9);
+        let mut p = vec![0.0; w.len()];
+        pack_transposed(&w, ci, co, &mut p);
+        let mut back = vec![0.0; w.len()];
+        unpack_transposed(&p, ci, co, &mut back);
+        assert_eq!(back, w);
+        let mut chw = vec![0.0; 2 * 6 * 3];
+        to_chw(&values(36, 2), 2, 6, 3, &mut chw);
+        let mut hwc = vec![0.0; 36];
+        from_chw(&chw, 2, 6, 3, &mut hwc);
+        assert_eq!(hwc, values(36, 2));
+    }
+}
