@@ -163,6 +163,10 @@ pub struct FusedNet {
     conv: Option<ConvStack>,
     log_sigma: Option<usize>,
     ws: Workspace,
+    /// The buffers of the passes that take `&self` (losses without gradients, inference),
+    /// kept from call to call: fresh ones would be fresh pages to fault in at every batch.
+    /// A call that finds them in use by another thread takes fresh ones.
+    spare: std::sync::Mutex<Workspace>,
     /// `grads` hold a training step's gradients not yet applied by an update.
     fresh_grads: bool,
     /// The gradients laid end to end for a data-parallel exchange, kept between steps (a
@@ -304,6 +308,7 @@ impl FusedNet {
             conv,
             log_sigma,
             ws: Workspace::default(),
+            spare: std::sync::Mutex::new(Workspace::default()),
             fresh_grads: false,
             exchange: Vec::new(),
         })
@@ -557,7 +562,8 @@ impl FusedNet {
     /// Losses per example `[recon + β·kl, recon, kl]` of `rows` rows of `x` with noise
     /// `eps` (`rows × K`, ignored by autoencoders), without gradients.
     pub fn losses(&self, x: &[f32], eps: &[f32], rows: usize, beta: f64) -> [f64; 3] {
-        let ws = &mut Workspace::default();
+        let (mut held, mut fresh) = (self.spare.try_lock().ok(), Workspace::default());
+        let ws = held.as_deref_mut().unwrap_or(&mut fresh);
         self.forward(ws, x, eps, rows);
         let recon = self.recon(ws, None, x, None) / rows as f64;
         let kl = if self.is_vae() {
@@ -712,6 +718,7 @@ impl FusedNet {
         // network's feature map)
         let n_enc = self.encoder.len();
         let conv = self.conv.is_some();
+        let x_in = x;
         let x: &[f32] = if conv { &ws.conv.flat } else { x };
         let h: &[f32] = ws.enc_h.last().map_or(x, Vec::as_slice);
         let width = self.mean.d_in;
@@ -759,7 +766,7 @@ impl FusedNet {
         // `cur` holds the gradient at the feature map
         if let Some(c) = &self.conv {
             let len = rows * self.encoder.first().map_or(width, |l| l.d_in);
-            c.encode_backward(&mut self.grads, &mut ws.conv, &cur[..len], rows);
+            c.encode_backward(&mut self.grads, &mut ws.conv, x_in, &cur[..len], rows);
         }
         ws.d_hidden = vec![cur, next];
     }
@@ -820,11 +827,12 @@ impl FusedNet {
     /// when given (VAE).
     fn conv_encode(&self, x: &[f32], rows: usize, mean: &mut [f32], log_var: Option<&mut [f32]>) {
         let (d, k) = (self.config.input_dim, self.mean.d_out);
-        let mut ws = Workspace::default();
+        let (mut held, mut fresh) = (self.spare.try_lock().ok(), Workspace::default());
+        let ws = held.as_deref_mut().unwrap_or(&mut fresh);
         let mut log_var = log_var.filter(|_| self.is_vae());
         for start in (0..rows).step_by(CONV_CHUNK) {
             let n = CONV_CHUNK.min(rows - start);
-            self.forward_encoder(&mut ws, &x[start * d..(start + n) * d], n);
+            self.forward_encoder(ws, &x[start * d..(start + n) * d], n);
             mean[start * k..(start + n) * k].copy_from_slice(&ws.mean);
             if let Some(lv) = log_var.as_deref_mut() {
                 lv[start * k..(start + n) * k].copy_from_slice(&ws.log_var);
@@ -836,12 +844,13 @@ impl FusedNet {
     /// output into `out`.
     fn conv_decode(&self, z: &[f32], rows: usize, out: &mut [f32]) {
         let (d, k) = (self.config.input_dim, self.mean.d_out);
-        let mut ws = Workspace::default();
+        let (mut held, mut fresh) = (self.spare.try_lock().ok(), Workspace::default());
+        let ws = held.as_deref_mut().unwrap_or(&mut fresh);
         for start in (0..rows).step_by(CONV_CHUNK) {
             let n = CONV_CHUNK.min(rows - start);
-            self.resize(&mut ws, n);
+            self.resize(ws, n);
             ws.z.copy_from_slice(&z[start * k..(start + n) * k]);
-            self.forward_decoder(&mut ws, n);
+            self.forward_decoder(ws, n);
             out[start * d..(start + n) * d].copy_from_slice(&ws.out);
         }
     }

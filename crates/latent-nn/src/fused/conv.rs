@@ -9,19 +9,24 @@
 //!   convolution's input gradient, and a transposed convolution's output from the product
 //!   of its input with the weights repacked as `C_in × 16·C_out`.
 //!
-//! Both walk each image on one thread and each output value in a fixed order, and the
-//! products are [`gemm`]'s, split by shape alone: the results do not depend on the number
-//! of threads. Rows of the network are image pixels in row-major order with the channels
-//! innermost (HWC), so a batch of rows is already an NHWC map; burn's module computes on
-//! NCHW, and the dense layers read its flattening in CHW order, so the feature map is
-//! permuted at the boundary between the convolutions and the dense layers
-//! ([`to_chw`], [`from_chw`]).
+//! The patches take four times the memory of the map they come from, so they are never
+//! laid out for the whole batch: the batch is cut into about [`BLOCKS`] blocks of images
+//! (the cut depends on the batch size alone), and each block, on one thread of rayon's
+//! pool, lays out its patches in a buffer that stays in the core's cache, multiplies, and
+//! scatters or gathers them at once. The backward pass lays the patches out again rather
+//! than keeping them; each block's weight gradient is a partial product, and the partials
+//! are summed in block order. So the results do not depend on the number of threads.
+//!
+//! Rows of the network are image pixels in row-major order with the channels innermost
+//! (HWC), so a batch of rows is already an NHWC map; burn's module computes on NCHW, and the
+//! dense layers read its flattening in CHW order, so the feature map is permuted at the
+//! boundary between the convolutions and the dense layers ([`to_chw`], [`from_chw`]).
 
 use faer::linalg::matmul::matmul;
-use faer::{Accum, MatMut, Par};
+use faer::{Accum, MatMut, MatRef, Par};
 use rayon::prelude::*;
 
-use super::{BLOCKS, Op, PARALLEL_FLOPS, gemm, kernels};
+use super::{BLOCKS, kernels};
 use crate::config::Activation;
 
 /// A convolution (the encoder's) or a transposed convolution (the decoder's): indices of
@@ -68,14 +73,18 @@ pub(super) struct ConvStack {
 #[derive(Debug, Default)]
 pub(super) struct ConvWs {
     rows: usize,
+    /// Images per block of the batch.
+    block: usize,
     /// The weights repacked for the products: encoder layers, then decoder layers.
     packed: Vec<Vec<f32>>,
-    /// A weight gradient in the packed layout, before it is laid out as the parameter.
-    packed_grad: Vec<f32>,
-    /// The partial products of [`gemm_long_inner`].
+    /// Each block's patches (one slot per block).
+    patches: Vec<f32>,
+    /// Each block's weight gradient in the packed layout (one slot per block).
     partials: Vec<f32>,
-    /// The encoder: each layer's input as patches, kept for its weight gradient.
-    cols: Vec<Vec<f32>>,
+    /// Each block's bias gradient (one slot per block).
+    bias_partials: Vec<f32>,
+    /// A weight gradient in the packed layout, the partials summed.
+    packed_grad: Vec<f32>,
     /// The encoder: each layer's output after the activation (NHWC), and before it (SiLU).
     enc_h: Vec<Vec<f32>>,
     enc_a: Vec<Vec<f32>>,
@@ -85,17 +94,37 @@ pub(super) struct ConvWs {
     dec_in: Vec<Vec<f32>>,
     /// The decoder: the pre-activation of `dec_in[i + 1]` (SiLU).
     dec_a: Vec<Vec<f32>>,
-    /// A transposed convolution's product before [`col2im`]; a gradient's patches.
-    tcols: Vec<f32>,
     /// Gradients of maps, two of the largest size.
     d_maps: [Vec<f32>; 2],
-    /// The gradient at the flattened feature map (CHW), in and out of the stack.
+    /// The gradient at the flattened feature map (CHW), out of the decoder's backward pass.
     pub d_flat: Vec<f32>,
+}
+
+/// `c (m × n) = a · b` on the calling thread, every operand row-major.
+fn product(c: &mut [f32], m: usize, n: usize, k: usize, a: MatRef<'_, f32>, b: MatRef<'_, f32>) {
+    debug_assert!(a.nrows() == m && a.ncols() == k && b.nrows() == k && b.ncols() == n);
+    matmul(
+        MatMut::from_row_major_slice_mut(&mut c[..m * n], m, n),
+        Accum::Replace,
+        a,
+        b,
+        1.0,
+        Par::Seq,
+    );
+}
+
+/// `m × n` row-major.
+fn mat(s: &[f32], m: usize, n: usize) -> MatRef<'_, f32> {
+    MatRef::from_row_major_slice(&s[..m * n], m, n)
 }
 
 impl ConvStack {
     fn silu(&self) -> bool {
         self.act == Activation::Silu
+    }
+
+    fn layers(&self) -> impl Iterator<Item = &ConvLayer> {
+        self.enc.iter().chain(&self.dec)
     }
 
     /// Allocates the buffers for `rows` images (once per batch size).
@@ -104,19 +133,29 @@ impl ConvStack {
             return;
         }
         ws.rows = rows;
+        ws.block = rows.div_ceil(BLOCKS).max(1);
+        let blocks = rows.div_ceil(ws.block);
         let buf = |len: usize| vec![0.0f32; rows * len];
         let silu = self.silu();
         ws.packed = self
-            .enc
-            .iter()
-            .chain(&self.dec)
+            .layers()
             .map(|l| vec![0.0; 16 * l.c_in * l.c_out])
             .collect();
-        ws.cols = self
-            .enc
-            .iter()
-            .map(|l| buf(l.small() * 16 * l.c_in))
-            .collect();
+        let patch = self
+            .layers()
+            .map(|l| l.small() * 16 * l.c_in.max(l.c_out))
+            .max()
+            .unwrap_or(0);
+        ws.patches = vec![0.0; blocks * ws.block * patch];
+        let weights = self
+            .layers()
+            .map(|l| 16 * l.c_in * l.c_out)
+            .max()
+            .unwrap_or(0);
+        ws.partials = vec![0.0; blocks * weights];
+        let widest = self.layers().map(|l| l.c_out).max().unwrap_or(0);
+        ws.bias_partials = vec![0.0; blocks * widest];
+        ws.packed_grad = vec![0.0; weights];
         ws.enc_h = self.enc.iter().map(|l| buf(l.small() * l.c_out)).collect();
         ws.enc_a = if silu {
             ws.enc_h.iter().map(|v| vec![0.0; v.len()]).collect()
@@ -136,31 +175,12 @@ impl ConvStack {
         } else {
             Vec::new()
         };
-        let widest = self
-            .enc
-            .iter()
-            .chain(&self.dec)
-            .map(|l| l.small() * 16 * l.c_in.max(l.c_out))
-            .max()
-            .unwrap_or(0);
-        ws.tcols = buf(widest);
         let largest_map = self
-            .enc
-            .iter()
-            .chain(&self.dec)
+            .layers()
             .map(|l| (l.large() * l.c_in.max(l.c_out)).max(l.small() * l.c_in.max(l.c_out)))
             .max()
             .unwrap_or(0);
         ws.d_maps = [buf(largest_map), buf(largest_map)];
-        ws.packed_grad = vec![
-            0.0;
-            self.enc
-                .iter()
-                .chain(&self.dec)
-                .map(|l| 16 * l.c_in * l.c_out)
-                .max()
-                .unwrap_or(0)
-        ];
     }
 
     /// The encoder's convolutions, each followed by the activation, on `rows` images `x`
@@ -171,30 +191,41 @@ impl ConvStack {
         for (l, p) in self.enc.iter().zip(ws.packed.iter_mut()) {
             pack_conv(&values[l.w], l.c_in, l.c_out, p);
         }
-        let silu = self.silu();
+        let (silu, act, block) = (self.silu(), self.act, ws.block);
         for (i, l) in self.enc.iter().enumerate() {
             let (done, rest) = ws.enc_h.split_at_mut(i);
             let input: &[f32] = if i == 0 { x } else { &done[i - 1] };
-            let cols = &mut ws.cols[i];
-            im2col(input, rows, l.h, l.wd, l.c_in, cols);
-            let out = &mut rest[0];
-            let bias = &values[l.b];
-            for row in out.chunks_exact_mut(l.c_out) {
-                row.copy_from_slice(bias);
-            }
-            gemm(
-                out,
-                rows * l.small(),
-                l.c_out,
-                16 * l.c_in,
-                Op::N(cols),
-                Op::N(&ws.packed[i]),
-                Accum::Add,
-            );
+            let out = &mut rest[0][..rows * l.small() * l.c_out];
+            let (bias, packed) = (&values[l.b], &ws.packed[i]);
+            let k = 16 * l.c_in;
+            let slot = block * l.small() * k;
+            input[..rows * l.large() * l.c_in]
+                .par_chunks(block * l.large() * l.c_in)
+                .zip(out.par_chunks_mut(block * l.small() * l.c_out))
+                .zip(ws.patches.par_chunks_mut(slot))
+                .for_each(|((src, dst), cols)| {
+                    let n = src.len() / (l.large() * l.c_in);
+                    let m = n * l.small();
+                    im2col(src, n, l.h, l.wd, l.c_in, cols);
+                    for row in dst.chunks_exact_mut(l.c_out) {
+                        row.copy_from_slice(bias);
+                    }
+                    matmul(
+                        MatMut::from_row_major_slice_mut(dst, m, l.c_out),
+                        Accum::Add,
+                        mat(cols, m, k),
+                        mat(packed, k, l.c_out),
+                        1.0,
+                        Par::Seq,
+                    );
+                    if !silu {
+                        kernels::activate(act, dst);
+                    }
+                });
             if silu {
                 ws.enc_a[i].copy_from_slice(out);
+                kernels::activate(act, out);
             }
-            kernels::activate(self.act, out);
         }
         let [c, fh, fw] = self.features;
         if let Some(last) = ws.enc_h.last() {
@@ -203,57 +234,74 @@ impl ConvStack {
     }
 
     /// The encoder's backward pass from the gradient at its flattened output (`d_flat`,
-    /// CHW): every layer's weight and bias gradients into `grads`. The image needs no
-    /// gradient.
+    /// CHW), `x` the images it encoded: every layer's weight and bias gradients into
+    /// `grads`. The image needs no gradient.
     pub fn encode_backward(
         &self,
         grads: &mut [Vec<f32>],
         ws: &mut ConvWs,
+        x: &[f32],
         d_flat: &[f32],
         rows: usize,
     ) {
         let [c, fh, fw] = self.features;
+        let (act, block) = (self.act, ws.block);
         let [mut cur, mut next] = std::mem::take(&mut ws.d_maps);
         from_chw(d_flat, rows, fh * fw, c, &mut cur[..rows * fh * fw * c]);
         for (i, l) in self.enc.iter().enumerate().rev() {
-            let out_len = rows * l.small() * l.c_out;
-            let d = &mut cur[..out_len];
-            let pre = ws.enc_a.get(i).map(Vec::as_slice);
-            kernels::activation_backward(self.act, &ws.enc_h[i], pre, d);
-            let pg = &mut ws.packed_grad[..16 * l.c_in * l.c_out];
-            gemm_long_inner(
-                pg,
-                16 * l.c_in,
-                l.c_out,
-                rows * l.small(),
-                Op::T(&ws.cols[i]),
-                Op::N(d),
-                &mut ws.partials,
+            let input: &[f32] = if i == 0 { x } else { &ws.enc_h[i - 1] };
+            let (h, pre) = (&ws.enc_h[i], ws.enc_a.get(i).map(Vec::as_slice));
+            let packed = &ws.packed[i];
+            let (k, img_in, img_out) = (16 * l.c_in, l.large() * l.c_in, l.small() * l.c_out);
+            let weights = k * l.c_out;
+            let blocks = rows.div_ceil(block);
+            cur[..rows * img_out]
+                .par_chunks_mut(block * img_out)
+                .zip(ws.patches.par_chunks_mut(block * l.small() * k))
+                .zip(ws.partials[..blocks * weights].par_chunks_mut(weights))
+                .zip(ws.bias_partials.par_chunks_mut(l.c_out))
+                .zip(next[..rows * img_in].par_chunks_mut(block * img_in))
+                .enumerate()
+                .for_each(|(j, ((((dc, cols), part), bias), di))| {
+                    let n = dc.len() / img_out;
+                    let m = n * l.small();
+                    let at = j * block;
+                    // the gradient at the layer's output, through its activation
+                    let h = &h[at * img_out..(at + n) * img_out];
+                    let pre = pre.map(|p| &p[at * img_out..(at + n) * img_out]);
+                    kernels::activation_backward(act, h, pre, dc);
+                    kernels::column_sums(dc, l.c_out, bias);
+                    let src = &input[at * img_in..(at + n) * img_in];
+                    im2col(src, n, l.h, l.wd, l.c_in, cols);
+                    let dc: &[f32] = dc;
+                    product(
+                        part,
+                        k,
+                        l.c_out,
+                        m,
+                        mat(cols, m, k).transpose(),
+                        mat(dc, m, l.c_out),
+                    );
+                    if i > 0 {
+                        // the patches are used: their gradient takes their place
+                        product(
+                            cols,
+                            m,
+                            k,
+                            l.c_out,
+                            mat(dc, m, l.c_out),
+                            mat(packed, k, l.c_out).transpose(),
+                        );
+                        col2im(cols, n, l.h, l.wd, l.c_in, di, None);
+                    }
+                });
+            sum_partials(&ws.bias_partials[..blocks * l.c_out], &mut grads[l.b]);
+            sum_partials(
+                &ws.partials[..blocks * weights],
+                &mut ws.packed_grad[..weights],
             );
-            unpack_conv(pg, l.c_in, l.c_out, &mut grads[l.w]);
-            kernels::column_sums(d, l.c_out, &mut grads[l.b]);
-            if i > 0 {
-                let d_cols = &mut ws.tcols[..rows * l.small() * 16 * l.c_in];
-                gemm(
-                    d_cols,
-                    rows * l.small(),
-                    16 * l.c_in,
-                    l.c_out,
-                    Op::N(d),
-                    Op::T(&ws.packed[i]),
-                    Accum::Replace,
-                );
-                col2im(
-                    d_cols,
-                    rows,
-                    l.h,
-                    l.wd,
-                    l.c_in,
-                    &mut next[..rows * l.large() * l.c_in],
-                    None,
-                );
-                std::mem::swap(&mut cur, &mut next);
-            }
+            unpack_conv(&ws.packed_grad, l.c_in, l.c_out, &mut grads[l.w]);
+            std::mem::swap(&mut cur, &mut next);
         }
         ws.d_maps = [cur, next];
     }
@@ -270,45 +318,52 @@ impl ConvStack {
         out: &mut [f32],
     ) {
         self.resize(ws, rows);
-        for (l, p) in self
-            .dec
-            .iter()
-            .zip(ws.packed.iter_mut().skip(self.enc.len()))
-        {
+        let skip = self.enc.len();
+        for (l, p) in self.dec.iter().zip(ws.packed.iter_mut().skip(skip)) {
             pack_transposed(&values[l.w], l.c_in, l.c_out, p);
         }
         let [c, fh, fw] = self.features;
         from_chw(flat, rows, fh * fw, c, &mut ws.dec_in[0]);
-        let silu = self.silu();
+        let (silu, act, block) = (self.silu(), self.act, ws.block);
         let last = self.dec.len() - 1;
         for (i, l) in self.dec.iter().enumerate() {
-            let tcols = &mut ws.tcols[..rows * l.small() * 16 * l.c_out];
-            gemm(
-                tcols,
-                rows * l.small(),
-                16 * l.c_out,
-                l.c_in,
-                Op::N(&ws.dec_in[i]),
-                Op::N(&ws.packed[self.enc.len() + i]),
-                Accum::Replace,
-            );
-            let bias = Some(values[l.b].as_slice());
-            if i == last {
-                col2im(tcols, rows, l.h, l.wd, l.c_out, out, bias);
-            } else {
-                let target = &mut ws.dec_in[i + 1];
-                col2im(tcols, rows, l.h, l.wd, l.c_out, target, bias);
-                if silu {
-                    ws.dec_a[i].copy_from_slice(target);
-                }
-                kernels::activate(self.act, target);
+            let (done, rest) = ws.dec_in.split_at_mut(i + 1);
+            let input = &done[i][..rows * l.small() * l.c_in];
+            let target: &mut [f32] = if i == last { &mut *out } else { &mut rest[0] };
+            let target = &mut target[..rows * l.large() * l.c_out];
+            let (bias, packed) = (values[l.b].as_slice(), &ws.packed[skip + i]);
+            let k = 16 * l.c_out;
+            input
+                .par_chunks(block * l.small() * l.c_in)
+                .zip(target.par_chunks_mut(block * l.large() * l.c_out))
+                .zip(ws.patches.par_chunks_mut(block * l.small() * k))
+                .for_each(|((src, dst), tcols)| {
+                    let n = src.len() / (l.small() * l.c_in);
+                    let m = n * l.small();
+                    product(
+                        tcols,
+                        m,
+                        k,
+                        l.c_in,
+                        mat(src, m, l.c_in),
+                        mat(packed, l.c_in, k),
+                    );
+                    col2im(tcols, n, l.h, l.wd, l.c_out, dst, Some(bias));
+                    if i < last && !silu {
+                        kernels::activate(act, dst);
+                    }
+                });
+            if i < last && silu {
+                ws.dec_a[i].copy_from_slice(target);
+                kernels::activate(act, target);
             }
         }
     }
 
     /// The decoder's backward pass from the gradient at its raw output `d_out` (NHWC
     /// rows): every layer's weight and bias gradients into `grads`, and the gradient at
-    /// the flattened feature map it read (CHW) in `ws.d_flat`.
+    /// the flattened feature map it read (CHW, before the dense layer's activation is
+    /// undone) in `ws.d_flat`.
     pub fn decode_backward(
         &self,
         grads: &mut [Vec<f32>],
@@ -316,39 +371,66 @@ impl ConvStack {
         d_out: &[f32],
         rows: usize,
     ) {
+        let (act, block) = (self.act, ws.block);
         let [mut cur, mut next] = std::mem::take(&mut ws.d_maps);
         let last = self.dec.len() - 1;
         for (i, l) in self.dec.iter().enumerate().rev() {
-            let out_len = rows * l.large() * l.c_out;
-            if i < last {
-                let pre = ws.dec_a.get(i).map(Vec::as_slice);
-                let d = &mut cur[..out_len];
-                kernels::activation_backward(self.act, &ws.dec_in[i + 1], pre, d);
-            }
-            let d: &[f32] = if i == last { d_out } else { &cur[..out_len] };
-            kernels::column_sums(d, l.c_out, &mut grads[l.b]);
-            let d_cols = &mut ws.tcols[..rows * l.small() * 16 * l.c_out];
-            im2col(d, rows, l.h, l.wd, l.c_out, d_cols);
-            let pg = &mut ws.packed_grad[..16 * l.c_in * l.c_out];
-            gemm_long_inner(
-                pg,
-                l.c_in,
-                16 * l.c_out,
-                rows * l.small(),
-                Op::T(&ws.dec_in[i]),
-                Op::N(d_cols),
-                &mut ws.partials,
+            let (k, img_in, img_out) = (16 * l.c_out, l.small() * l.c_in, l.large() * l.c_out);
+            let d: &[f32] = if i == last {
+                &d_out[..rows * img_out]
+            } else {
+                &cur[..rows * img_out]
+            };
+            let input = &ws.dec_in[i];
+            // the layer's input is the previous layer's output, after its activation
+            let pre = i
+                .checked_sub(1)
+                .and_then(|p| ws.dec_a.get(p))
+                .map(Vec::as_slice);
+            let packed = &ws.packed[self.enc.len() + i];
+            let weights = l.c_in * k;
+            let blocks = rows.div_ceil(block);
+            next[..rows * img_in]
+                .par_chunks_mut(block * img_in)
+                .zip(ws.patches.par_chunks_mut(block * l.small() * k))
+                .zip(ws.partials[..blocks * weights].par_chunks_mut(weights))
+                .zip(ws.bias_partials.par_chunks_mut(l.c_out))
+                .enumerate()
+                .for_each(|(j, (((di, d_cols), part), bias))| {
+                    let n = di.len() / img_in;
+                    let m = n * l.small();
+                    let at = j * block;
+                    let dc = &d[at * img_out..(at + n) * img_out];
+                    let src = &input[at * img_in..(at + n) * img_in];
+                    kernels::column_sums(dc, l.c_out, bias);
+                    im2col(dc, n, l.h, l.wd, l.c_out, d_cols);
+                    product(
+                        part,
+                        l.c_in,
+                        k,
+                        m,
+                        mat(src, m, l.c_in).transpose(),
+                        mat(d_cols, m, k),
+                    );
+                    product(
+                        di,
+                        m,
+                        l.c_in,
+                        k,
+                        mat(d_cols, m, k),
+                        mat(packed, l.c_in, k).transpose(),
+                    );
+                    if i > 0 {
+                        let pre = pre.map(|p| &p[at * img_in..(at + n) * img_in]);
+                        kernels::activation_backward(act, src, pre, di);
+                    }
+                });
+            sum_partials(&ws.bias_partials[..blocks * l.c_out], &mut grads[l.b]);
+            sum_partials(
+                &ws.partials[..blocks * weights],
+                &mut ws.packed_grad[..weights],
             );
-            unpack_transposed(pg, l.c_in, l.c_out, &mut grads[l.w]);
-            gemm(
-                &mut next[..rows * l.small() * l.c_in],
-                rows * l.small(),
-                l.c_in,
-                16 * l.c_out,
-                Op::N(d_cols),
-                Op::T(&ws.packed[self.enc.len() + i]),
-                Accum::Replace,
-            );
+            unpack_transposed(&ws.packed_grad, l.c_in, l.c_out, &mut grads[l.w]);
             std::mem::swap(&mut cur, &mut next);
         }
         let [c, fh, fw] = self.features;
@@ -357,57 +439,17 @@ impl ConvStack {
     }
 }
 
-/// `dst (m × n, row-major) = lhs (m × k) · rhs (k × n)` for a long inner dimension (a weight
-/// gradient: `k` is every output position of the batch, `m × n` the small weight). Split
-/// like [`gemm`] by rows or columns, each block would pack the whole of the other operand
-/// again; instead the inner dimension is split into about [`BLOCKS`] blocks (sizes a
-/// multiple of 16, fixed by the shape), their products computed on rayon's pool into
-/// `partials` and summed in block order: the same bits for any number of threads.
-#[allow(clippy::too_many_arguments)]
-fn gemm_long_inner(
-    dst: &mut [f32],
-    m: usize,
-    n: usize,
-    k: usize,
-    lhs: Op<'_>,
-    rhs: Op<'_>,
-    partials: &mut Vec<f32>,
-) {
-    let size = k.div_ceil(BLOCKS).next_multiple_of(16);
-    if 2 * m * n * k < PARALLEL_FLOPS || size >= k {
-        gemm(dst, m, n, k, lhs, rhs, Accum::Replace);
-        return;
-    }
-    let (a, b) = (lhs.mat(m, k), rhs.mat(k, n));
-    let blocks = k.div_ceil(size);
-    partials.resize(blocks * m * n, 0.0);
-    partials[..blocks * m * n]
-        .par_chunks_mut(m * n)
-        .enumerate()
-        .for_each(|(j, part)| {
-            let inner = size.min(k - j * size);
-            matmul(
-                MatMut::from_row_major_slice_mut(part, m, n),
-                Accum::Replace,
-                a.subcols(j * size, inner),
-                b.subrows(j * size, inner),
-                1.0,
-                Par::Seq,
-            );
-        });
-    let parts = &partials[..blocks * m * n];
-    dst[..m * n]
-        .par_chunks_mut(1024)
-        .enumerate()
-        .for_each(|(c, out)| {
-            let (at, len) = (c * 1024, out.len());
-            out.copy_from_slice(&parts[at..at + len]);
-            for p in parts.chunks_exact(m * n).skip(1) {
-                out.iter_mut()
-                    .zip(&p[at..at + len])
-                    .for_each(|(o, &v)| *o += v);
-            }
-        });
+/// `out = Σ_j partials[j]` over the slots of `out.len()` values, in slot order (the same
+/// bits whatever the number of threads).
+fn sum_partials(partials: &[f32], out: &mut [f32]) {
+    let len = out.len();
+    out.par_chunks_mut(1024).enumerate().for_each(|(c, o)| {
+        let (at, n) = (c * 1024, o.len());
+        o.copy_from_slice(&partials[at..at + n]);
+        for p in partials.chunks_exact(len).skip(1) {
+            o.iter_mut().zip(&p[at..at + n]).for_each(|(a, &v)| *a += v);
+        }
+    });
 }
 
 /// `packed[(kh·4 + kw)·c_in + ci][co] = w[co][ci][kh][kw]`: a convolution's weight as the
@@ -465,8 +507,8 @@ pub(super) fn im2col(img: &[f32], n: usize, h: usize, w: usize, c: usize, cols: 
     let row = 16 * c;
     let image = h * w * c;
     cols[..n * oh * ow * row]
-        .par_chunks_mut(oh * ow * row)
-        .zip(img[..n * image].par_chunks(image))
+        .chunks_exact_mut(oh * ow * row)
+        .zip(img[..n * image].chunks_exact(image))
         .for_each(|(dst, src)| {
             for oy in 0..oh {
                 for ox in 0..ow {
@@ -481,7 +523,15 @@ pub(super) fn im2col(img: &[f32], n: usize, h: usize, w: usize, c: usize, cols: 
                         // the four pixels x = 2·ox − 1 … 2·ox + 2 are contiguous
                         if ox > 0 && 2 * ox + 2 < w {
                             let x0 = 2 * ox - 1;
-                            line.copy_from_slice(&src_line[x0 * c..(x0 + 4) * c]);
+                            let from = &src_line[x0 * c..(x0 + 4) * c];
+                            // one channel: four values, copied without a call to memcpy
+                            match (
+                                <&mut [f32; 4]>::try_from(&mut *line),
+                                <&[f32; 4]>::try_from(from),
+                            ) {
+                                (Ok(to), Ok(from)) => *to = *from,
+                                _ => line.copy_from_slice(from),
+                            }
                         } else {
                             for (kw, px) in line.chunks_exact_mut(c).enumerate() {
                                 match (2 * ox + kw).checked_sub(1).filter(|&x| x < w) {
@@ -523,8 +573,8 @@ pub(super) fn col2im(
         ]
     };
     img[..n * image]
-        .par_chunks_mut(image)
-        .zip(cols[..n * oh * ow * row].par_chunks(oh * ow * row))
+        .chunks_exact_mut(image)
+        .zip(cols[..n * oh * ow * row].chunks_exact(oh * ow * row))
         .for_each(|(dst, src)| {
             for y in 0..h {
                 let ys = taps(y, oh);
@@ -630,14 +680,14 @@ mod tests {
             let mut packed = vec![0.0; 16 * c * c_out];
             pack_conv(&wt, c, c_out, &mut packed);
             let mut got = vec![0.0; want.len()];
-            gemm(
+            let m = (h / 2) * (w / 2);
+            product(
                 &mut got,
-                (h / 2) * (w / 2),
+                m,
                 c_out,
                 16 * c,
-                Op::N(&cols),
-                Op::N(&packed),
-                Accum::Replace,
+                mat(&cols, m, 16 * c),
+                mat(&packed, 16 * c, c_out),
             );
             for (a, b) in got.iter().zip(&want) {
                 assert!((a - b).abs() <= 1e-5, "{h}×{w}×{c}: {a} vs {b}");
