@@ -345,7 +345,7 @@ pub struct FitArgs {
     /// Compute device: cpu (burn flex), or vulkan in a build with the `wgpu` feature.
     #[arg(long, default_value = "cpu", help_heading = "Training")]
     pub device: String,
-    /// Training engine: `auto` trains MLP networks (diagonal posterior) on the CPU through
+    /// Training engine: `auto` trains MLP and conv networks (diagonal posterior) on the CPU through
     /// latent's fused kernels and everything else through burn; `burn` always uses burn's
     /// autodiff graph (the same mathematics, slower; for comparisons).
     #[arg(long, value_enum, default_value_t = Engine::Auto, help_heading = "Training")]

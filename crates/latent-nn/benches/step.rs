@@ -45,17 +45,10 @@ fn time(rounds: usize, reps: usize, mut f: impl FnMut()) -> f64 {
     )
 }
 
-/// The conv VAE of `bench/run`'s conv row (latent's `--arch conv` on 28 × 28 images:
-/// convolutions 1 → 32 → 64, dense 3136 → 400 → 20, and back) — one fused training step
-/// with its Adam update, and the same step through burn's graph.
-fn conv_step() {
-    let cfg = NetConfig {
-        arch: latent_nn::Arch::Conv,
-        image: Some([28, 28, 1]),
-        ..NetConfig::reference_vae()
-    };
-    let (d, k) = (cfg.input_dim, cfg.latent_dim);
-    let mut rng = latent_core::seed::rng(2);
+/// A batch of Fashion-MNIST-like inputs (half zeros, the rest grey levels) of `d` features
+/// and its standard-normal noise of `k`.
+fn inputs(d: usize, k: usize, seed: u64) -> (Vec<f32>, Vec<f32>) {
+    let mut rng = latent_core::seed::rng(seed);
     let x: Vec<f32> = (0..B * d)
         .map(|_| {
             if rng.random::<bool>() {
@@ -68,6 +61,47 @@ fn conv_step() {
     let eps: Vec<f32> = (0..B * k)
         .map(|_| StandardNormal.sample(&mut rng))
         .collect();
+    (x, eps)
+}
+
+/// PyTorch's Adam defaults.
+fn adam_settings() -> AdamSettings {
+    AdamSettings {
+        beta1: 0.9,
+        beta2: 0.999,
+        eps: 1e-8,
+        weight_decay: 0.0,
+    }
+}
+
+/// Median seconds of one training step of `net` through burn's autodiff graph, with its
+/// Adam update, over `(rounds, reps)`.
+fn burn_step(net: Net, x: &[f32], eps: &[f32], (rounds, reps): (usize, usize)) -> f64 {
+    let (d, k) = (net.config().input_dim, net.config().latent_dim);
+    let device = cpu_device().autodiff();
+    let mut burn_net = Some(net);
+    let mut burn_adam = Adam::new(adam_settings());
+    time(rounds, reps, || {
+        let net = burn_net.take().unwrap();
+        let xt = Tensor::<2>::from_data(TensorData::new(x.to_vec(), [B, d]), &device);
+        let et = Tensor::<2>::from_data(TensorData::new(eps.to_vec(), [B, k]), &device);
+        let out = net.step_loss(xt, et, 1.0);
+        let grads = named_grads(&net, &out.loss.backward());
+        burn_net = Some(burn_adam.step(net, grads, 1e-9).unwrap());
+    })
+}
+
+/// The conv VAE of `bench/run`'s conv row (latent's `--arch conv` on 28 × 28 images:
+/// convolutions 1 → 32 → 64, dense 3136 → 400 → 20, and back) — one fused training step
+/// with its Adam update, and the same step through burn's graph.
+fn conv_step() {
+    let cfg = NetConfig {
+        arch: latent_nn::Arch::Conv,
+        image: Some([28, 28, 1]),
+        ..NetConfig::reference_vae()
+    };
+    let (d, k) = (cfg.input_dim, cfg.latent_dim);
+    let (x, eps) = inputs(d, k, 2);
     // multiply-adds per example: each convolution is (output positions) · 16 · c_in · c_out,
     // each transposed one (input positions) · 16 · c_in · c_out; backward the weight
     // gradients (as many) and the input gradients except the image's
@@ -77,16 +111,10 @@ fn conv_step() {
     let fwd = 2.0 * (conv1 + conv2) + dense;
     let bwd = fwd + (fwd - conv1);
     let step_flops = 2.0 * B as f64 * (fwd + bwd);
-    let adam_settings = AdamSettings {
-        beta1: 0.9,
-        beta2: 0.999,
-        eps: 1e-8,
-        weight_decay: 0.0,
-    };
     let device = cpu_device().autodiff();
     let net = Net::new(&cfg, &mut latent_core::seed::rng(0), &device);
     let mut fused = FusedNet::new(&cfg, &named_params(&net).unwrap()).unwrap();
-    let mut adam = Adam::new(adam_settings);
+    let mut adam = Adam::new(adam_settings());
     let t_fused = time(11, 10, || {
         std::hint::black_box(fused.train_step(&x, &eps, B, 1.0));
         adam.step_host(fused.params_and_grads(), 1e-9);
@@ -94,16 +122,7 @@ fn conv_step() {
     let t_fwd = time(11, 10, || {
         std::hint::black_box(fused.losses(&x, &eps, B, 1.0));
     });
-    let mut burn_net = Some(net);
-    let mut burn_adam = Adam::new(adam_settings);
-    let t_burn = time(3, 5, || {
-        let net = burn_net.take().unwrap();
-        let xt = Tensor::<2>::from_data(TensorData::new(x.clone(), [B, d]), &device);
-        let et = Tensor::<2>::from_data(TensorData::new(eps.clone(), [B, k]), &device);
-        let out = net.step_loss(xt, et, 1.0);
-        let grads = named_grads(&net, &out.loss.backward());
-        burn_net = Some(burn_adam.step(net, grads, 1e-9).unwrap());
-    });
+    let t_burn = burn_step(net, &x, &eps, (3, 5));
     let gflops = |t: f64| (step_flops / t / 1e9 * 10.0).round() / 10.0;
     let us = |t: f64| (t * 1e7).round() / 10.0;
     println!(
@@ -127,26 +146,7 @@ fn main() {
     }
     let cfg = NetConfig::reference_vae();
     let (d, k) = (cfg.input_dim, cfg.latent_dim);
-    let mut rng = latent_core::seed::rng(1);
-    // Fashion-MNIST-like inputs: half zeros, the rest grey levels
-    let x: Vec<f32> = (0..B * d)
-        .map(|_| {
-            if rng.random::<bool>() {
-                0.0
-            } else {
-                rng.random::<f32>()
-            }
-        })
-        .collect();
-    let eps: Vec<f32> = (0..B * k)
-        .map(|_| StandardNormal.sample(&mut rng))
-        .collect();
-    let adam_settings = AdamSettings {
-        beta1: 0.9,
-        beta2: 0.999,
-        eps: 1e-8,
-        weight_decay: 0.0,
-    };
+    let (x, eps) = inputs(d, k, 1);
 
     // multiply-adds per example: forward 784·400 + 400·40 + 20·400 + 400·784; backward the
     // weight gradients (as many) and the input gradients except the first layer's
@@ -157,7 +157,7 @@ fn main() {
     let device = cpu_device().autodiff();
     let net = Net::new(&cfg, &mut latent_core::seed::rng(0), &device);
     let mut fused = FusedNet::new(&cfg, &named_params(&net).unwrap()).unwrap();
-    let mut adam = Adam::new(adam_settings);
+    let mut adam = Adam::new(adam_settings());
 
     // `STEP_PROFILE=forward|step` loops that part for a profiler and prints nothing else
     if let Ok(part) = std::env::var("STEP_PROFILE") {
@@ -191,16 +191,7 @@ fn main() {
     });
 
     // burn: the same step through the autodiff graph
-    let mut burn_net = Some(net);
-    let mut burn_adam = Adam::new(adam_settings);
-    let t_burn = time(5, 10, || {
-        let net = burn_net.take().unwrap();
-        let xt = Tensor::<2>::from_data(TensorData::new(x.clone(), [B, d]), &device);
-        let et = Tensor::<2>::from_data(TensorData::new(eps.clone(), [B, k]), &device);
-        let out = net.step_loss(xt, et, 1.0);
-        let grads = named_grads(&net, &out.loss.backward());
-        burn_net = Some(burn_adam.step(net, grads, 1e-9).unwrap());
-    });
+    let t_burn = burn_step(net, &x, &eps, (5, 10));
 
     let gflops = |t: f64, f: f64| (f / t / 1e9 * 10.0).round() / 10.0;
     let us = |t: f64| (t * 1e7).round() / 10.0;

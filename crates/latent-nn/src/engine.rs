@@ -5,15 +5,16 @@
 //!
 //! - [`BurnNet`]: burn's module ([`Net`]) and its autodiff graph, on any device (the CPU's
 //!   `flex` backend, a Vulkan GPU): every architecture and posterior;
-//! - [`FusedNet`]: hand-fused host kernels for the MLP networks with a diagonal posterior,
+//! - [`FusedNet`]: hand-fused host kernels for the MLP and conv networks with a diagonal
+//!   posterior,
 //!   the same mathematics in a fraction of the time on the CPU.
 //!
 //! [`choose`] is the one place the engine is chosen and [`build`] the one place it is built;
 //! the training loop ([`train`](mod@crate::train)) and the fitted model
 //! ([`crate::NnModel`]) only call the trait, so every result of a model comes from one engine. Both engines read the layers
 //! from one description ([`crate::topology::Topology`]) and share parameter names and
-//! layouts, checkpoints and the optimizer ([`Adam`]). A new engine (conv kernels, another
-//! device) implements [`Network`] and is added to [`choose`]; a data-parallel all-reduce
+//! layouts, checkpoints and the optimizer ([`Adam`]). A new engine (another device, a
+//! full posterior on the host) implements [`Network`] and is added to [`choose`]; a data-parallel all-reduce
 //! goes between [`Network::step`] and [`Network::update`].
 
 use std::borrow::Cow;

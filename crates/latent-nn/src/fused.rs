@@ -1,17 +1,18 @@
-//! The MLP networks' training step and inference on the host CPU, fused by hand.
+//! The MLP and conv networks' training step and inference on the host CPU, fused by hand.
 //!
 //! burn runs a training step as a graph of tensor operations: every bias add, activation,
 //! term of the loss and of the reparameterisation allocates and sweeps a tensor, and autodiff
-//! records them and replays them backward. For the fully connected networks (linear AE, AE,
-//! and the VAE with a diagonal posterior, any likelihood) this module computes the same
-//! function and its gradient directly:
+//! records them and replays them backward. For the fully connected and the conv networks
+//! (linear AE, AE, and the VAE with a diagonal posterior, any likelihood) this module
+//! computes the same function and its gradient directly:
 //!
 //! - one matrix product per layer ([`faer`]'s gemm), with the bias written into the output
 //!   before the product accumulates onto it and the activation applied in the same sweep;
 //! - the reconstruction loss and its gradient in one pass over the decoder's output, the KL,
 //!   the reparameterisation and their gradients in one pass over the latent code;
 //! - the backward products written out, skipping the gradient with respect to the input;
-//! - every buffer allocated once per batch size and reused.
+//! - every buffer allocated once per batch size and reused;
+//! - a conv network's convolutions as products too (`fused/conv.rs`).
 //!
 //! It is the same mathematics as [`crate::model::Net::step_loss`]: the tests compare its
 //! losses and every gradient with burn's autodiff, and whole training runs with burn's. The

@@ -26,6 +26,17 @@ fn base() -> NetConfig {
     }
 }
 
+/// A conv network on the 8 × 8 digits.
+fn conv() -> NetConfig {
+    NetConfig {
+        arch: Arch::Conv,
+        image: Some([8, 8, 1]),
+        conv_channels: vec![4, 8],
+        hidden: vec![16],
+        ..base()
+    }
+}
+
 /// Which global rows rank `rank` of `size` holds.
 #[derive(Clone, Copy)]
 enum Layout {
@@ -168,11 +179,13 @@ fn two_and_three_ranks_train_what_one_process_trains() {
         dynamic_binarize: true,
         ..TrainConfig::default()
     };
-    let net = base();
-    let single = one(Engine::Auto, &net, &cfg, (train, Some(val)));
-    for (size, layout) in [(2, Layout::Contiguous), (3, Layout::Interleaved)] {
-        let runs = ranks(Engine::Auto, &net, &cfg, (train, Some(val)), size, layout);
-        check(&format!("VAE, fused, {size} ranks"), &runs, &single, 1e-5);
+    for net in [base(), conv()] {
+        let single = one(Engine::Auto, &net, &cfg, (train, Some(val)));
+        for (size, layout) in [(2, Layout::Contiguous), (3, Layout::Interleaved)] {
+            let runs = ranks(Engine::Auto, &net, &cfg, (train, Some(val)), size, layout);
+            let label = format!("VAE {:?}, fused, {size} ranks", net.arch);
+            check(&label, &runs, &single, 1e-5);
+        }
     }
 }
 
@@ -238,7 +251,8 @@ fn ranks_without_rows_in_a_batch_contribute_nothing() {
     check("AE, batch 2, 3 ranks", &runs, &single, 1e-5);
 }
 
-/// burn's engine (the conv networks' path) exchanges its gradients through the same seam.
+/// burn's engine (a GPU's, and the full posterior's) exchanges its gradients through the
+/// same seam.
 #[test]
 fn burns_engine_trains_data_parallel_too() {
     let x = digits();
@@ -249,14 +263,7 @@ fn burns_engine_trains_data_parallel_too() {
         seed: 2,
         ..TrainConfig::default()
     };
-    let conv = NetConfig {
-        arch: Arch::Conv,
-        image: Some([8, 8, 1]),
-        conv_channels: vec![4, 8],
-        hidden: vec![16],
-        ..base()
-    };
-    for net in [base(), conv] {
+    for net in [base(), conv()] {
         let single = one(Engine::Burn, &net, &cfg, (train, None));
         let runs = ranks(
             Engine::Burn,

@@ -311,12 +311,7 @@ impl ConvStack {
                         col2im(cols, n, l.h, l.wd, l.c_in, di, None);
                     }
                 });
-            sum_partials(&ws.bias_partials[..blocks * l.c_out], &mut grads[l.b]);
-            sum_partials(
-                &ws.partials[..blocks * weights],
-                &mut ws.packed_grad[..weights],
-            );
-            unpack_conv(&ws.packed_grad, l.c_in, l.c_out, &mut grads[l.w]);
+            layer_grads(ws, grads, l, blocks, unpack_conv);
             std::mem::swap(&mut cur, &mut next);
         }
         ws.d_maps = [cur, next];
@@ -441,18 +436,31 @@ impl ConvStack {
                         kernels::activation_backward(act, src, pre, di);
                     }
                 });
-            sum_partials(&ws.bias_partials[..blocks * l.c_out], &mut grads[l.b]);
-            sum_partials(
-                &ws.partials[..blocks * weights],
-                &mut ws.packed_grad[..weights],
-            );
-            unpack_transposed(&ws.packed_grad, l.c_in, l.c_out, &mut grads[l.w]);
+            layer_grads(ws, grads, l, blocks, unpack_transposed);
             std::mem::swap(&mut cur, &mut next);
         }
         let [c, fh, fw] = self.features;
         to_chw(&cur[..rows * fh * fw * c], rows, fh * fw, c, &mut ws.d_flat);
         ws.d_maps = [cur, next];
     }
+}
+
+/// A layer's gradients from its blocks' partials: the bias's, and the weight's, laid out as
+/// the parameter by `unpack`.
+fn layer_grads(
+    ws: &mut ConvWs,
+    grads: &mut [Vec<f32>],
+    l: &ConvLayer,
+    blocks: usize,
+    unpack: fn(&[f32], usize, usize, &mut [f32]),
+) {
+    let weights = 16 * l.c_in * l.c_out;
+    sum_partials(&ws.bias_partials[..blocks * l.c_out], &mut grads[l.b]);
+    sum_partials(
+        &ws.partials[..blocks * weights],
+        &mut ws.packed_grad[..weights],
+    );
+    unpack(&ws.packed_grad[..weights], l.c_in, l.c_out, &mut grads[l.w]);
 }
 
 /// `out = Σ_j partials[j]` over the slots of `out.len()` values, in slot order (the same
