@@ -7,11 +7,13 @@
 //! covariance is `(n·G − S Sᵀ) / (n (n − 1))` times the squared scale, exactly, from integers:
 //! `n·G_ij − S_i S_j` is an exact integer (in i128), rounded once to f64. No centring pass,
 //! no cancellation, the same bits on any host and any thread count — and the products run as
-//! AVX-512 VNNI byte dot products, four times the multiply–adds of an f32 FMA per instruction.
+//! AVX-512 VNNI byte dot products, four times the multiply–adds of an f32 FMA per instruction,
+//! or on AVX2 as 16-bit multiply–adds (`vpmaddwd`), twice an f32 FMA's.
 //!
 //! [`levels`] decides on a sample whether data looks 8-bit; [`gram`] then checks every value
 //! as it packs it and gives up (`None`) on the first that is not a level, or when this host
-//! has no integer kernel: the caller fits in floating point as before.
+//! has no integer kernel (not x86-64, or older than AVX2): the caller fits in floating point
+//! as before.
 //!
 //! Layout: the rows are packed a slab of [`SLAB_ROWS`] at a time (in L2) into panels of
 //! [`PANEL`] columns; in a panel, each group of 4 rows (a "quad") is one `u32` per column, its
@@ -146,19 +148,44 @@ enum Kernel {
     /// AVX-512 VNNI (`vpdpbusd` on 512-bit vectors): Intel since Ice Lake, AMD since Zen 4.
     #[cfg(target_arch = "x86_64")]
     Vnni512,
+    /// AVX2 (`vpmaddwd` on 256-bit vectors, the bytes widened to 16 bits): every x86-64 host
+    /// of the last decade, the AVX2 host class among them.
+    #[cfg(target_arch = "x86_64")]
+    Avx2,
     /// Plain Rust: the reference the SIMD kernel is tested against; far slower than the f32
     /// product, so never chosen for a fit.
     #[cfg_attr(not(test), allow(dead_code))]
     Scalar,
 }
 
+/// The kernel for the fits of this process: the fastest this host has, or the one the
+/// environment variable `LATENT_PCA_KERNEL` names (`vnni512`, `avx2`, or `float` for none),
+/// where the host has it — for measuring one host class on another (`bench/README.md`).
 fn host_kernel() -> Option<Kernel> {
+    static CHOICE: std::sync::OnceLock<Option<Kernel>> = std::sync::OnceLock::new();
+    *CHOICE.get_or_init(|| {
+        let fastest = fastest_kernel();
+        match std::env::var("LATENT_PCA_KERNEL").as_deref() {
+            Ok("float") => None,
+            #[cfg(target_arch = "x86_64")]
+            Ok("avx2") if fastest.is_some() => Some(Kernel::Avx2),
+            _ => fastest,
+        }
+    })
+}
+
+/// The fastest integer kernel this host can run.
+fn fastest_kernel() -> Option<Kernel> {
     #[cfg(target_arch = "x86_64")]
     if is_x86_feature_detected!("avx512f")
         && is_x86_feature_detected!("avx512bw")
         && is_x86_feature_detected!("avx512vnni")
     {
         return Some(Kernel::Vnni512);
+    }
+    #[cfg(target_arch = "x86_64")]
+    if is_x86_feature_detected!("avx2") {
+        return Some(Kernel::Avx2);
     }
     None
 }
@@ -261,6 +288,8 @@ impl Totals {
 struct Worker {
     dp: usize,
     slab: Vec<u32>,
+    /// The AVX2 kernel's copy of the slab with the bytes widened to 16-bit words.
+    wide: Vec<u32>,
     slab_sums: Vec<u32>,
     acc: Vec<i32>,
     pending: usize,
@@ -272,6 +301,7 @@ impl Worker {
         Self {
             dp,
             slab: vec![0; SLAB_ROWS / 4 * dp],
+            wide: Vec::new(),
             slab_sums: vec![0; d],
             acc: vec![0; dp * dp],
             pending: 0,
@@ -307,6 +337,21 @@ impl Worker {
                 // SAFETY: `Vnni512` is chosen only when the CPU reports avx512f, avx512bw and
                 // avx512vnni (`host_kernel`).
                 unsafe { vnni512::tiles(slab, quads, self.dp, &mut self.acc) }
+            }
+            #[cfg(target_arch = "x86_64")]
+            Kernel::Avx2 => {
+                self.wide.resize(2 * slab.len(), 0);
+                widen(slab, &mut self.wide);
+                // SAFETY: `Avx2` is chosen only when the CPU reports avx2 (`host_kernel`, and
+                // the tests' kernel list).
+                unsafe { avx2::tiles(&self.wide, quads, self.dp, &mut self.acc) };
+                // `Σ a b` to the other kernels' `Σ a (b − 128)`: minus 128 times row i's sum
+                let d = self.slab_sums.len();
+                for (i, &s) in self.slab_sums.iter().enumerate() {
+                    let row = &mut self.acc[i * self.dp..i * self.dp + d.min(i + 1)];
+                    let c = 128 * s as i32;
+                    row.iter_mut().for_each(|a| *a = a.wrapping_sub(c));
+                }
             }
             Kernel::Scalar => scalar_tiles(slab, quads, self.dp, &mut self.acc),
         }
@@ -392,6 +437,23 @@ fn pack<E: Level>(
         }
     }
     off
+}
+
+/// The slab's lanes with their bytes widened to 16-bit words, for the AVX2 kernel: quad `t`
+/// of a panel becomes `2 · PANEL` lanes, first the bytes 0 and 2 of each column's lane (the
+/// low and high word), then the bytes 1 and 3.
+#[cfg(target_arch = "x86_64")]
+fn widen(slab: &[u32], wide: &mut [u32]) {
+    for (lanes, out) in slab
+        .chunks_exact(PANEL)
+        .zip(wide.chunks_exact_mut(2 * PANEL))
+    {
+        let (even, odd) = out.split_at_mut(PANEL);
+        for ((&l, e), o) in lanes.iter().zip(even).zip(odd) {
+            *e = l & 0x00ff_00ff;
+            *o = (l >> 8) & 0x00ff_00ff;
+        }
+    }
 }
 
 /// The tiles of [`vnni512::tiles`] in plain Rust, for the tests.
@@ -560,6 +622,81 @@ mod vnni512 {
     }
 }
 
+#[cfg(target_arch = "x86_64")]
+mod avx2 {
+    use super::{MR, PANEL};
+    use std::arch::x86_64::*;
+
+    #[inline(always)]
+    fn load(s: &[i32]) -> __m256i {
+        let s = &s[..8];
+        // SAFETY: `s` holds 8 i32 = 32 bytes; the load is unaligned.
+        unsafe { _mm256_loadu_si256(s.as_ptr().cast()) }
+    }
+
+    #[inline(always)]
+    fn load_u(s: &[u32]) -> __m256i {
+        let s = &s[..8];
+        // SAFETY: as `load`.
+        unsafe { _mm256_loadu_si256(s.as_ptr().cast()) }
+    }
+
+    #[inline(always)]
+    fn store(s: &mut [i32], v: __m256i) {
+        let s = &mut s[..8];
+        // SAFETY: `s` holds 8 i32 = 32 bytes; the store is unaligned.
+        unsafe { _mm256_storeu_si256(s.as_mut_ptr().cast(), v) }
+    }
+
+    /// [`super::vnni512::tiles`]' products `Σ a b` on AVX2, which has no byte dot product:
+    /// on the slab [`super::widen`]ed to 16-bit words, two `vpmaddwd` (16-bit products summed
+    /// in pairs to i32: exact, `2 · 255²` fits) give a lane's four products, with the
+    /// broadcast side read straight from memory. Sub-tiles of 4 rows by 16 columns: eight
+    /// accumulators, four vector operands and two broadcasts in the sixteen registers.
+    ///
+    /// # Safety
+    /// The CPU must support avx2.
+    #[target_feature(enable = "avx2")]
+    pub(super) unsafe fn tiles(wide: &[u32], quads: usize, dp: usize, acc: &mut [i32]) {
+        let span = 2 * PANEL;
+        let panel = |p: usize| &wide[p * quads * span..(p + 1) * quads * span];
+        for i0 in (0..dp).step_by(MR) {
+            let (a_panel, oa) = (panel(i0 / PANEL), i0 % PANEL);
+            for pj in 0..=(i0 + MR - 1) / PANEL {
+                let b_panel = panel(pj);
+                for r0 in (0..MR).step_by(4) {
+                    for h in (0..PANEL).step_by(16) {
+                        let mut c = [[_mm256_setzero_si256(); 2]; 4];
+                        for (m, row) in c.iter_mut().enumerate() {
+                            let at = (i0 + r0 + m) * dp + pj * PANEL + h;
+                            row[0] = load(&acc[at..]);
+                            row[1] = load(&acc[at + 8..]);
+                        }
+                        for (a, b) in a_panel.chunks_exact(span).zip(b_panel.chunks_exact(span)) {
+                            let (b0e, b1e) = (load_u(&b[h..]), load_u(&b[h + 8..]));
+                            let (b0o, b1o) = (load_u(&b[PANEL + h..]), load_u(&b[PANEL + h + 8..]));
+                            let at = oa + r0;
+                            for (m, row) in c.iter_mut().enumerate() {
+                                let ae = _mm256_set1_epi32(a[at + m] as i32);
+                                let ao = _mm256_set1_epi32(a[PANEL + at + m] as i32);
+                                row[0] = _mm256_add_epi32(row[0], _mm256_madd_epi16(ae, b0e));
+                                row[0] = _mm256_add_epi32(row[0], _mm256_madd_epi16(ao, b0o));
+                                row[1] = _mm256_add_epi32(row[1], _mm256_madd_epi16(ae, b1e));
+                                row[1] = _mm256_add_epi32(row[1], _mm256_madd_epi16(ao, b1o));
+                            }
+                        }
+                        for (m, row) in c.iter().enumerate() {
+                            let at = (i0 + r0 + m) * dp + pj * PANEL + h;
+                            store(&mut acc[at..], row[0]);
+                            store(&mut acc[at + 8..], row[1]);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -607,6 +744,11 @@ mod tests {
             let wide = q.mapv(|v| f64::from(v) / 255.0);
             let mut kernels = vec![Kernel::Scalar];
             kernels.extend(host_kernel());
+            // a host with VNNI runs the AVX2 kernel too
+            #[cfg(target_arch = "x86_64")]
+            if is_x86_feature_detected!("avx2") && !kernels.contains(&Kernel::Avx2) {
+                kernels.push(Kernel::Avx2);
+            }
             for kernel in kernels {
                 let check = |got: Option<Gram8>| {
                     let got = got.unwrap_or_else(|| panic!("{kernel:?} {n}×{d}: refused"));

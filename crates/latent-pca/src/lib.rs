@@ -42,13 +42,14 @@
 //! Images are 8-bit. When every value is one of the 256 levels of a byte — the levels
 //! themselves (`0.0 … 255.0`) or scaled to `[0, 1]` (the f32 or f64 nearest `q/255`, by a
 //! division or by a multiplication by `1/255`) — and the host has AVX-512 VNNI (Intel since
-//! Ice Lake, AMD since Zen 4), the exact solver with `n ≥ d` forms the Gram matrix `G = QᵀQ`
-//! and the column sums `S` of the levels `Q` in integer arithmetic (byte dot products, four
-//! multiply-adds per lane and instruction), and the covariance
+//! Ice Lake, AMD since Zen 4) or AVX2 (every x86-64 host of the last decade), the exact
+//! solver with `n ≥ d` forms the Gram matrix `G = QᵀQ` and the column sums `S` of the levels
+//! `Q` in integer arithmetic (byte dot products, four multiply-adds per lane and instruction;
+//! on AVX2 16-bit ones, two per lane), and the covariance
 //! `(n·G − S Sᵀ) / (n (n − 1))` times the squared scale from them: each entry an exact
 //! integer rounded once to f64. In either precision it is then as exact as an f64 fit (no
 //! Rayleigh–Ritz step is needed) and faster than the f32 one, with no centring pass, and the
-//! same bits on any host with the kernel and any number of threads. It fits the levels the
+//! same bits on any host with a kernel and any number of threads (integer sums are exact). It fits the levels the
 //! values stand for: a scaled value differs from `q/255` by its own f32 rounding (at most
 //! `2⁻²⁴` relative), so the variances can differ from an f64 fit of the f32 values by up to
 //! `2⁻²³` relative. Other data, or a host without the kernel, takes the floating-point path
