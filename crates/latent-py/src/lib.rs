@@ -497,15 +497,24 @@ impl Events {
         let Some(cb) = &self.callback else {
             return;
         };
-        // a callback that fails is dropped (progress is not worth stopping a fit for)
-        let failed = Python::attach(|py| {
-            payload(py)
-                .and_then(|p| cb.call1(py, (kind, p)))
-                .map_err(|e| e.print(py))
-                .is_err()
-        });
-        if failed {
-            self.callback = None;
+        let outcome =
+            Python::attach(
+                |py| match payload(py).and_then(|p| cb.call1(py, (kind, p))) {
+                    Ok(_) => Ok(()),
+                    // Ctrl-C handled while the callback ran Python: the fit stops at the next step,
+                    // as when `proceed` sees it (printing it here would lose the user's Ctrl-C)
+                    Err(e) if e.is_instance_of::<PyKeyboardInterrupt>(py) => Err(Some(e)),
+                    Err(e) => {
+                        e.print(py);
+                        Err(None)
+                    }
+                },
+            );
+        match outcome {
+            Ok(()) => {}
+            Err(Some(interrupt)) => self.interrupt = Some(interrupt),
+            // a callback that fails is dropped (progress is not worth stopping a fit for)
+            Err(None) => self.callback = None,
         }
     }
 }
@@ -524,6 +533,9 @@ impl Observer for Events {
         Ok(())
     }
     fn proceed(&mut self) -> Result<(), String> {
+        if self.interrupt.is_some() {
+            return Err("interrupted from Python (KeyboardInterrupt)".into());
+        }
         if let Err(e) = Python::attach(|py| py.check_signals()) {
             self.interrupt = Some(e);
             return Err("interrupted from Python (KeyboardInterrupt)".into());
@@ -1137,7 +1149,9 @@ fn fit(
         Ok(inner)
     });
     match (result, events.interrupt.take()) {
-        (Ok(inner), _) => Ok(Native::new(inner)),
+        // a Ctrl-C a progress callback saw after the last step: the fit is not kept either
+        (Ok(_), Some(interrupt)) => Err(interrupt),
+        (Ok(inner), None) => Ok(Native::new(inner)),
         (Err(e), Some(_)) => Err(PyKeyboardInterrupt::new_err(e.value(py).to_string())),
         (Err(e), None) => Err(e),
     }

@@ -10,11 +10,10 @@
 //!   of its input with the weights repacked as `C_in × 16·C_out`.
 //!
 //! The patches take four times the memory of the map they come from, so they are never
-//! laid out for the whole batch: the batch is cut into [`IMAGE_BLOCKS`] blocks of images, more
-//! where their patches would take over [`PATCH_BYTES`] (the cut depends on the shapes
-//! alone), and each block, on one thread of rayon's
-//! pool, lays out its patches in a buffer that stays in the core's cache, multiplies, and
-//! scatters or gathers them at once. The backward pass lays the patches out again rather
+//! laid out for the whole batch: the batch is cut into [`IMAGE_BLOCKS`] blocks of images,
+//! more where their patches would take over [`PATCH_BYTES`] (the cut depends on the shapes
+//! alone), and each block, on one thread of rayon's pool, lays out its patches in a buffer
+//! that stays in the core's cache, multiplies, and scatters or gathers them at once. The backward pass lays the patches out again rather
 //! than keeping them; each block's weight gradient is a partial product, and the partials
 //! are summed in block order. So the results do not depend on the number of threads.
 //!
@@ -28,6 +27,7 @@ use faer::{Accum, MatMut, MatRef, Par};
 use rayon::prelude::*;
 
 use super::kernels;
+use crate::config::Activation;
 
 /// A batch is cut into this many blocks of images (measured on 2 cores: 8 blocks of 16
 /// images of 28 × 28 were 3 % faster than 16 of 8, and 7 uneven ones no faster)…
@@ -37,7 +37,6 @@ const IMAGE_BLOCKS: usize = 8;
 /// and stay in a core's cache between their layout and their product. The cut follows from
 /// the shapes alone.
 const PATCH_BYTES: usize = 2 << 20;
-use crate::config::Activation;
 
 /// A convolution (the encoder's) or a transposed convolution (the decoder's): indices of
 /// its weight and bias in the network's parameter list, its channels, and its larger side.
