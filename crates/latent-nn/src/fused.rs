@@ -237,9 +237,9 @@ impl FusedNet {
         let conv = match (config.conv_features(), config.image) {
             (Some(features), Some([ih, iw, _])) => {
                 let conv_layer = |layer: &Layer, scale: usize| -> Result<ConvLayer> {
-                    let (c_in, c_out, shape) = match layer.shape {
-                        Shape::Conv { c_in, c_out } => (c_in, c_out, [c_out, c_in, 4, 4]),
-                        Shape::ConvTranspose { c_in, c_out } => (c_in, c_out, [c_in, c_out, 4, 4]),
+                    let (c_in, c_out, transposed) = match layer.shape {
+                        Shape::Conv { c_in, c_out } => (c_in, c_out, false),
+                        Shape::ConvTranspose { c_in, c_out } => (c_in, c_out, true),
                         _ => {
                             return Err(NnError::Backend(format!(
                                 "fused network: layer `{}` is not a convolution",
@@ -248,6 +248,11 @@ impl FusedNet {
                         }
                     };
                     let prefix = layer.name();
+                    let shape = if transposed {
+                        [c_in, c_out, 4, 4]
+                    } else {
+                        [c_out, c_in, 4, 4]
+                    };
                     Ok(ConvLayer {
                         w: find(&format!("{prefix}.weight"), &shape)?,
                         b: find(&format!("{prefix}.bias"), &[c_out])?,
@@ -255,6 +260,7 @@ impl FusedNet {
                         c_out,
                         h: ih >> scale,
                         wd: iw >> scale,
+                        transposed,
                     })
                 };
                 // the encoder's layer i reads the image halved i times; the decoder's
@@ -456,18 +462,18 @@ impl FusedNet {
         if let Some(c) = &self.conv {
             c.encode(&self.values, &mut ws.conv, x, rows);
         }
-        let x: &[f32] = if self.conv.is_some() {
+        let dense_in: &[f32] = if self.conv.is_some() {
             &ws.conv.flat
         } else {
             x
         };
         for (i, &l) in self.encoder.iter().enumerate() {
             let (done, rest) = ws.enc_h.split_at_mut(i);
-            let input: &[f32] = if i == 0 { x } else { &done[i - 1] };
+            let input: &[f32] = if i == 0 { dense_in } else { &done[i - 1] };
             let pre = if silu { Some(&mut ws.enc_a[i]) } else { None };
             Self::dense_forward(&self.values, l, input, rows, &mut rest[0], Some((act, pre)));
         }
-        let h: &[f32] = ws.enc_h.last().map_or(x, Vec::as_slice);
+        let h: &[f32] = ws.enc_h.last().map_or(dense_in, Vec::as_slice);
         Self::dense_forward(&self.values, self.mean, h, rows, &mut ws.mean, None);
         if let Some(lv) = self.log_var {
             Self::dense_forward(&self.values, lv, h, rows, &mut ws.log_var, None);
@@ -563,21 +569,29 @@ impl FusedNet {
     /// Losses per example `[recon + β·kl, recon, kl]` of `rows` rows of `x` with noise
     /// `eps` (`rows × K`, ignored by autoencoders), without gradients.
     pub fn losses(&self, x: &[f32], eps: &[f32], rows: usize, beta: f64) -> [f64; 3] {
-        let (mut held, mut fresh) = (self.spare.try_lock().ok(), Workspace::default());
-        let ws = held.as_deref_mut().unwrap_or(&mut fresh);
-        self.forward(ws, x, eps, rows);
-        let recon = self.recon(ws, None, x, None) / rows as f64;
-        let kl = if self.is_vae() {
-            kernels::kl_diagonal(&ws.mean, &ws.log_var, None) / rows as f64
-        } else {
-            0.0
-        };
-        let loss = if self.is_vae() {
-            recon + beta * kl
-        } else {
-            recon
-        };
-        [loss, recon, kl]
+        self.with_spare(|ws| {
+            self.forward(ws, x, eps, rows);
+            let recon = self.recon(ws, None, x, None) / rows as f64;
+            let kl = if self.is_vae() {
+                kernels::kl_diagonal(&ws.mean, &ws.log_var, None) / rows as f64
+            } else {
+                0.0
+            };
+            let loss = if self.is_vae() {
+                recon + beta * kl
+            } else {
+                recon
+            };
+            [loss, recon, kl]
+        })
+    }
+
+    /// `f` on the spare workspace, or on a fresh one while another thread holds it.
+    fn with_spare<R>(&self, f: impl FnOnce(&mut Workspace) -> R) -> R {
+        match self.spare.try_lock() {
+            Ok(mut held) => f(&mut held),
+            Err(_) => f(&mut Workspace::default()),
+        }
     }
 
     /// One training step's losses (as [`FusedNet::losses`]) and the gradient of
@@ -719,9 +733,8 @@ impl FusedNet {
         // network's feature map)
         let n_enc = self.encoder.len();
         let conv = self.conv.is_some();
-        let x_in = x;
-        let x: &[f32] = if conv { &ws.conv.flat } else { x };
-        let h: &[f32] = ws.enc_h.last().map_or(x, Vec::as_slice);
+        let dense_in: &[f32] = if conv { &ws.conv.flat } else { x };
+        let h: &[f32] = ws.enc_h.last().map_or(dense_in, Vec::as_slice);
         let width = self.mean.d_in;
         // the mean head writes the gradient at `h` (a hidden layer's or the feature map's;
         // the image needs none), the log-variance head adds to it
@@ -751,7 +764,7 @@ impl FusedNet {
             let l = self.encoder[i];
             let pre = ws.enc_a.get(i).map(Vec::as_slice);
             kernels::activation_backward(act, &ws.enc_h[i], pre, &mut cur[..rows * l.d_out]);
-            let input: &[f32] = if i == 0 { x } else { &ws.enc_h[i - 1] };
+            let input: &[f32] = if i == 0 { dense_in } else { &ws.enc_h[i - 1] };
             let d_input = (i > 0 || conv).then(|| (&mut next[..rows * l.d_in], Accum::Replace));
             Self::dense_backward(
                 &self.values,
@@ -766,8 +779,8 @@ impl FusedNet {
         }
         // `cur` holds the gradient at the feature map
         if let Some(c) = &self.conv {
-            let len = rows * self.encoder.first().map_or(width, |l| l.d_in);
-            c.encode_backward(&mut self.grads, &mut ws.conv, x_in, &cur[..len], rows);
+            let len = ws.conv.flat.len();
+            c.encode_backward(&mut self.grads, &mut ws.conv, x, &cur[..len], rows);
         }
         ws.d_hidden = vec![cur, next];
     }
@@ -828,32 +841,32 @@ impl FusedNet {
     /// when given (VAE).
     fn conv_encode(&self, x: &[f32], rows: usize, mean: &mut [f32], log_var: Option<&mut [f32]>) {
         let (d, k) = (self.config.input_dim, self.mean.d_out);
-        let (mut held, mut fresh) = (self.spare.try_lock().ok(), Workspace::default());
-        let ws = held.as_deref_mut().unwrap_or(&mut fresh);
         let mut log_var = log_var.filter(|_| self.is_vae());
-        for start in (0..rows).step_by(CONV_CHUNK) {
-            let n = CONV_CHUNK.min(rows - start);
-            self.forward_encoder(ws, &x[start * d..(start + n) * d], n);
-            mean[start * k..(start + n) * k].copy_from_slice(&ws.mean);
-            if let Some(lv) = log_var.as_deref_mut() {
-                lv[start * k..(start + n) * k].copy_from_slice(&ws.log_var);
+        self.with_spare(|ws| {
+            for start in (0..rows).step_by(CONV_CHUNK) {
+                let n = CONV_CHUNK.min(rows - start);
+                self.forward_encoder(ws, &x[start * d..(start + n) * d], n);
+                mean[start * k..(start + n) * k].copy_from_slice(&ws.mean);
+                if let Some(lv) = log_var.as_deref_mut() {
+                    lv[start * k..(start + n) * k].copy_from_slice(&ws.log_var);
+                }
             }
-        }
+        });
     }
 
     /// A conv network's decoder on `rows` codes `z`, [`CONV_CHUNK`] rows at a time: the raw
     /// output into `out`.
     fn conv_decode(&self, z: &[f32], rows: usize, out: &mut [f32]) {
         let (d, k) = (self.config.input_dim, self.mean.d_out);
-        let (mut held, mut fresh) = (self.spare.try_lock().ok(), Workspace::default());
-        let ws = held.as_deref_mut().unwrap_or(&mut fresh);
-        for start in (0..rows).step_by(CONV_CHUNK) {
-            let n = CONV_CHUNK.min(rows - start);
-            self.resize(ws, n);
-            ws.z.copy_from_slice(&z[start * k..(start + n) * k]);
-            self.forward_decoder(ws, n);
-            out[start * d..(start + n) * d].copy_from_slice(&ws.out);
-        }
+        self.with_spare(|ws| {
+            for start in (0..rows).step_by(CONV_CHUNK) {
+                let n = CONV_CHUNK.min(rows - start);
+                self.resize(ws, n);
+                ws.z.copy_from_slice(&z[start * k..(start + n) * k]);
+                self.forward_decoder(ws, n);
+                out[start * d..(start + n) * d].copy_from_slice(&ws.out);
+            }
+        });
     }
 
     /// `layers`, each followed by the activation, on `rows` rows of `x` (inference: no

@@ -53,6 +53,8 @@ pub(super) struct ConvLayer {
     /// convolution's output.
     pub h: usize,
     pub wd: usize,
+    /// A transposed convolution (the decoder's).
+    pub transposed: bool,
 }
 
 impl ConvLayer {
@@ -192,7 +194,7 @@ impl ConvStack {
         };
         let largest_map = self
             .layers()
-            .map(|l| (l.large() * l.c_in.max(l.c_out)).max(l.small() * l.c_in.max(l.c_out)))
+            .map(|l| l.large() * l.c_in.max(l.c_out))
             .max()
             .unwrap_or(0);
         ws.d_maps = [buf(largest_map), buf(largest_map)];
@@ -204,7 +206,7 @@ impl ConvStack {
         self.resize(ws, rows);
         // the weights change at every update: laid out again at every pass
         for (l, p) in self.enc.iter().zip(ws.packed.iter_mut()) {
-            pack_conv(&values[l.w], l.c_in, l.c_out, p);
+            pack(&values[l.w], p, l.c_in, l.c_out, l.transposed);
         }
         let (silu, act, block) = (self.silu(), self.act, ws.block);
         for (i, l) in self.enc.iter().enumerate() {
@@ -310,7 +312,7 @@ impl ConvStack {
                         col2im(cols, n, l.h, l.wd, l.c_in, di, None);
                     }
                 });
-            layer_grads(ws, grads, l, blocks, unpack_conv);
+            layer_grads(ws, grads, l, blocks);
             std::mem::swap(&mut cur, &mut next);
         }
         ws.d_maps = [cur, next];
@@ -330,7 +332,7 @@ impl ConvStack {
         self.resize(ws, rows);
         let skip = self.enc.len();
         for (l, p) in self.dec.iter().zip(ws.packed.iter_mut().skip(skip)) {
-            pack_transposed(&values[l.w], l.c_in, l.c_out, p);
+            pack(&values[l.w], p, l.c_in, l.c_out, l.transposed);
         }
         let [c, fh, fw] = self.features;
         from_chw(flat, rows, fh * fw, c, &mut ws.dec_in[0]);
@@ -435,7 +437,7 @@ impl ConvStack {
                         kernels::activation_backward(act, src, pre, di);
                     }
                 });
-            layer_grads(ws, grads, l, blocks, unpack_transposed);
+            layer_grads(ws, grads, l, blocks);
             std::mem::swap(&mut cur, &mut next);
         }
         let [c, fh, fw] = self.features;
@@ -445,21 +447,22 @@ impl ConvStack {
 }
 
 /// A layer's gradients from its blocks' partials: the bias's, and the weight's, laid out as
-/// the parameter by `unpack`.
-fn layer_grads(
-    ws: &mut ConvWs,
-    grads: &mut [Vec<f32>],
-    l: &ConvLayer,
-    blocks: usize,
-    unpack: fn(&[f32], usize, usize, &mut [f32]),
-) {
+/// the parameter.
+fn layer_grads(ws: &mut ConvWs, grads: &mut [Vec<f32>], l: &ConvLayer, blocks: usize) {
     let weights = 16 * l.c_in * l.c_out;
     sum_partials(&ws.bias_partials[..blocks * l.c_out], &mut grads[l.b]);
     sum_partials(
         &ws.partials[..blocks * weights],
         &mut ws.packed_grad[..weights],
     );
-    unpack(&ws.packed_grad[..weights], l.c_in, l.c_out, &mut grads[l.w]);
+    let (c_in, c_out, transposed) = (l.c_in, l.c_out, l.transposed);
+    unpack(
+        &ws.packed_grad[..weights],
+        &mut grads[l.w],
+        c_in,
+        c_out,
+        transposed,
+    );
 }
 
 /// `out = Σ_j partials[j]` over the slots of `out.len()` values, in slot order (the same
@@ -475,49 +478,37 @@ fn sum_partials(partials: &[f32], out: &mut [f32]) {
     });
 }
 
-/// `packed[(kh·4 + kw)·c_in + ci][co] = w[co][ci][kh][kw]`: a convolution's weight as the
-/// `16·c_in × c_out` matrix that multiplies [`im2col`]'s patches.
-fn pack_conv(w: &[f32], c_in: usize, c_out: usize, packed: &mut [f32]) {
-    for co in 0..c_out {
-        for ci in 0..c_in {
-            for k in 0..16 {
-                packed[(k * c_in + ci) * c_out + co] = w[(co * c_in + ci) * 16 + k];
-            }
-        }
+/// Where each value of a 4 × 4 weight stands in the matrix the products use, as
+/// `(index in the parameter, index in the matrix)`. A convolution's `w[co][ci][kh][kw]` is
+/// row `(kh·4 + kw)·c_in + ci`, column `co` of the `16·c_in × c_out` matrix that multiplies
+/// [`im2col`]'s patches; a transposed one's `w[ci][co][kh][kw]` row `ci`, column
+/// `(kh·4 + kw)·c_out + co` of the `c_in × 16·c_out` matrix whose product with the input
+/// [`col2im`] sums.
+fn layout(c_in: usize, c_out: usize, transposed: bool) -> impl Iterator<Item = (usize, usize)> {
+    (0..c_in).flat_map(move |ci| {
+        (0..c_out).flat_map(move |co| {
+            (0..16).map(move |k| {
+                if transposed {
+                    ((ci * c_out + co) * 16 + k, (ci * 16 + k) * c_out + co)
+                } else {
+                    ((co * c_in + ci) * 16 + k, (k * c_in + ci) * c_out + co)
+                }
+            })
+        })
+    })
+}
+
+/// A weight `w` as its matrix ([`layout`]).
+fn pack(w: &[f32], packed: &mut [f32], c_in: usize, c_out: usize, transposed: bool) {
+    for (at, to) in layout(c_in, c_out, transposed) {
+        packed[to] = w[at];
     }
 }
 
-/// The inverse of [`pack_conv`]: a gradient in the packed layout as the weight's.
-fn unpack_conv(packed: &[f32], c_in: usize, c_out: usize, w: &mut [f32]) {
-    for co in 0..c_out {
-        for ci in 0..c_in {
-            for k in 0..16 {
-                w[(co * c_in + ci) * 16 + k] = packed[(k * c_in + ci) * c_out + co];
-            }
-        }
-    }
-}
-
-/// `packed[ci][(kh·4 + kw)·c_out + co] = w[ci][co][kh][kw]`: a transposed convolution's
-/// weight as the `c_in × 16·c_out` matrix whose product with the input [`col2im`] sums.
-fn pack_transposed(w: &[f32], c_in: usize, c_out: usize, packed: &mut [f32]) {
-    for ci in 0..c_in {
-        for co in 0..c_out {
-            for k in 0..16 {
-                packed[ci * 16 * c_out + k * c_out + co] = w[(ci * c_out + co) * 16 + k];
-            }
-        }
-    }
-}
-
-/// The inverse of [`pack_transposed`].
-fn unpack_transposed(packed: &[f32], c_in: usize, c_out: usize, w: &mut [f32]) {
-    for ci in 0..c_in {
-        for co in 0..c_out {
-            for k in 0..16 {
-                w[(ci * c_out + co) * 16 + k] = packed[ci * 16 * c_out + k * c_out + co];
-            }
-        }
+/// The inverse of [`pack`]: a gradient in the matrix's layout as the weight's.
+fn unpack(packed: &[f32], w: &mut [f32], c_in: usize, c_out: usize, transposed: bool) {
+    for (at, to) in layout(c_in, c_out, transposed) {
+        w[at] = packed[to];
     }
 }
 
@@ -701,7 +692,7 @@ mod tests {
             let mut cols = vec![f32::NAN; (h / 2) * (w / 2) * 16 * c];
             im2col(&img, 1, h, w, c, &mut cols);
             let mut packed = vec![0.0; 16 * c * c_out];
-            pack_conv(&wt, c, c_out, &mut packed);
+            pack(&wt, &mut packed, c, c_out, false);
             let mut got = vec![0.0; want.len()];
             let m = (h / 2) * (w / 2);
             product(
@@ -716,7 +707,7 @@ mod tests {
                 assert!((a - b).abs() <= 1e-5, "{h}×{w}×{c}: {a} vs {b}");
             }
             let mut back = vec![0.0; wt.len()];
-            unpack_conv(&packed, c, c_out, &mut back);
+            unpack(&packed, &mut back, c, c_out, false);
             assert_eq!(back, wt);
         }
     }
@@ -751,9 +742,9 @@ mod tests {
         let (ci, co) = (3, 5);
         let w = values(ci * co * 16, 9);
         let mut p = vec![0.0; w.len()];
-        pack_transposed(&w, ci, co, &mut p);
+        pack(&w, &mut p, ci, co, true);
         let mut back = vec![0.0; w.len()];
-        unpack_transposed(&p, ci, co, &mut back);
+        unpack(&p, &mut back, ci, co, true);
         assert_eq!(back, w);
         let mut chw = vec![0.0; 2 * 6 * 3];
         to_chw(&values(36, 2), 2, 6, 3, &mut chw);
