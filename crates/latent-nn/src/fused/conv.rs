@@ -610,31 +610,28 @@ pub(super) fn col2im(
         });
 }
 
-/// `n` maps of `hw` pixels × `c` channels, from NHWC to CHW rows.
+/// `n` maps of `hw` pixels × `c` channels, from NHWC to CHW rows: each image's `hw × c`
+/// matrix transposed.
 pub(super) fn to_chw(src: &[f32], n: usize, hw: usize, c: usize, dst: &mut [f32]) {
-    let size = hw * c;
-    dst[..n * size]
-        .par_chunks_mut(size)
-        .zip(src[..n * size].par_chunks(size))
-        .for_each(|(d, s)| {
-            for (p, px) in s.chunks_exact(c).enumerate() {
-                for (ch, &v) in px.iter().enumerate() {
-                    d[ch * hw + p] = v;
-                }
-            }
-        });
+    transpose_each(src, n, hw, c, dst);
 }
 
 /// The inverse of [`to_chw`].
 pub(super) fn from_chw(src: &[f32], n: usize, hw: usize, c: usize, dst: &mut [f32]) {
-    let size = hw * c;
+    transpose_each(src, n, c, hw, dst);
+}
+
+/// Each of the `n` row-major `rows × cols` matrices laid end to end in `src`, transposed
+/// into `dst`.
+fn transpose_each(src: &[f32], n: usize, rows: usize, cols: usize, dst: &mut [f32]) {
+    let size = rows * cols;
     dst[..n * size]
         .par_chunks_mut(size)
         .zip(src[..n * size].par_chunks(size))
         .for_each(|(d, s)| {
-            for (p, px) in d.chunks_exact_mut(c).enumerate() {
-                for (ch, v) in px.iter_mut().enumerate() {
-                    *v = s[ch * hw + p];
+            for (i, row) in s.chunks_exact(cols).enumerate() {
+                for (j, &v) in row.iter().enumerate() {
+                    d[j * rows + i] = v;
                 }
             }
         });
