@@ -230,7 +230,10 @@ fn server_answers_only_its_page_with_its_token() {
 
     // no token, a wrong one, the token in the query of the page
     assert_eq!(post(&server, &host, None, "/api/decode", decode).0, 401);
-    let wrong = format!("{}0", &t[..t.len() - 1]);
+    // the token with its last digit changed (to `0`, or to `1` where it already is `0`)
+    let last = if t.ends_with('0') { '1' } else { '0' };
+    let wrong = format!("{}{last}", &t[..t.len() - 1]);
+    assert_ne!(wrong, t);
     assert_eq!(
         post(&server, &host, Some(&wrong), "/api/decode", decode).0,
         401
