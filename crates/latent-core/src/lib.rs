@@ -29,6 +29,7 @@ pub mod memory;
 pub mod output;
 mod reduction;
 pub mod seed;
+pub mod simd;
 pub mod stream;
 pub mod tensors;
 

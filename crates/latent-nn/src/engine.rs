@@ -32,8 +32,13 @@ use crate::params::{HostTensors, named_params, to_host};
 use crate::train::Engine;
 use crate::{NnError, Result};
 
-/// Rows computed at once by the inference methods.
+/// Rows computed at once by burn's inference methods.
 const CHUNK: usize = 2048;
+
+/// Rows computed at once by the fused kernels' inference methods: cut into
+/// [`crate::fused`]'s sixteen blocks, 512 rows each, whose hidden layers stay in a core's
+/// cache (2,048-row chunks encoded 60,000 rows 5–10 % slower).
+const FUSED_CHUNK: usize = 8192;
 
 /// Which implementation computes a network.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -186,11 +191,14 @@ pub trait Network: fmt::Debug + Send {
     fn log_sigma(&self) -> Result<Option<Vec<f32>>>;
 }
 
-/// `x` in chunks of at most [`CHUNK`] rows, each contiguous row-major (copied when `x`'s
+/// `x` in chunks of at most `size` rows, each contiguous row-major (copied when `x`'s
 /// rows are not), with its row count.
-fn chunks<'a>(x: ArrayView2<'a, f32>) -> impl Iterator<Item = (Cow<'a, [f32]>, usize)> {
-    (0..x.nrows()).step_by(CHUNK).map(move |start| {
-        let end = (start + CHUNK).min(x.nrows());
+fn chunks<'a>(
+    x: ArrayView2<'a, f32>,
+    size: usize,
+) -> impl Iterator<Item = (Cow<'a, [f32]>, usize)> {
+    (0..x.nrows()).step_by(size).map(move |start| {
+        let end = (start + size).min(x.nrows());
         let rows = x.slice_move(s![start..end, ..]);
         let n = rows.nrows();
         let flat = match rows.to_slice() {
@@ -279,7 +287,7 @@ impl Network for FusedNet {
         let k = self.config().latent_dim;
         let mut scratch = [Vec::new(), Vec::new()];
         let mut out = Vec::with_capacity(x.nrows() * k);
-        for (flat, n) in chunks(x) {
+        for (flat, n) in chunks(x, FUSED_CHUNK) {
             let start = out.len();
             out.resize(start + n * k, 0.0);
             self.encode_mean(&flat, n, &mut out[start..], &mut scratch);
@@ -292,7 +300,7 @@ impl Network for FusedNet {
         let vae = self.config().is_vae();
         let mut scratch = [Vec::new(), Vec::new()];
         let (mut mean, mut log_var) = (Vec::new(), Vec::new());
-        for (flat, n) in chunks(x) {
+        for (flat, n) in chunks(x, FUSED_CHUNK) {
             let start = mean.len();
             mean.resize(start + n * k, 0.0);
             if vae {
@@ -316,7 +324,7 @@ impl Network for FusedNet {
         let d = self.config().input_dim;
         let mut scratch = [Vec::new(), Vec::new()];
         let mut out = Vec::with_capacity(z.nrows() * d);
-        for (flat, n) in chunks(z) {
+        for (flat, n) in chunks(z, FUSED_CHUNK) {
             let start = out.len();
             out.resize(start + n * d, 0.0);
             FusedNet::decode_raw(self, &flat, n, &mut out[start..], &mut scratch);
@@ -369,7 +377,7 @@ impl BurnNet {
     ) -> Result<Array2<f32>> {
         let (net, device) = self.inference();
         let mut parts = Vec::new();
-        for (flat, n) in chunks(x) {
+        for (flat, n) in chunks(x, CHUNK) {
             let t = self.tensor(&flat, n, x.ncols(), &device);
             parts.push(host_vec(f(&net, t))?);
         }
@@ -504,7 +512,7 @@ impl Network for BurnNet {
         let (net, device) = self.inference();
         let (mut mean, mut log_scale, mut off_diag) = (Vec::new(), Vec::new(), Vec::new());
         let (mut has_scale, mut has_off) = (false, false);
-        for (flat, n) in chunks(x) {
+        for (flat, n) in chunks(x, CHUNK) {
             let enc = net.encode(self.tensor(&flat, n, x.ncols(), &device));
             mean.push(host_vec(enc.mean)?);
             if let Some(t) = enc.log_scale {

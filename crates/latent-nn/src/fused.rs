@@ -98,7 +98,7 @@ fn gemm(dst: &mut [f32], m: usize, n: usize, k: usize, lhs: Op<'_>, rhs: Op<'_>,
     let len = if by_rows { m } else { n };
     let size = len.div_ceil(BLOCKS).next_multiple_of(16);
     if 2 * m * n * k < PARALLEL_FLOPS || size >= len {
-        matmul(c, accum, a, b, 1.0, Par::Seq);
+        seq_matmul(c, accum, a, b);
         return;
     }
     // each block writes its own rows or columns (the last block may be smaller)
@@ -107,16 +107,24 @@ fn gemm(dst: &mut [f32], m: usize, n: usize, k: usize, lhs: Op<'_>, rhs: Op<'_>,
             .enumerate()
             .for_each(|(i, view)| {
                 let ai = a.subrows(i * size, view.nrows());
-                matmul(view, accum, ai, b, 1.0, Par::Seq);
+                seq_matmul(view, accum, ai, b);
             });
     } else {
         c.par_col_chunks_mut(size)
             .enumerate()
             .for_each(|(j, view)| {
                 let bj = b.subcols(j * size, view.ncols());
-                matmul(view, accum, a, bj, 1.0, Par::Seq);
+                seq_matmul(view, accum, a, bj);
             });
     }
+}
+
+/// `c (+)= a · b` by faer on the calling thread, which is then left with clean vector
+/// registers ([`latent_core::simd::clear_upper_state`]: faer's kernels return with their upper
+/// halves dirty, which makes the scalar code after them pay for every SSE/AVX switch).
+fn seq_matmul(c: MatMut<'_, f32>, accum: Accum, a: MatRef<'_, f32>, b: MatRef<'_, f32>) {
+    matmul(c, accum, a, b, 1.0, Par::Seq);
+    latent_core::simd::clear_upper_state();
 }
 
 /// Buffers of one batch size, reused from step to step.
@@ -423,7 +431,8 @@ impl FusedNet {
     }
 
     /// `out = act(input · W + b)` for `rows` rows; `pre` receives `input · W + b` when the
-    /// activation's derivative needs it.
+    /// activation's derivative needs it. The product runs on rayon's pool (`parallel`) or
+    /// on the calling thread.
     fn dense_forward(
         values: &[Vec<f32>],
         l: Dense,
@@ -431,20 +440,23 @@ impl FusedNet {
         rows: usize,
         out: &mut [f32],
         act: Option<(Activation, Option<&mut Vec<f32>>)>,
+        parallel: bool,
     ) {
         let bias = &values[l.b];
         for row in out.chunks_exact_mut(l.d_out) {
             row.copy_from_slice(bias);
         }
-        gemm(
-            out,
-            rows,
-            l.d_out,
-            l.d_in,
-            Op::N(input),
-            Op::N(&values[l.w]),
-            Accum::Add,
-        );
+        let (lhs, rhs) = (Op::N(input), Op::N(&values[l.w]));
+        if parallel {
+            gemm(out, rows, l.d_out, l.d_in, lhs, rhs, Accum::Add);
+        } else {
+            seq_matmul(
+                MatMut::from_row_major_slice_mut(out, rows, l.d_out),
+                Accum::Add,
+                lhs.mat(rows, l.d_in),
+                rhs.mat(l.d_in, l.d_out),
+            );
+        }
         if let Some((a, pre)) = act {
             if let Some(pre) = pre {
                 pre.copy_from_slice(out);
@@ -453,11 +465,27 @@ impl FusedNet {
         }
     }
 
+    /// Hidden layer `i` of a stack in training: `outs[i] = act(input · W + b)`, its input
+    /// `first` for the first layer and `outs[i - 1]` after; the pre-activation in `pres[i]`
+    /// when the activation needs it (`pres` empty otherwise).
+    fn hidden_layer(
+        &self,
+        l: Dense,
+        i: usize,
+        first: &[f32],
+        outs: &mut [Vec<f32>],
+        pres: &mut [Vec<f32>],
+        rows: usize,
+    ) {
+        let (done, rest) = outs.split_at_mut(i);
+        let input: &[f32] = if i == 0 { first } else { &done[i - 1] };
+        let act = (self.config.activation, pres.get_mut(i));
+        Self::dense_forward(&self.values, l, input, rows, &mut rest[0], Some(act), true);
+    }
+
     /// The encoder's mean (the code) for `rows` rows of `x`, into the workspace.
     fn forward_encoder(&self, ws: &mut Workspace, x: &[f32], rows: usize) {
         self.resize(ws, rows);
-        let act = self.config.activation;
-        let silu = act == Activation::Silu;
         // a conv network's dense layers read the convolutions' feature map
         if let Some(c) = &self.conv {
             c.encode(&self.values, &mut ws.conv, x, rows);
@@ -468,15 +496,12 @@ impl FusedNet {
             x
         };
         for (i, &l) in self.encoder.iter().enumerate() {
-            let (done, rest) = ws.enc_h.split_at_mut(i);
-            let input: &[f32] = if i == 0 { dense_in } else { &done[i - 1] };
-            let pre = if silu { Some(&mut ws.enc_a[i]) } else { None };
-            Self::dense_forward(&self.values, l, input, rows, &mut rest[0], Some((act, pre)));
+            self.hidden_layer(l, i, dense_in, &mut ws.enc_h, &mut ws.enc_a, rows);
         }
         let h: &[f32] = ws.enc_h.last().map_or(dense_in, Vec::as_slice);
-        Self::dense_forward(&self.values, self.mean, h, rows, &mut ws.mean, None);
+        Self::dense_forward(&self.values, self.mean, h, rows, &mut ws.mean, None, true);
         if let Some(lv) = self.log_var {
-            Self::dense_forward(&self.values, lv, h, rows, &mut ws.log_var, None);
+            Self::dense_forward(&self.values, lv, h, rows, &mut ws.log_var, None, true);
         }
     }
 
@@ -501,7 +526,9 @@ impl FusedNet {
             if i == last {
                 let input: &[f32] = if i == 0 { &ws.z } else { &ws.dec_h[i - 1] };
                 match &self.conv {
-                    None => Self::dense_forward(&self.values, l, input, rows, &mut ws.out, None),
+                    None => {
+                        Self::dense_forward(&self.values, l, input, rows, &mut ws.out, None, true)
+                    }
                     // the transposed convolutions read the last dense layer's activation
                     Some(c) => {
                         let pre = if silu { Some(&mut ws.dec_last_a) } else { None };
@@ -512,15 +539,13 @@ impl FusedNet {
                             rows,
                             &mut ws.dec_last,
                             Some((act, pre)),
+                            true,
                         );
                         c.decode(&self.values, &mut ws.conv, &ws.dec_last, rows, &mut ws.out);
                     }
                 }
             } else {
-                let (done, rest) = ws.dec_h.split_at_mut(i);
-                let input: &[f32] = if i == 0 { &ws.z } else { &done[i - 1] };
-                let pre = if silu { Some(&mut ws.dec_a[i]) } else { None };
-                Self::dense_forward(&self.values, l, input, rows, &mut rest[0], Some((act, pre)));
+                self.hidden_layer(l, i, &ws.z, &mut ws.dec_h, &mut ws.dec_a, rows);
             }
         }
     }
@@ -814,11 +839,12 @@ impl FusedNet {
             self.conv_encode(x, rows, mean, log_var);
             return;
         }
-        let input = self.hidden(&self.encoder, x, rows, scratch);
-        Self::dense_forward(&self.values, self.mean, input, rows, mean, None);
+        let log_var = log_var.filter(|_| self.is_vae());
+        let mut heads = vec![(self.mean, mean)];
         if let (Some(lv), Some(out)) = (self.log_var, log_var) {
-            Self::dense_forward(&self.values, lv, input, rows, out, None);
+            heads.push((lv, out));
         }
+        self.infer(&self.encoder, x, rows, heads, scratch);
     }
 
     /// The decoder's raw output (logits for a Bernoulli likelihood, the mean otherwise) of
@@ -830,9 +856,8 @@ impl FusedNet {
             return;
         }
         let (hidden, last) = self.decoder.split_at(self.decoder.len() - 1);
-        let input = self.hidden(hidden, z, rows, scratch);
-        for &l in last {
-            Self::dense_forward(&self.values, l, input, rows, out, None);
+        if let Some(&l) = last.first() {
+            self.infer(hidden, z, rows, vec![(l, out)], scratch);
         }
     }
 
@@ -869,35 +894,62 @@ impl FusedNet {
         });
     }
 
-    /// `layers`, each followed by the activation, on `rows` rows of `x` (inference: no
-    /// pre-activations kept): the last layer's output in `scratch`, or `x` itself when there
-    /// is no layer.
-    fn hidden<'a>(
+    /// Inference through an MLP: `layers`, each followed by the activation, then each
+    /// head's linear layer on the last one's output (or on `x` when there is no layer),
+    /// into the head's buffer (`rows × d_out`). The rows are cut into blocks as a parallel
+    /// product cuts them (the cut a function of `rows` alone, so the same bits on any
+    /// number of threads), and each block runs every layer on one thread, its hidden
+    /// layers in its own part of `scratch` while they are in cache: no pass over the whole
+    /// batch runs on one thread while the others wait.
+    fn infer(
         &self,
         layers: &[Dense],
-        x: &'a [f32],
+        x: &[f32],
         rows: usize,
-        scratch: &'a mut [Vec<f32>; 2],
-    ) -> &'a [f32] {
+        heads: Vec<(Dense, &mut [f32])>,
+        scratch: &mut [Vec<f32>; 2],
+    ) {
+        if rows == 0 {
+            return;
+        }
         let act = self.config.activation;
+        let d_in = x.len() / rows;
+        // (one column without hidden layers: every block takes its part, unused)
+        let width = layers.iter().map(|l| l.d_out).max().unwrap_or(1);
+        let block = rows.div_ceil(BLOCKS).next_multiple_of(16).min(rows);
         let [h, next] = scratch;
-        for (i, &l) in layers.iter().enumerate() {
-            next.resize(rows * l.d_out, 0.0);
-            let input: &[f32] = if i == 0 { x } else { &h[..rows * l.d_in] };
-            Self::dense_forward(
-                &self.values,
-                l,
-                input,
-                rows,
-                &mut next[..rows * l.d_out],
-                Some((act, None)),
-            );
-            std::mem::swap(h, next);
+        h.resize(rows * width, 0.0);
+        next.resize(rows * width, 0.0);
+        // each head's output cut into the same blocks of rows, gathered per block
+        let blocks = rows.div_ceil(block);
+        let mut parts: Vec<Vec<(Dense, &mut [f32])>> = (0..blocks).map(|_| Vec::new()).collect();
+        for (l, out) in heads {
+            for (part, chunk) in parts.iter_mut().zip(out.chunks_mut(block * l.d_out)) {
+                part.push((l, chunk));
+            }
         }
-        match layers.last() {
-            Some(l) => &h[..rows * l.d_out],
-            None => x,
-        }
+        let values = &self.values;
+        x.par_chunks(block * d_in)
+            .zip(h.par_chunks_mut(block * width))
+            .zip(next.par_chunks_mut(block * width))
+            .zip(parts.into_par_iter())
+            .for_each(|(((xb, hb), nb), outs)| {
+                let n = xb.len() / d_in;
+                let (mut cur, mut nxt) = (hb, nb);
+                for (i, &l) in layers.iter().enumerate() {
+                    let input: &[f32] = if i == 0 { xb } else { &cur[..n * l.d_in] };
+                    let out = &mut nxt[..n * l.d_out];
+                    Self::dense_forward(values, l, input, n, out, Some((act, None)), false);
+                    std::mem::swap(&mut cur, &mut nxt);
+                }
+                let input: &[f32] = match layers.last() {
+                    Some(l) => &cur[..n * l.d_out],
+                    None => xb,
+                };
+                for (l, out) in outs {
+                    Self::dense_forward(values, l, input, n, out, None, false);
+                }
+            });
     }
 
     /// The learned log σ (`[D]` or `[1]`), for a VAE with a learned Gaussian likelihood.

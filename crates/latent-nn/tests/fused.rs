@@ -101,6 +101,15 @@ fn rows(x: &Array2<f32>, n: usize) -> Vec<f32> {
     x.rows().into_iter().take(n).flatten().copied().collect()
 }
 
+/// `f` on a pool of `threads` threads.
+fn on_threads<R: Send>(threads: usize, f: impl FnOnce() -> R + Send) -> R {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .unwrap()
+        .install(f)
+}
+
 fn close(got: f64, want: f64, rel: f64) -> bool {
     (got - want).abs() <= rel * want.abs().max(1.0)
 }
@@ -284,11 +293,7 @@ fn fused_training_is_independent_of_the_thread_count() {
     };
     for net in [mlp, conv] {
         let run = |threads: usize| {
-            let pool = rayon::ThreadPoolBuilder::new()
-                .num_threads(threads)
-                .build()
-                .unwrap();
-            pool.install(|| {
+            on_threads(threads, || {
                 let t = train_with(
                     Engine::Auto,
                     &net,
@@ -309,6 +314,35 @@ fn fused_training_is_independent_of_the_thread_count() {
                 .collect()
         };
         assert_eq!(bits(&run(1)), bits(&run(3)), "{:?}", net.arch);
+    }
+}
+
+/// Inference cuts its rows into blocks that depend on the row count alone: codes (with the
+/// log-variance head) and decodings are the same bits on one thread and on three, for every
+/// network of the matrix, with a row count that is no multiple of the blocks.
+#[test]
+fn inference_is_independent_of_the_thread_count() {
+    let x = digits();
+    let device = cpu_device();
+    let n = 333;
+    let xb: Vec<f32> = (0..n).flat_map(|i| x.row(i % x.nrows()).to_vec()).collect();
+    for cfg in matrix() {
+        let net = Net::new(&cfg, &mut latent_core::seed::rng(6), &device);
+        let fused = FusedNet::new(&cfg, &named_params(&net).unwrap()).unwrap();
+        let k = cfg.latent_dim;
+        let run = |threads: usize| {
+            on_threads(threads, || {
+                let (mut mean, mut lv) = (vec![0.0; n * k], vec![0.0; n * k]);
+                let mut scratch = [Vec::new(), Vec::new()];
+                fused.encode_into(&xb, n, &mut mean, Some(&mut lv), &mut scratch);
+                let mut out = vec![0.0; n * 64];
+                fused.decode_raw(&mean, n, &mut out, &mut scratch);
+                [mean, lv, out].map(|v| v.iter().map(|f| f.to_bits()).collect::<Vec<u32>>())
+            })
+        };
+        let one = run(1);
+        assert!(one[0].iter().any(|&b| b != 0), "{cfg:?}: codes computed");
+        assert_eq!(one, run(3), "{cfg:?}");
     }
 }
 

@@ -22,11 +22,10 @@
 //! dense layers read its flattening in CHW order, so the feature map is permuted at the
 //! boundary between the convolutions and the dense layers ([`to_chw`], [`from_chw`]).
 
-use faer::linalg::matmul::matmul;
-use faer::{Accum, MatMut, MatRef, Par};
+use faer::{Accum, MatMut, MatRef};
 use rayon::prelude::*;
 
-use super::kernels;
+use super::{kernels, seq_matmul};
 use crate::config::Activation;
 
 /// A batch is cut into this many blocks of images (measured on 2 cores: 8 blocks of 16
@@ -114,13 +113,11 @@ pub(super) struct ConvWs {
 /// `c (m × n) = a · b` on the calling thread, every operand row-major.
 fn product(c: &mut [f32], m: usize, n: usize, k: usize, a: MatRef<'_, f32>, b: MatRef<'_, f32>) {
     debug_assert!(a.nrows() == m && a.ncols() == k && b.nrows() == k && b.ncols() == n);
-    matmul(
+    seq_matmul(
         MatMut::from_row_major_slice_mut(&mut c[..m * n], m, n),
         Accum::Replace,
         a,
         b,
-        1.0,
-        Par::Seq,
     );
 }
 
@@ -227,13 +224,11 @@ impl ConvStack {
                     for row in dst.chunks_exact_mut(l.c_out) {
                         row.copy_from_slice(bias);
                     }
-                    matmul(
+                    seq_matmul(
                         MatMut::from_row_major_slice_mut(dst, m, l.c_out),
                         Accum::Add,
                         mat(cols, m, k),
                         mat(packed, k, l.c_out),
-                        1.0,
-                        Par::Seq,
                     );
                     if !silu {
                         kernels::activate(act, dst);
