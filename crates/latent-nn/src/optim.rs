@@ -308,9 +308,13 @@ impl Adam {
     ) {
         self.step += 1;
         let scalars = AdamScalars::new(&self.settings, self.step, lr);
-        for (name, p, g) in params {
-            self.update_one(name, p, g, &scalars);
-        }
+        let params: Vec<_> = params.collect();
+        // one job on rayon's pool for every parameter (see `FusedNet::train_step`)
+        rayon::scope(|_| {
+            for (name, p, g) in params {
+                self.update_one(name, p, g, &scalars);
+            }
+        });
     }
 
     /// Update parameter `name` in place, creating its moments on its first step. Large
