@@ -649,11 +649,11 @@ impl FusedNet {
     /// [`FusedNet::params_and_grads`].
     ///
     /// The step runs as one job on rayon's pool, its products split among the workers from
-    /// inside it: a product started from outside the pool hands over to a worker and back,
-    /// a sleep and a wake-up of the calling thread per product (3–5 % of the reference VAE's
-    /// step).
+    /// inside it (a product started from outside the pool hands over to a worker and back,
+    /// a sleep and a wake-up of the calling thread per product), the other workers kept
+    /// awake until it ends ([`crate::awake::awake`]).
     pub fn train_step(&mut self, x: &[f32], eps: &[f32], rows: usize, beta: f64) -> [f64; 3] {
-        rayon::scope(|_| self.step_on_pool(x, eps, rows, beta))
+        crate::awake::awake(|| self.step_on_pool(x, eps, rows, beta))
     }
 
     /// [`FusedNet::train_step`]'s body.

@@ -11,6 +11,7 @@
 //! Losses are per example: summed over features (and latent dimensions), averaged over the
 //! batch — nats for VAEs, squared error for autoencoders.
 
+mod awake;
 pub mod checkpoint;
 pub mod classifier;
 pub mod config;

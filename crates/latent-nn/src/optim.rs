@@ -309,8 +309,9 @@ impl Adam {
         self.step += 1;
         let scalars = AdamScalars::new(&self.settings, self.step, lr);
         let params: Vec<_> = params.collect();
-        // one job on rayon's pool for every parameter (see `FusedNet::train_step`)
-        rayon::scope(|_| {
+        // one job on rayon's pool for every parameter, the workers awake throughout (see
+        // `FusedNet::train_step`)
+        crate::awake::awake(|| {
             for (name, p, g) in params {
                 self.update_one(name, p, g, &scalars);
             }
