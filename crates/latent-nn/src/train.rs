@@ -607,6 +607,7 @@ pub fn train_sharded(
     }
 
     let mut net = crate::engine::build(engine, net, true)?;
+    let fused = net.kind() == crate::engine::EngineKind::Fused;
     let (mut xbuf, mut ebuf, mut local_eps, mut pos) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new());
 
@@ -633,31 +634,49 @@ pub fn train_sharded(
         let mut exchange = 0.0f64;
         for (step, idx) in order.chunks(cfg.batch_size).enumerate() {
             // the same draws, in the same order, for both engines and on every rank:
-            // binarization, then ε
-            gather_shard(
-                train,
-                idx,
-                &shards.train,
-                cfg.dynamic_binarize
-                    .then_some(&mut rng as &mut dyn rand::RngCore),
-                &mut xbuf,
-                &mut pos,
-            );
-            ebuf.clear();
-            if net_cfg.is_vae() {
-                noise_into(idx.len(), k, &mut rng, &mut ebuf);
-            }
-            let eps = if pos.len() == idx.len() || ebuf.is_empty() {
-                &ebuf
-            } else {
-                select_rows(&ebuf, k, &pos, &mut local_eps);
-                &local_eps
+            // binarization, then ε; alone, the update too (a data-parallel job exchanges
+            // first). The fused kernels run this as one job on rayon's pool, its workers
+            // awake throughout: between two steps they would fall asleep while this thread
+            // gathers the next batch
+            let rows = &shards.train;
+            let mut batch = || -> Result<([f64; 3], usize)> {
+                gather_shard(
+                    train,
+                    idx,
+                    rows,
+                    cfg.dynamic_binarize
+                        .then_some(&mut rng as &mut dyn rand::RngCore),
+                    &mut xbuf,
+                    &mut pos,
+                );
+                ebuf.clear();
+                if net_cfg.is_vae() {
+                    noise_into(idx.len(), k, &mut rng, &mut ebuf);
+                }
+                let eps = if pos.len() == idx.len() || ebuf.is_empty() {
+                    &ebuf
+                } else {
+                    select_rows(&ebuf, k, &pos, &mut local_eps);
+                    &local_eps
+                };
+                let local = pos.len();
+                let s = if local > 0 {
+                    net.step(&xbuf, eps, local, beta)?
+                } else {
+                    [0.0; 3]
+                };
+                if !parallel {
+                    check_finite(s, epoch + 1, step + 1, || {
+                        divergence_hint(train, checkpoints)
+                    })?;
+                    net.update(&mut adam, lr)?;
+                }
+                Ok((s, local))
             };
-            let local = pos.len();
-            let mut s = if local > 0 {
-                net.step(&xbuf, eps, local, beta)?
+            let (mut s, local) = if fused {
+                crate::awake::awake(batch)?
             } else {
-                [0.0; 3]
+                batch()?
             };
             let mut stop = None;
             if parallel {
@@ -679,10 +698,10 @@ pub fn train_sharded(
                 }
                 exchange += exchanging.elapsed().as_secs_f64();
             }
-            check_finite(s, epoch + 1, step + 1, || {
-                divergence_hint(train, checkpoints)
-            })?;
             if parallel {
+                check_finite(s, epoch + 1, step + 1, || {
+                    divergence_hint(train, checkpoints)
+                })?;
                 let weight = local as f32 / idx.len() as f32;
                 net.exchange_grads(local > 0, &mut |g| {
                     if weight != 1.0 {
@@ -693,8 +712,8 @@ pub fn train_sharded(
                     exchange += exchanging.elapsed().as_secs_f64();
                     summed
                 })?;
+                net.update(&mut adam, lr)?;
             }
-            net.update(&mut adam, lr)?;
             for (acc, v) in sums.iter_mut().zip(s) {
                 *acc += v * idx.len() as f64;
             }
