@@ -651,7 +651,7 @@ impl FusedNet {
     /// The step runs as one job on rayon's pool, its products split among the workers from
     /// inside it (a product started from outside the pool hands over to a worker and back,
     /// a sleep and a wake-up of the calling thread per product), the other workers kept
-    /// awake until it ends ([`crate::awake::awake`]).
+    /// awake until it ends (the crate's `awake` module).
     pub fn train_step(&mut self, x: &[f32], eps: &[f32], rows: usize, beta: f64) -> [f64; 3] {
         crate::awake::awake(|| self.step_on_pool(x, eps, rows, beta))
     }
