@@ -96,6 +96,10 @@ pub struct AdamScalars {
     pub eps: f32,
     /// The L2 penalty (0: none).
     pub weight_decay: f32,
+    /// A first moment below this in magnitude is stored as zero:
+    /// `256 · f32::MIN_POSITIVE / min(step_size, 1)`, so that neither the moment's decay nor
+    /// its update (`m · step_size`, divided by `√v̂ + ε`) is subnormal (see [`adam_update`]).
+    pub m_floor: f32,
 }
 
 impl AdamScalars {
@@ -113,6 +117,7 @@ impl AdamScalars {
             step_size: (lr / c1) as f32,
             eps: s.eps as f32,
             weight_decay: s.weight_decay as f32,
+            m_floor: (256.0 * f64::from(f32::MIN_POSITIVE) / (lr / c1).min(1.0)) as f32,
         }
     }
 }
@@ -120,7 +125,8 @@ impl AdamScalars {
 /// One Adam update of `p` with gradient `g`, in place, in one pass: the operations (and their
 /// f32 rounding) of the tensor formulation
 /// `g ← g + wd·p; m ← β₁m + (1−β₁)g; v ← β₂v + (1−β₂)g²; p ← p − (m·lr/c₁) / (√(v/c₂) + ε)`,
-/// except that a moment that would be subnormal is zero (see `flush` inside).
+/// except that a moment that would be subnormal, or a first moment whose update would be,
+/// is zero (see `flush` inside).
 /// `first` is the first step of this parameter (no moments yet: `m = (1−β₁)g`, exactly).
 ///
 /// # Panics
@@ -134,16 +140,20 @@ pub fn adam_update(
     k: &AdamScalars,
     first: bool,
 ) {
-    // A subnormal moment is stored as zero. It cannot move its parameter (its update,
-    // m·lr/c₁/(√v̂+ε) < 1e-38 · 1e-3 / 1e-8 = 1e-33, is below half an ulp of any weight of
-    // magnitude over 1e-26), but arithmetic on it takes x86's slow microcode path, about a
-    // hundred cycles per element, and it never leaves: a moment whose gradient is zero (a
-    // dead ReLU's weights) decays by β₁ each step until it sticks at the smallest subnormal
-    // (1.4e-45 · 0.9 rounds back to it). Measured on the reference VAE: by its second epoch
-    // nearly half of the first layer's m was stuck there, and the epoch took 1.5× as long.
+    // A moment that would be subnormal is stored as zero, and so is a first moment so small
+    // that its update would be: arithmetic on subnormals takes x86's slow microcode path,
+    // about a hundred cycles per element. A moment whose gradient is zero (a dead ReLU's
+    // weights) decays by β₁ each step: without the flush it would stick at the smallest
+    // subnormal (1.4e-45 · 0.9 rounds back to it) — measured on the reference VAE: by its
+    // second epoch nearly half of the first layer's m was stuck there, and the epoch took
+    // 1.5× as long — and on its way there its update `m · step_size` turns subnormal some
+    // 60 steps before m does (the second epoch of the reference VAE, where the first layer's
+    // units die, took 10–25 % longer than the next). Neither can move its parameter: the
+    // update of a first moment below `m_floor` is below 256 · 1.2e-38 / ε (3e-28 at
+    // ε = 1e-8), under half an ulp of any weight of magnitude over 1e-20.
     #[inline(always)]
-    fn flush(x: f32) -> f32 {
-        if x.abs() < f32::MIN_POSITIVE { 0.0 } else { x }
+    fn flush(x: f32, floor: f32) -> f32 {
+        if x.abs() < floor { 0.0 } else { x }
     }
     // One loop per case, without branches inside, so that each vectorises.
     #[inline(always)]
@@ -159,11 +169,14 @@ pub fn adam_update(
         for (((p, &g), m), v) in p.iter_mut().zip(g).zip(m.iter_mut()).zip(v.iter_mut()) {
             let g = if decay { g + *p * k.weight_decay } else { g };
             if first {
-                *m = flush(g * k.one_minus_beta1);
-                *v = flush((g * g) * k.one_minus_beta2);
+                *m = flush(g * k.one_minus_beta1, k.m_floor);
+                *v = flush((g * g) * k.one_minus_beta2, f32::MIN_POSITIVE);
             } else {
-                *m = flush(*m * k.beta1 + g * k.one_minus_beta1);
-                *v = flush(*v * k.beta2 + (g * g) * k.one_minus_beta2);
+                *m = flush(*m * k.beta1 + g * k.one_minus_beta1, k.m_floor);
+                *v = flush(
+                    *v * k.beta2 + (g * g) * k.one_minus_beta2,
+                    f32::MIN_POSITIVE,
+                );
             }
             let denom = (*v * k.inv_c2).sqrt() + k.eps;
             *p -= (*m * k.step_size) / denom;
@@ -492,6 +505,8 @@ mod tests {
             let bits = |x: &[f32]| x.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
             assert_eq!(bits(&p), bits(&rp), "step {step}");
             assert!(m.iter().chain(&v).all(|x| *x == 0.0 || x.is_normal()));
+            // nor is a kept first moment's update
+            assert!(m.iter().all(|x| *x == 0.0 || (x * k.step_size).is_normal()));
             stuck = rm.iter().filter(|x| x.is_subnormal()).count();
         }
         // without the flush, every moment is stuck at a subnormal value
