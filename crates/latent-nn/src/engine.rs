@@ -285,12 +285,11 @@ impl Network for FusedNet {
 
     fn encode_mean(&self, x: ArrayView2<'_, f32>) -> Result<Array2<f32>> {
         let k = self.config().latent_dim;
-        let mut scratch = [Vec::new(), Vec::new()];
         let mut out = Vec::with_capacity(x.nrows() * k);
         for (flat, n) in chunks(x, FUSED_CHUNK) {
             let start = out.len();
             out.resize(start + n * k, 0.0);
-            self.encode_mean(&flat, n, &mut out[start..], &mut scratch);
+            self.encode_mean(&flat, n, &mut out[start..]);
         }
         array(out, x.nrows(), k)
     }
@@ -298,7 +297,6 @@ impl Network for FusedNet {
     fn encode(&self, x: ArrayView2<'_, f32>) -> Result<Encoded> {
         let k = self.config().latent_dim;
         let vae = self.config().is_vae();
-        let mut scratch = [Vec::new(), Vec::new()];
         let (mut mean, mut log_var) = (Vec::new(), Vec::new());
         for (flat, n) in chunks(x, FUSED_CHUNK) {
             let start = mean.len();
@@ -307,7 +305,7 @@ impl Network for FusedNet {
                 log_var.resize(start + n * k, 0.0);
             }
             let lv = vae.then(|| &mut log_var[start..]);
-            self.encode_into(&flat, n, &mut mean[start..], lv, &mut scratch);
+            self.encode_into(&flat, n, &mut mean[start..], lv);
         }
         Ok(Encoded {
             mean: array(mean, x.nrows(), k)?,
@@ -322,12 +320,11 @@ impl Network for FusedNet {
 
     fn decode_raw(&self, z: ArrayView2<'_, f32>) -> Result<Array2<f32>> {
         let d = self.config().input_dim;
-        let mut scratch = [Vec::new(), Vec::new()];
         let mut out = Vec::with_capacity(z.nrows() * d);
         for (flat, n) in chunks(z, FUSED_CHUNK) {
             let start = out.len();
             out.resize(start + n * d, 0.0);
-            FusedNet::decode_raw(self, &flat, n, &mut out[start..], &mut scratch);
+            FusedNet::decode_raw(self, &flat, n, &mut out[start..]);
         }
         array(out, z.nrows(), d)
     }

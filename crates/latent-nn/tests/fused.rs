@@ -206,7 +206,7 @@ fn codes_equal_burns() {
         let want = to_host(net.encode(t).mean).unwrap();
         let fused = FusedNet::new(&cfg, &named_params(&net).unwrap()).unwrap();
         let mut got = vec![0.0; n * cfg.latent_dim];
-        fused.encode_mean(&xb, n, &mut got, &mut [Vec::new(), Vec::new()]);
+        fused.encode_mean(&xb, n, &mut got);
         for (a, e) in got.iter().zip(want.iter()) {
             assert!(
                 (a - e).abs() <= 1e-5 * e.abs().max(1.0),
@@ -333,10 +333,9 @@ fn inference_is_independent_of_the_thread_count() {
         let run = |threads: usize| {
             on_threads(threads, || {
                 let (mut mean, mut lv) = (vec![0.0; n * k], vec![0.0; n * k]);
-                let mut scratch = [Vec::new(), Vec::new()];
-                fused.encode_into(&xb, n, &mut mean, Some(&mut lv), &mut scratch);
+                fused.encode_into(&xb, n, &mut mean, Some(&mut lv));
                 let mut out = vec![0.0; n * 64];
-                fused.decode_raw(&mean, n, &mut out, &mut scratch);
+                fused.decode_raw(&mean, n, &mut out);
                 [mean, lv, out].map(|v| v.iter().map(|f| f.to_bits()).collect::<Vec<u32>>())
             })
         };
