@@ -366,8 +366,17 @@ impl Preprocess {
     }
 
     /// Scale, then binarize, `x` in place; row 0 of `x` is row `first_row` of the data.
-    /// The caller has checked the width ([`Preprocess::check_dim`]).
-    fn transform_in_place(&self, mut x: ArrayViewMut2<'_, f32>, first_row: usize) {
+    /// The caller has checked the width ([`Preprocess::check_dim`]). Blocks of rows on
+    /// rayon's pool: every value depends on its own row alone (a row's binarization draws
+    /// from that row's stream), so the result is the same on any number of threads.
+    fn transform_in_place(&self, x: ArrayViewMut2<'_, f32>, first_row: usize) {
+        in_row_blocks(x, |start, rows| {
+            self.transform_rows(rows, first_row + start)
+        });
+    }
+
+    /// [`Preprocess::transform_in_place`] on one block of rows, on the calling thread.
+    fn transform_rows(&self, mut x: ArrayViewMut2<'_, f32>, first_row: usize) {
         match &self.scaling {
             Scaling::None => {}
             // (a width above 1e37 would make 1/width subnormal in f32)
@@ -438,8 +447,13 @@ impl Preprocess {
     /// As [`Preprocess::apply_rows`].
     pub fn apply_rows_at(&self, x: ArrayView2<'_, f32>, first_row: usize) -> Result<Array2<f32>> {
         self.check_dim(x.ncols())?;
-        let mut out = x.to_owned();
-        self.transform_in_place(out.view_mut(), first_row);
+        // copied and transformed a block at a time, in one pass while the block is in cache
+        let mut out = Array2::<f32>::zeros(x.raw_dim());
+        in_row_blocks(out.view_mut(), |start, mut rows| {
+            let n = rows.nrows();
+            rows.assign(&x.slice(ndarray::s![start..start + n, ..]));
+            self.transform_rows(rows, first_row + start);
+        });
         Ok(out)
     }
 
@@ -573,4 +587,22 @@ fn bernoulli(p: f32, rng: &mut impl Rng) -> f32 {
 /// `[0, 1]`): dynamic binarization, a new draw for every batch during training.
 pub fn dynamic_binarize(x: ArrayView2<'_, f32>, rng: &mut impl Rng) -> Array2<f32> {
     x.mapv(|v| bernoulli(v, rng))
+}
+
+/// Rows per block of [`in_row_blocks`].
+const ROW_BLOCK: usize = 256;
+
+/// `f(first, block)` on every block of [`ROW_BLOCK`] rows of `x` (`first`: the block's first
+/// row), the blocks on rayon's pool when there are several.
+fn in_row_blocks(mut x: ArrayViewMut2<'_, f32>, f: impl Fn(usize, ArrayViewMut2<'_, f32>) + Sync) {
+    use rayon::prelude::*;
+    if x.nrows() <= ROW_BLOCK {
+        f(0, x);
+        return;
+    }
+    let blocks: Vec<_> = x.axis_chunks_iter_mut(Axis(0), ROW_BLOCK).collect();
+    blocks
+        .into_par_iter()
+        .enumerate()
+        .for_each(|(i, block)| f(i * ROW_BLOCK, block));
 }

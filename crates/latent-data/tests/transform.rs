@@ -215,3 +215,45 @@ fn unit_scaling_of_values_near_the_f32_limits_maps_and_inverts() {
         "{err}"
     );
 }
+
+/// Preprocessing runs blocks of rows on rayon's pool: the same values on one thread and on
+/// three, for whole data and for batches at odd offsets, and for rows in column-major order.
+#[test]
+fn preprocessing_is_independent_of_threads_blocks_and_layout() {
+    let ds = embedded::fashion_mnist_10k().unwrap().head(1000).unwrap();
+    let x = ds.x();
+    for binarize in [Binarize::None, Binarize::Bernoulli { seed: 3 }] {
+        for scale in [ScaleChoice::Unit, ScaleChoice::Standardize] {
+            if scale == ScaleChoice::Standardize && binarize != Binarize::None {
+                continue; // binarizing needs values in [0, 1]
+            }
+            let pre = Preprocess::fit(&ds, scale, binarize).unwrap();
+            let on = |threads: usize| {
+                rayon::ThreadPoolBuilder::new()
+                    .num_threads(threads)
+                    .build()
+                    .unwrap()
+                    .install(|| {
+                        let whole = pre.apply(ds.clone()).unwrap().x().to_owned();
+                        let rows = pre.apply_rows(x).unwrap();
+                        let (a, b) = (
+                            pre.apply_rows_at(x.slice(s![..333, ..]), 0).unwrap(),
+                            pre.apply_rows_at(x.slice(s![333.., ..]), 333).unwrap(),
+                        );
+                        let parts = ndarray::concatenate(Axis(0), &[a.view(), b.view()]).unwrap();
+                        let fortran = x.t().to_owned().reversed_axes();
+                        let col_major = pre.apply_rows(fortran.view()).unwrap();
+                        (whole, rows, parts, col_major)
+                    })
+            };
+            let (whole, rows, parts, col_major) = on(1);
+            assert_eq!(whole, rows, "{scale:?} {binarize:?}");
+            assert_eq!(whole, parts, "{scale:?} {binarize:?}");
+            assert_eq!(whole, col_major, "{scale:?} {binarize:?}");
+            assert_eq!(on(3), (whole.clone(), rows, parts, col_major));
+            // a row's values are its own: the first row transformed alone is the same
+            let first = pre.apply_rows(x.slice(s![..1, ..])).unwrap();
+            assert_eq!(first.row(0), whole.row(0));
+        }
+    }
+}
