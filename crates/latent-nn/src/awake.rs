@@ -15,8 +15,13 @@ thread_local! {
 }
 
 /// `f` as one job on rayon's pool, the pool's other workers looking for its work until it
-/// returns (or unwinds).
+/// returns (or unwinds). Called inside such a computation (a training step inside the
+/// training loop's batch), or by a watcher running stolen work, `f` simply runs: the
+/// enclosing computation's watchers are already looking.
 pub(crate) fn awake<R: Send>(f: impl FnOnce() -> R + Send) -> R {
+    if BUSY.get() {
+        return f();
+    }
     let done = AtomicBool::new(false);
     rayon::scope(|s| {
         for _ in 1..rayon::current_num_threads() {

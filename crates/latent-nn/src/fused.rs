@@ -152,6 +152,10 @@ fn seq_matmul(c: MatMut<'_, f32>, accum: Accum, a: MatRef<'_, f32>, b: MatRef<'_
     latent_core::simd::clear_upper_state();
 }
 
+/// Inference's output layers, each with its output buffer (`rows × d_out`, or a block's
+/// rows of it).
+type Heads<'a> = Vec<(Dense, &'a mut [f32])>;
+
 /// Buffers of one batch size, reused from step to step.
 #[derive(Debug, Default)]
 struct Workspace {
@@ -928,48 +932,50 @@ impl FusedNet {
     /// Inference through an MLP: `layers`, each followed by the activation, then each
     /// head's linear layer on the last one's output (or on `x` when there is no layer),
     /// into the head's buffer (`rows × d_out`). The rows are cut into blocks as a parallel
-    /// product cuts them (the cut a function of `rows` alone, so the same bits on any
-    /// number of threads), and each block runs every layer on one thread, its hidden
+    /// product cuts a side ([`block_bounds`]: a function of `rows` alone, so the same bits
+    /// on any number of threads), and each block runs every layer on one thread, its hidden
     /// layers in a pair of buffers of the model's pool while they are in cache: no pass
     /// over the whole batch runs on one thread while the others wait.
-    fn infer(&self, layers: &[Dense], x: &[f32], rows: usize, heads: Vec<(Dense, &mut [f32])>) {
+    fn infer(&self, layers: &[Dense], x: &[f32], rows: usize, heads: Heads<'_>) {
         if rows == 0 {
             return;
         }
         let act = self.config.activation;
         let d_in = x.len() / rows;
-        let block = rows.div_ceil(BLOCKS).next_multiple_of(16).min(rows);
-        // each head's output cut into the same blocks of rows, gathered per block
-        let blocks = rows.div_ceil(block);
-        let mut parts: Vec<Vec<(Dense, &mut [f32])>> = (0..blocks).map(|_| Vec::new()).collect();
-        for (l, out) in heads {
-            for (part, chunk) in parts.iter_mut().zip(out.chunks_mut(block * l.d_out)) {
-                part.push((l, chunk));
+        let bounds = block_bounds(rows);
+        // per block: its rows of `x`, and of each head's output
+        let mut parts: Vec<(&[f32], Heads<'_>)> = bounds
+            .windows(2)
+            .map(|w| (&x[w[0] * d_in..w[1] * d_in], Vec::new()))
+            .collect();
+        for (l, mut out) in heads {
+            for (part, w) in parts.iter_mut().zip(bounds.windows(2)) {
+                let (block, tail) = std::mem::take(&mut out).split_at_mut((w[1] - w[0]) * l.d_out);
+                part.1.push((l, block));
+                out = tail;
             }
         }
         let values = &self.values;
-        x.par_chunks(block * d_in)
-            .zip(parts.into_par_iter())
-            .for_each(|(xb, outs)| {
-                let n = xb.len() / d_in;
-                let mut pair = self.lock_blocks(Vec::pop).unwrap_or_default();
-                let [cur, nxt] = &mut pair;
-                for (i, &l) in layers.iter().enumerate() {
-                    nxt.resize(n * l.d_out, 0.0);
-                    let input: &[f32] = if i == 0 { xb } else { &cur[..n * l.d_in] };
-                    let out = &mut nxt[..n * l.d_out];
-                    Self::dense_forward(values, l, input, n, out, Some((act, None)), false);
-                    std::mem::swap(cur, nxt);
-                }
-                let input: &[f32] = match layers.last() {
-                    Some(l) => &cur[..n * l.d_out],
-                    None => xb,
-                };
-                for (l, out) in outs {
-                    Self::dense_forward(values, l, input, n, out, None, false);
-                }
-                self.lock_blocks(|pool| pool.push(pair));
-            });
+        parts.into_par_iter().for_each(|(xb, outs)| {
+            let n = xb.len() / d_in;
+            let mut pair = self.lock_blocks(Vec::pop).unwrap_or_default();
+            let [cur, nxt] = &mut pair;
+            for (i, &l) in layers.iter().enumerate() {
+                nxt.resize(n * l.d_out, 0.0);
+                let input: &[f32] = if i == 0 { xb } else { &cur[..n * l.d_in] };
+                let out = &mut nxt[..n * l.d_out];
+                Self::dense_forward(values, l, input, n, out, Some((act, None)), false);
+                std::mem::swap(cur, nxt);
+            }
+            let input: &[f32] = match layers.last() {
+                Some(l) => &cur[..n * l.d_out],
+                None => xb,
+            };
+            for (l, out) in outs {
+                Self::dense_forward(values, l, input, n, out, None, false);
+            }
+            self.lock_blocks(|pool| pool.push(pair));
+        });
     }
 
     /// `f` on the pool of inference's block buffers (a poisoned lock still holds buffers).

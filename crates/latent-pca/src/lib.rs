@@ -49,10 +49,10 @@
 //! `(n·G − S Sᵀ) / (n (n − 1))` times the squared scale from them: each entry an exact
 //! integer rounded once to f64. In either precision it is then as exact as an f64 fit (no
 //! Rayleigh–Ritz step is needed) and faster than the f32 one, with no centring pass, and the
-//! same bits on any host with a kernel and any number of threads (integer sums are exact). It fits the levels the
-//! values stand for: a scaled value differs from `q/255` by its own f32 rounding (at most
-//! `2⁻²⁴` relative), so the variances can differ from an f64 fit of the f32 values by up to
-//! `2⁻²³` relative. Other data, or a host without the kernel, takes the floating-point path
+//! same bits on any host with a kernel and any number of threads (integer sums are exact).
+//! It fits the levels the values stand for: a scaled value differs from `q/255` by its own
+//! f32 rounding (at most `2⁻²⁴` relative), so the variances can differ from an f64 fit of
+//! the f32 values by up to `2⁻²³` relative. Other data, or a host without the kernel, takes the floating-point path
 //! (the levels are checked on a sample of rows first, then on every value as it is packed).
 //!
 //! On such data the randomized solver runs its range finder on that exact covariance `C`

@@ -13,9 +13,10 @@
 //! laid out for the whole batch: the batch is cut into [`IMAGE_BLOCKS`] blocks of images,
 //! more where their patches would take over [`PATCH_BYTES`] (the cut depends on the shapes
 //! alone), and each block, on one thread of rayon's pool, lays out its patches in a buffer
-//! that stays in the core's cache, multiplies, and scatters or gathers them at once. The backward pass lays the patches out again rather
-//! than keeping them; each block's weight gradient is a partial product, and the partials
-//! are summed in block order. So the results do not depend on the number of threads.
+//! that stays in the core's cache, multiplies, and scatters or gathers them at once. The
+//! backward pass lays the patches out again rather than keeping them; each block's weight
+//! gradient is a partial product, and the partials are summed in block order. So the
+//! results do not depend on the number of threads.
 //!
 //! Rows of the network are image pixels in row-major order with the channels innermost
 //! (HWC), so a batch of rows is already an NHWC map; burn's module computes on NCHW, and the
@@ -450,14 +451,8 @@ fn layer_grads(ws: &mut ConvWs, grads: &mut [Vec<f32>], l: &ConvLayer, blocks: u
         &ws.partials[..blocks * weights],
         &mut ws.packed_grad[..weights],
     );
-    let (c_in, c_out, transposed) = (l.c_in, l.c_out, l.transposed);
-    unpack(
-        &ws.packed_grad[..weights],
-        &mut grads[l.w],
-        c_in,
-        c_out,
-        transposed,
-    );
+    let packed = &ws.packed_grad[..weights];
+    unpack(packed, &mut grads[l.w], l.c_in, l.c_out, l.transposed);
 }
 
 /// `out = Σ_j partials[j]` over the slots of `out.len()` values, in slot order (the same
