@@ -7,7 +7,8 @@
 //! computes the same function and its gradient directly:
 //!
 //! - one matrix product per layer ([`faer`]'s gemm), with the bias written into the output
-//!   before the product accumulates onto it and the activation applied in the same sweep;
+//!   before the product accumulates onto it and the activation applied in the same sweep
+//!   (inference on AVX-512: register tiles that skip zero inputs, `fused/tile.rs`);
 //! - the reconstruction loss and its gradient in one pass over the decoder's output, the KL,
 //!   the reparameterisation and their gradients in one pass over the latent code;
 //! - the backward products written out, skipping the gradient with respect to the input;
@@ -50,6 +51,7 @@ const MIN_BLOCK: usize = 64;
 const PARALLEL_FLOPS: usize = 4_000_000;
 
 mod conv;
+mod tile;
 
 use conv::{ConvLayer, ConvStack, ConvWs};
 
@@ -935,7 +937,9 @@ impl FusedNet {
     /// product cuts a side ([`block_bounds`]: a function of `rows` alone, so the same bits
     /// on any number of threads), and each block runs every layer on one thread, its hidden
     /// layers in a pair of buffers of the model's pool while they are in cache: no pass
-    /// over the whole batch runs on one thread while the others wait.
+    /// over the whole batch runs on one thread while the others wait. On AVX-512 hosts a
+    /// layer whose width is a multiple of 16 runs the register tiles of `fused/tile.rs`,
+    /// which skip the input's zeros (pixels, ReLU outputs); the others faer's product.
     fn infer(&self, layers: &[Dense], x: &[f32], rows: usize, heads: Heads<'_>) {
         if rows == 0 {
             return;
@@ -948,6 +952,11 @@ impl FusedNet {
             .windows(2)
             .map(|w| (&x[w[0] * d_in..w[1] * d_in], Vec::new()))
             .collect();
+        // the weights the blocks' tile products take, where the host has them (checked once)
+        let values = &self.values;
+        let weight = |l: &Dense| tile::Weight::new(&values[l.w], l.d_in, l.d_out);
+        let tiles: Vec<Option<tile::Weight<'_>>> = layers.iter().map(weight).collect();
+        let head_tiles: Vec<_> = heads.iter().map(|(l, _)| weight(l)).collect();
         for (l, mut out) in heads {
             for (part, w) in parts.iter_mut().zip(bounds.windows(2)) {
                 let (block, tail) = std::mem::take(&mut out).split_at_mut((w[1] - w[0]) * l.d_out);
@@ -955,24 +964,36 @@ impl FusedNet {
                 out = tail;
             }
         }
-        let values = &self.values;
+        let forward =
+            |l: Dense, tile: Option<&tile::Weight<'_>>, input: &[f32], n, out: &mut [f32]| {
+                match tile {
+                    Some(w) => {
+                        for row in out.chunks_exact_mut(l.d_out) {
+                            row.copy_from_slice(&values[l.b]);
+                        }
+                        w.add_product(out, input, n);
+                    }
+                    None => Self::dense_forward(values, l, input, n, out, None, false),
+                }
+            };
         parts.into_par_iter().for_each(|(xb, outs)| {
             let n = xb.len() / d_in;
             let mut pair = self.lock_blocks(Vec::pop).unwrap_or_default();
             let [cur, nxt] = &mut pair;
-            for (i, &l) in layers.iter().enumerate() {
+            for (i, (&l, tile)) in layers.iter().zip(&tiles).enumerate() {
                 nxt.resize(n * l.d_out, 0.0);
                 let input: &[f32] = if i == 0 { xb } else { &cur[..n * l.d_in] };
                 let out = &mut nxt[..n * l.d_out];
-                Self::dense_forward(values, l, input, n, out, Some((act, None)), false);
+                forward(l, tile.as_ref(), input, n, out);
+                kernels::activate(act, out);
                 std::mem::swap(cur, nxt);
             }
             let input: &[f32] = match layers.last() {
                 Some(l) => &cur[..n * l.d_out],
                 None => xb,
             };
-            for (l, out) in outs {
-                Self::dense_forward(values, l, input, n, out, None, false);
+            for ((l, out), tile) in outs.into_iter().zip(&head_tiles) {
+                forward(l, tile.as_ref(), input, n, out);
             }
             self.lock_blocks(|pool| pool.push(pair));
         });
