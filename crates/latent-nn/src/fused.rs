@@ -216,6 +216,11 @@ pub struct FusedNet {
     /// The gradients laid end to end for a data-parallel exchange, kept between steps (a
     /// fresh buffer each step is fresh pages to fault in).
     exchange: Vec<f32>,
+    /// Whether each parameter is finite, for inference's tile products
+    /// ([`tile::Weight::new`]); worked out at the first inference after a change of the
+    /// parameters (`params_and_grads` clears it), not at every call: a one-row decode is a
+    /// few microseconds of products and a scan of the weights was ten times that.
+    finite: std::sync::OnceLock<Vec<bool>>,
 }
 
 impl FusedNet {
@@ -362,6 +367,7 @@ impl FusedNet {
             block_scratch: std::sync::Mutex::new(Vec::new()),
             fresh_grads: false,
             exchange: Vec::new(),
+            finite: std::sync::OnceLock::new(),
         })
     }
 
@@ -387,6 +393,7 @@ impl FusedNet {
     /// Every parameter with its name and the gradient of the last [`FusedNet::train_step`],
     /// for the optimizer.
     pub fn params_and_grads(&mut self) -> impl Iterator<Item = (&str, &mut [f32], &[f32])> {
+        self.finite = std::sync::OnceLock::new();
         self.names
             .iter()
             .zip(self.values.iter_mut())
@@ -952,9 +959,12 @@ impl FusedNet {
             .windows(2)
             .map(|w| (&x[w[0] * d_in..w[1] * d_in], Vec::new()))
             .collect();
-        // the weights the blocks' tile products take, where the host has them (checked once)
+        // the weights the blocks' tile products take, where the host has them
         let values = &self.values;
-        let weight = |l: &Dense| tile::Weight::new(&values[l.w], l.d_in, l.d_out);
+        let finite = self
+            .finite
+            .get_or_init(|| values.iter().map(|v| tile::all_finite(v)).collect());
+        let weight = |l: &Dense| tile::Weight::new(&values[l.w], l.d_in, l.d_out, finite[l.w]);
         let tiles: Vec<Option<tile::Weight<'_>>> = layers.iter().map(weight).collect();
         let head_tiles: Vec<_> = heads.iter().map(|(l, _)| weight(l)).collect();
         for (l, mut out) in heads {

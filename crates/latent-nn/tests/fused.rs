@@ -494,3 +494,34 @@ fn a_training_engine_steps_then_updates() {
         }
     }
 }
+
+/// Inference's tile products skip the inputs' zeros; a weight made non-finite (through the
+/// optimizer's access, after an inference that found every weight finite) must still reach
+/// the codes as NaN, as faer's product gives it, not be skipped over: the weight of an input
+/// that is zero in every row is set to NaN. (tanh: a ReLU maps NaN to 0 on either path.)
+#[test]
+fn a_non_finite_weight_reaches_the_codes() {
+    let x = digits();
+    let cfg = NetConfig {
+        activation: Activation::Tanh,
+        ..base()
+    };
+    let net = Net::new(&cfg, &mut latent_core::seed::rng(6), &cpu_device());
+    let mut fused = FusedNet::new(&cfg, &named_params(&net).unwrap()).unwrap();
+    let n = 40;
+    let xb: Vec<f32> = (0..n).flat_map(|i| x.row(i).to_vec()).collect();
+    let (d, k, h) = (cfg.input_dim, cfg.latent_dim, cfg.hidden[0]);
+    let zero_input = (0..d)
+        .find(|&p| (0..n).all(|i| xb[i * d + p] == 0.0))
+        .expect("the digits have an input that is zero in every row");
+    let mut mean = vec![0.0; n * k];
+    fused.encode_into(&xb, n, &mut mean, None);
+    assert!(mean.iter().all(|v| v.is_finite()));
+    for (name, p, _) in fused.params_and_grads() {
+        if name == "encoder.0.weight" {
+            p[zero_input * h] = f32::NAN;
+        }
+    }
+    fused.encode_into(&xb, n, &mut mean, None);
+    assert!(mean.iter().all(|v| v.is_nan()), "{mean:?}");
+}

@@ -15,9 +15,9 @@
 //! for any number of threads, and for a row computed alone or among others.
 //!
 //! A weight that is not finite would make a skipped term NaN rather than zero: such a
-//! weight gets no tile product ([`Weight::new`] gives `None`) and the caller's product
-//! (faer) spreads the NaN as before. Hosts without AVX-512F and widths that are not a
-//! multiple of 16 take the caller's product too. Measured in bench/README.md ("Encoding on
+//! weight gets no tile product ([`Weight::new`] of a weight that is not [`all_finite`]
+//! gives `None`) and the caller's product (faer) spreads the NaN as before. Hosts without
+//! AVX-512F and widths that are not a multiple of 16 take the caller's product too. Measured in bench/README.md ("Encoding on
 //! register tiles that skip zeros").
 
 /// Depths per block: a 64 × 96 panel of `b` (24 KiB) stays in the first-level cache. A
@@ -36,6 +36,11 @@ fn panel_vectors(nv: usize) -> usize {
     }
 }
 
+/// Whether every value of `b` is finite: a weight that is not gets no tile product.
+pub(super) fn all_finite(b: &[f32]) -> bool {
+    b.iter().all(|v| v.is_finite())
+}
+
 /// A weight `b` (`k × n`, row-major) checked for [`Weight::add_product`].
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Weight<'a> {
@@ -45,14 +50,11 @@ pub(super) struct Weight<'a> {
 }
 
 impl<'a> Weight<'a> {
-    /// `b`, when this CPU has AVX-512F, `n` is a multiple of 16 and every value of `b` is
-    /// finite; `None` otherwise (the caller runs another product).
-    pub(super) fn new(b: &'a [f32], k: usize, n: usize) -> Option<Self> {
-        if !cfg!(target_arch = "x86_64")
-            || !n.is_multiple_of(16)
-            || b.len() != k * n
-            || b.iter().any(|v| !v.is_finite())
-        {
+    /// `b`, when this CPU has AVX-512F, `n` is a multiple of 16 and `finite` (the caller's
+    /// [`all_finite`] of `b`, which may be kept while `b` does not change); `None` otherwise
+    /// (the caller runs another product).
+    pub(super) fn new(b: &'a [f32], k: usize, n: usize, finite: bool) -> Option<Self> {
+        if !finite || !cfg!(target_arch = "x86_64") || !n.is_multiple_of(16) || b.len() != k * n {
             return None;
         }
         #[cfg(target_arch = "x86_64")]
@@ -311,7 +313,7 @@ mod tests {
                 .collect();
             let b: Vec<f32> = (0..k * n).map(|_| next()).collect();
             let c0: Vec<f32> = (0..m * n).map(|_| next()).collect();
-            let Some(weight) = Weight::new(&b, k, n) else {
+            let Some(weight) = Weight::new(&b, k, n, all_finite(&b)) else {
                 // no AVX-512 here: the caller's product is what runs
                 return;
             };
@@ -338,11 +340,11 @@ mod tests {
             }
         }
         let mut b = vec![0.5f32; 3 * 32];
-        assert!(Weight::new(&b, 3, 32).is_some());
+        assert!(all_finite(&b) && Weight::new(&b, 3, 32, true).is_some());
         b[40] = f32::NAN;
-        assert!(Weight::new(&b, 3, 32).is_none());
-        b[40] = f32::INFINITY;
-        assert!(Weight::new(&b, 3, 32).is_none());
-        assert!(Weight::new(&[0.5; 3 * 20], 3, 20).is_none());
+        assert!(!all_finite(&b) && Weight::new(&b, 3, 32, all_finite(&b)).is_none());
+        b[40] = f32::NEG_INFINITY;
+        assert!(!all_finite(&b));
+        assert!(Weight::new(&[0.5; 3 * 20], 3, 20, true).is_none());
     }
 }
