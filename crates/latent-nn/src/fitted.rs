@@ -48,7 +48,8 @@ impl NnModel {
     /// A network of `config` with the named parameters `params` (read from `source`).
     ///
     /// # Errors
-    /// Invalid config; [`NnError::Checkpoint`] when the tensors do not fit.
+    /// Invalid config; [`NnError::Checkpoint`] when the tensors do not fit or a value is not
+    /// finite.
     pub fn from_params(
         config: &NetConfig,
         params: &HostTensors,

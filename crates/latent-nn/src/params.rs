@@ -117,12 +117,26 @@ impl ModuleMapper for Assign<'_> {
 ///
 /// # Errors
 /// [`NnError::Checkpoint`] (naming `source`) when a tensor is missing, has the wrong shape,
-/// or when `values` holds tensors the module does not have.
+/// holds a value that is not finite, or when `values` holds tensors the module does not
+/// have.
 pub fn load_params<M: Module>(
     module: M,
     values: &HostTensors,
     source: &std::path::Path,
 ) -> Result<M> {
+    // A NaN or infinite weight is a corrupt file (training stops at the first non-finite
+    // loss or parameter and keeps only the last good checkpoint): refused here, for
+    // inference and for a resumed run alike — a ReLU maps a NaN to zero, so the codes would
+    // be finite and wrong.
+    if let Some((name, _)) = values
+        .iter()
+        .find(|(_, a)| a.iter().any(|v| !v.is_finite()))
+    {
+        return Err(NnError::Checkpoint {
+            path: source.to_path_buf(),
+            reason: format!("parameter `{name}` holds a non-finite value (NaN or infinity)"),
+        });
+    }
     let mut a = Assign {
         path: Vec::new(),
         values,

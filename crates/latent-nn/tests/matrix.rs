@@ -142,6 +142,28 @@ fn save_load_round_trip_gives_identical_outputs() {
         )
         .unwrap_err();
         assert!(err.to_string().contains("m.safetensors"), "{err}");
+        // a non-finite weight is refused, naming the file and the parameter
+        let path = std::path::Path::new("m.safetensors");
+        let tensors = latent_core::tensors::Tensors::from_bytes(path, &bytes).unwrap();
+        let mut params: latent_nn::params::HostTensors = tensors
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.clone()))
+            .collect();
+        for value in [f32::NAN, f32::INFINITY] {
+            let (name, a) = params.iter_mut().last().unwrap();
+            a.iter_mut().for_each(|v| *v = 0.5);
+            if let Some(v) = a.iter_mut().next() {
+                *v = value;
+            }
+            let name = name.clone();
+            let err = NnModel::from_params(&cfg, &params, path, &device).unwrap_err();
+            let msg = err.to_string();
+            assert!(
+                msg.contains("m.safetensors") && msg.contains(&name),
+                "{msg}"
+            );
+            assert!(msg.contains("non-finite"), "{msg}");
+        }
     }
 }
 
