@@ -158,6 +158,16 @@ fn seq_matmul(c: MatMut<'_, f32>, accum: Accum, a: MatRef<'_, f32>, b: MatRef<'_
 /// rows of it).
 type Heads<'a> = Vec<(Dense, &'a mut [f32])>;
 
+/// Where a dense layer's product runs.
+#[derive(Debug, Clone, Copy)]
+enum Product<'a> {
+    /// Split into fixed blocks on rayon's pool ([`gemm`]).
+    Parallel,
+    /// On the calling thread: the tile product where the weight has one
+    /// ([`tile::Weight`]), faer's otherwise.
+    OnThread(Option<tile::Weight<'a>>),
+}
+
 /// Buffers of one batch size, reused from step to step.
 #[derive(Debug, Default)]
 struct Workspace {
@@ -474,8 +484,7 @@ impl FusedNet {
     }
 
     /// `out = act(input · W + b)` for `rows` rows; `pre` receives `input · W + b` when the
-    /// activation's derivative needs it. The product runs on rayon's pool (`parallel`) or
-    /// on the calling thread.
+    /// activation's derivative needs it. The product runs as `product` says.
     fn dense_forward(
         values: &[Vec<f32>],
         l: Dense,
@@ -483,22 +492,22 @@ impl FusedNet {
         rows: usize,
         out: &mut [f32],
         act: Option<(Activation, Option<&mut Vec<f32>>)>,
-        parallel: bool,
+        product: Product<'_>,
     ) {
         let bias = &values[l.b];
         for row in out.chunks_exact_mut(l.d_out) {
             row.copy_from_slice(bias);
         }
         let (lhs, rhs) = (Op::N(input), Op::N(&values[l.w]));
-        if parallel {
-            gemm(out, rows, l.d_out, l.d_in, lhs, rhs, Accum::Add);
-        } else {
-            seq_matmul(
+        match product {
+            Product::Parallel => gemm(out, rows, l.d_out, l.d_in, lhs, rhs, Accum::Add),
+            Product::OnThread(Some(w)) => w.add_product(out, input, rows),
+            Product::OnThread(None) => seq_matmul(
                 MatMut::from_row_major_slice_mut(out, rows, l.d_out),
                 Accum::Add,
                 lhs.mat(rows, l.d_in),
                 rhs.mat(l.d_in, l.d_out),
-            );
+            ),
         }
         if let Some((a, pre)) = act {
             if let Some(pre) = pre {
@@ -523,7 +532,15 @@ impl FusedNet {
         let (done, rest) = outs.split_at_mut(i);
         let input: &[f32] = if i == 0 { first } else { &done[i - 1] };
         let act = (self.config.activation, pres.get_mut(i));
-        Self::dense_forward(&self.values, l, input, rows, &mut rest[0], Some(act), true);
+        Self::dense_forward(
+            &self.values,
+            l,
+            input,
+            rows,
+            &mut rest[0],
+            Some(act),
+            Product::Parallel,
+        );
     }
 
     /// The encoder's mean (the code) for `rows` rows of `x`, into the workspace.
@@ -542,9 +559,25 @@ impl FusedNet {
             self.hidden_layer(l, i, dense_in, &mut ws.enc_h, &mut ws.enc_a, rows);
         }
         let h: &[f32] = ws.enc_h.last().map_or(dense_in, Vec::as_slice);
-        Self::dense_forward(&self.values, self.mean, h, rows, &mut ws.mean, None, true);
+        Self::dense_forward(
+            &self.values,
+            self.mean,
+            h,
+            rows,
+            &mut ws.mean,
+            None,
+            Product::Parallel,
+        );
         if let Some(lv) = self.log_var {
-            Self::dense_forward(&self.values, lv, h, rows, &mut ws.log_var, None, true);
+            Self::dense_forward(
+                &self.values,
+                lv,
+                h,
+                rows,
+                &mut ws.log_var,
+                None,
+                Product::Parallel,
+            );
         }
     }
 
@@ -569,9 +602,15 @@ impl FusedNet {
             if i == last {
                 let input: &[f32] = if i == 0 { &ws.z } else { &ws.dec_h[i - 1] };
                 match &self.conv {
-                    None => {
-                        Self::dense_forward(&self.values, l, input, rows, &mut ws.out, None, true)
-                    }
+                    None => Self::dense_forward(
+                        &self.values,
+                        l,
+                        input,
+                        rows,
+                        &mut ws.out,
+                        None,
+                        Product::Parallel,
+                    ),
                     // the transposed convolutions read the last dense layer's activation
                     Some(c) => {
                         let pre = if silu { Some(&mut ws.dec_last_a) } else { None };
@@ -582,7 +621,7 @@ impl FusedNet {
                             rows,
                             &mut ws.dec_last,
                             Some((act, pre)),
-                            true,
+                            Product::Parallel,
                         );
                         c.decode(&self.values, &mut ws.conv, &ws.dec_last, rows, &mut ws.out);
                     }
@@ -974,18 +1013,6 @@ impl FusedNet {
                 out = tail;
             }
         }
-        let forward =
-            |l: Dense, tile: Option<&tile::Weight<'_>>, input: &[f32], n, out: &mut [f32]| {
-                match tile {
-                    Some(w) => {
-                        for row in out.chunks_exact_mut(l.d_out) {
-                            row.copy_from_slice(&values[l.b]);
-                        }
-                        w.add_product(out, input, n);
-                    }
-                    None => Self::dense_forward(values, l, input, n, out, None, false),
-                }
-            };
         parts.into_par_iter().for_each(|(xb, outs)| {
             let n = xb.len() / d_in;
             let mut pair = self.lock_blocks(Vec::pop).unwrap_or_default();
@@ -994,8 +1021,8 @@ impl FusedNet {
                 nxt.resize(n * l.d_out, 0.0);
                 let input: &[f32] = if i == 0 { xb } else { &cur[..n * l.d_in] };
                 let out = &mut nxt[..n * l.d_out];
-                forward(l, tile.as_ref(), input, n, out);
-                kernels::activate(act, out);
+                let on_thread = Product::OnThread(*tile);
+                Self::dense_forward(values, l, input, n, out, Some((act, None)), on_thread);
                 std::mem::swap(cur, nxt);
             }
             let input: &[f32] = match layers.last() {
@@ -1003,7 +1030,7 @@ impl FusedNet {
                 None => xb,
             };
             for ((l, out), tile) in outs.into_iter().zip(&head_tiles) {
-                forward(l, tile.as_ref(), input, n, out);
+                Self::dense_forward(values, l, input, n, out, None, Product::OnThread(*tile));
             }
             self.lock_blocks(|pool| pool.push(pair));
         });

@@ -17,8 +17,8 @@
 //! A weight that is not finite would make a skipped term NaN rather than zero: such a
 //! weight gets no tile product ([`Weight::new`] of a weight that is not [`all_finite`]
 //! gives `None`) and the caller's product (faer) spreads the NaN as before. Hosts without
-//! AVX-512F and widths that are not a multiple of 16 take the caller's product too. Measured in bench/README.md ("Encoding on
-//! register tiles that skip zeros").
+//! AVX-512F and widths that are not a multiple of 16 take the caller's product too.
+//! Measured in bench/README.md ("Encoding on register tiles that skip zeros").
 
 /// Depths per block: a 64 × 96 panel of `b` (24 KiB) stays in the first-level cache. A
 /// multiple of 16, which the gathering relies on.
@@ -101,21 +101,20 @@ mod avx512 {
     /// Four rows' values at the gathered depths (row `r` from `r · KC`).
     type Values = [f32; 4 * KC];
 
-    /// A `4 × 16V` tile of `c` (leading dimension `ldc`; its first `rows` rows are read
-    /// and written) plus the terms of the gathered depths: `idx` their rows in `bp` (rows
-    /// of `16V` values at stride `ldb`), `av` the four rows' values.
+    /// A `4 × 16V` tile of `c` (its first `rows` rows are read and written) plus the terms
+    /// of the gathered depths: `idx` their rows in `bp`, `av` the four rows' values; the
+    /// rows of `c` and of `bp` lie `ld` values apart (the width of both).
     ///
     /// # Safety
-    /// AVX-512F; `c` holds `rows` rows of `16V` values at stride `ldc`; every index of `idx`
+    /// AVX-512F; `c` holds `rows` rows of `16V` values at stride `ld`; every index of `idx`
     /// is a row of `bp`; `idx.len() ≤ KC`.
     #[inline(always)]
     unsafe fn tile<const V: usize>(
         av: &Values,
         idx: &[u32],
         bp: *const f32,
-        ldb: usize,
         c: *mut f32,
-        ldc: usize,
+        ld: usize,
         rows: usize,
     ) {
         // SAFETY: offsets inside the regions the caller vouches for; `av` is read at
@@ -124,11 +123,11 @@ mod avx512 {
             let mut acc: [[__m512; V]; 4] = [[_mm512_setzero_ps(); V]; 4];
             for (r, row) in acc.iter_mut().enumerate().take(rows) {
                 for (j, v) in row.iter_mut().enumerate() {
-                    *v = _mm512_loadu_ps(c.add(r * ldc + 16 * j));
+                    *v = _mm512_loadu_ps(c.add(r * ld + 16 * j));
                 }
             }
             for (q, &p) in idx.iter().enumerate() {
-                let w = bp.add(p as usize * ldb);
+                let w = bp.add(p as usize * ld);
                 let mut b: [__m512; V] = [_mm512_setzero_ps(); V];
                 for (j, v) in b.iter_mut().enumerate() {
                     *v = _mm512_loadu_ps(w.add(16 * j));
@@ -142,7 +141,7 @@ mod avx512 {
             }
             for (r, row) in acc.iter().enumerate().take(rows) {
                 for (j, v) in row.iter().enumerate() {
-                    _mm512_storeu_ps(c.add(r * ldc + 16 * j), *v);
+                    _mm512_storeu_ps(c.add(r * ld + 16 * j), *v);
                 }
             }
         }
@@ -217,12 +216,12 @@ mod avx512 {
                 let width = nc.min(n - j0);
                 let (bp, cp) = (block.add(j0), c.add(j0));
                 match width / 16 {
-                    6 => tile::<6>(av, idx, bp, n, cp, n, rows),
-                    5 => tile::<5>(av, idx, bp, n, cp, n, rows),
-                    4 => tile::<4>(av, idx, bp, n, cp, n, rows),
-                    3 => tile::<3>(av, idx, bp, n, cp, n, rows),
-                    2 => tile::<2>(av, idx, bp, n, cp, n, rows),
-                    _ => tile::<1>(av, idx, bp, n, cp, n, rows),
+                    6 => tile::<6>(av, idx, bp, cp, n, rows),
+                    5 => tile::<5>(av, idx, bp, cp, n, rows),
+                    4 => tile::<4>(av, idx, bp, cp, n, rows),
+                    3 => tile::<3>(av, idx, bp, cp, n, rows),
+                    2 => tile::<2>(av, idx, bp, cp, n, rows),
+                    _ => tile::<1>(av, idx, bp, cp, n, rows),
                 }
                 j0 += width;
             }
