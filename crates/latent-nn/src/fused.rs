@@ -8,7 +8,8 @@
 //!
 //! - one matrix product per layer ([`faer`]'s gemm), with the bias written into the output
 //!   before the product accumulates onto it and the activation applied in the same sweep
-//!   (inference on AVX-512: register tiles that skip zero inputs, `fused/tile.rs`);
+//!   (on AVX-512, inference's products and the encoder's weight gradients: register tiles
+//!   that skip zero inputs, `fused/tile.rs`);
 //! - the reconstruction loss and its gradient in one pass over the decoder's output, the KL,
 //!   the reparameterisation and their gradients in one pass over the latent code;
 //! - the backward products written out, skipping the gradient with respect to the input;
@@ -49,6 +50,10 @@ const MIN_BLOCK: usize = 64;
 
 /// Products below this many flops run on the calling thread.
 const PARALLEL_FLOPS: usize = 4_000_000;
+
+/// The rows of a block of a weight gradient's tile product
+/// ([`FusedNet::tile_weight_grad`]): a multiple of the tiles' four rows.
+const TILE_ROWS: usize = 32;
 
 mod conv;
 mod tile;
@@ -195,6 +200,17 @@ struct Workspace {
     dec_last_a: Vec<f32>,
     /// Conv networks: the convolutions' buffers.
     conv: ConvWs,
+    /// The encoder's weight gradients on tiles.
+    grad_tiles: GradTiles,
+}
+
+/// The buffers of a weight gradient on tiles ([`FusedNet::tile_weight_grad`]): the columns
+/// of `δ` some row needs, `δ` packed to them, the packed gradient.
+#[derive(Debug, Default)]
+struct GradTiles {
+    live: tile::LiveColumns,
+    packed_delta: Vec<f32>,
+    packed_grad: Vec<f32>,
 }
 
 /// The network of a [`NetConfig`] as plain host arrays, with a fused forward and backward.
@@ -749,7 +765,8 @@ impl FusedNet {
     }
 
     /// `dW = inputᵀ·delta`, `db = Σ_rows delta`, and (unless `d_input` is `None`)
-    /// `d_input = delta·Wᵀ`.
+    /// `d_input = delta·Wᵀ`. With `tiles` (the encoder's layers), `dW` on tiles where the
+    /// host has them ([`FusedNet::tile_weight_grad`]).
     #[allow(clippy::too_many_arguments)]
     fn dense_backward(
         values: &[Vec<f32>],
@@ -759,16 +776,21 @@ impl FusedNet {
         delta: &[f32],
         rows: usize,
         d_input: Option<(&mut [f32], Accum)>,
+        tiles: Option<&mut GradTiles>,
     ) {
-        gemm(
-            &mut grads[l.w],
-            l.d_in,
-            l.d_out,
-            rows,
-            Op::T(input),
-            Op::N(delta),
-            Accum::Replace,
-        );
+        let tiled =
+            tiles.is_some_and(|t| Self::tile_weight_grad(&mut grads[l.w], t, l, input, delta));
+        if !tiled {
+            gemm(
+                &mut grads[l.w],
+                l.d_in,
+                l.d_out,
+                rows,
+                Op::T(input),
+                Op::N(delta),
+                Accum::Replace,
+            );
+        }
         kernels::column_sums(delta, l.d_out, &mut grads[l.b]);
         if let Some((d_input, accum)) = d_input {
             gemm(
@@ -781,6 +803,58 @@ impl FusedNet {
                 accum,
             );
         }
+    }
+
+    /// An encoder layer's weight gradient `dW = inputᵀ·δ` on tiles, where the host has
+    /// them and `δ`'s width is a multiple of 16 (`false`, nothing written, otherwise): the
+    /// columns of `δ` that are zero in every row (units off for the whole batch) are left
+    /// out and get zeros, the others packed side by side; the tiles skip the input's zeros
+    /// (pixels, ReLU outputs). Blocks of [`TILE_ROWS`] rows of `dW` (input features) run
+    /// on rayon's pool, each element the sum of its nonzero terms in the batch's order
+    /// whatever the blocks: the same bits on any number of threads.
+    ///
+    /// `δ` is not scanned for NaN: a NaN in it reaches `dW` through every nonzero input and
+    /// keeps its column live, but a term whose input is zero is an exact zero here where
+    /// faer's product would make it NaN. A NaN in `δ` comes from one upstream, which the
+    /// batch's loss carries; training stops at a non-finite loss and at any non-finite
+    /// parameter after an epoch (`train.rs`), so no run ends on a NaN the tiles hid.
+    fn tile_weight_grad(
+        dw: &mut [f32],
+        tiles: &mut GradTiles,
+        l: Dense,
+        input: &[f32],
+        delta: &[f32],
+    ) -> bool {
+        let GradTiles {
+            live,
+            packed_delta,
+            packed_grad,
+        } = tiles;
+        let rows = delta.len() / l.d_out.max(1);
+        if !tile::transposable(l.d_in) || !live.find(delta, l.d_out) {
+            return false;
+        }
+        let np = live.packed_width();
+        if np == 0 {
+            // no unit is on for any row: no gradient
+            dw.fill(0.0);
+            return true;
+        }
+        live.pack(delta, packed_delta);
+        let Some(w) = tile::Weight::new(&packed_delta[..rows * np], rows, np, true) else {
+            return false;
+        };
+        packed_grad.resize(l.d_in * np, 0.0);
+        let live = &*live;
+        dw.par_chunks_mut(TILE_ROWS * l.d_out)
+            .zip(packed_grad.par_chunks_mut(TILE_ROWS * np))
+            .enumerate()
+            .for_each(|(block, (dw, pg))| {
+                pg.fill(0.0);
+                w.add_transposed_product(pg, input, l.d_in, block * TILE_ROWS);
+                live.unpack(pg, dw);
+            });
+        true
     }
 
     fn backward(&mut self, ws: &mut Workspace, x: &[f32], eps: &[f32], rows: usize) {
@@ -822,6 +896,7 @@ impl FusedNet {
                 delta,
                 rows,
                 Some((d_input, Accum::Replace)),
+                None,
             );
             if i > 0 {
                 let pre = ws.dec_a.get(i - 1).map(Vec::as_slice);
@@ -864,6 +939,7 @@ impl FusedNet {
             &ws.d_mean,
             rows,
             d_h.as_deref_mut().map(|d| (d, Accum::Replace)),
+            None,
         );
         if let Some(lv) = self.log_var {
             Self::dense_backward(
@@ -874,6 +950,7 @@ impl FusedNet {
                 &ws.d_log_var,
                 rows,
                 d_h.map(|d| (d, Accum::Add)),
+                None,
             );
         }
         // encoder, last hidden layer first; `cur` holds the gradient at its output
@@ -891,6 +968,7 @@ impl FusedNet {
                 &cur[..rows * l.d_out],
                 rows,
                 d_input,
+                Some(&mut ws.grad_tiles),
             );
             std::mem::swap(&mut cur, &mut next);
         }
