@@ -205,12 +205,11 @@ struct Workspace {
 }
 
 /// The buffers of a weight gradient on tiles ([`FusedNet::tile_weight_grad`]): the columns
-/// of `δ` some row needs, `δ` packed to them, the packed gradient.
+/// of `δ` some row needs, and `δ` packed to them.
 #[derive(Debug, Default)]
 struct GradTiles {
     live: tile::LiveColumns,
     packed_delta: Vec<f32>,
-    packed_grad: Vec<f32>,
 }
 
 /// The network of a [`NetConfig`] as plain host arrays, with a fused forward and backward.
@@ -825,11 +824,7 @@ impl FusedNet {
         input: &[f32],
         delta: &[f32],
     ) -> bool {
-        let GradTiles {
-            live,
-            packed_delta,
-            packed_grad,
-        } = tiles;
+        let GradTiles { live, packed_delta } = tiles;
         let rows = delta.len() / l.d_out.max(1);
         if !tile::transposable(l.d_in) || !live.find(delta, l.d_out) {
             return false;
@@ -844,13 +839,15 @@ impl FusedNet {
         let Some(w) = tile::Weight::new(&packed_delta[..rows * np], rows, np, true) else {
             return false;
         };
-        packed_grad.resize(l.d_in * np, 0.0);
         let live = &*live;
+        // each block's packed gradient in a buffer of the task's own (a block's rows, not a
+        // second gradient the size of `dW`: the input may be wide), spread into `dW` at once
         dw.par_chunks_mut(TILE_ROWS * l.d_out)
-            .zip(packed_grad.par_chunks_mut(TILE_ROWS * np))
             .enumerate()
-            .for_each(|(block, (dw, pg))| {
-                pg.fill(0.0);
+            .for_each_init(Vec::new, |pg, (block, dw)| {
+                let m = dw.len() / l.d_out;
+                pg.clear();
+                pg.resize(m * np, 0.0);
                 w.add_transposed_product(pg, input, l.d_in, block * TILE_ROWS);
                 live.unpack(pg, dw);
             });
