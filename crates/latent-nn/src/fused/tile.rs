@@ -43,6 +43,19 @@ fn panel_vectors(nv: usize) -> usize {
     }
 }
 
+/// Whether this CPU runs the tiles: an x86-64 with AVX-512F (every `Weight` and
+/// `LiveColumns` mask exists only where it does; the unsafe blocks rely on it).
+fn has_avx512() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::arch::is_x86_feature_detected!("avx512f")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
 /// Whether [`Weight::add_transposed_product`] takes a left operand with rows of `lda`
 /// values: its gathers address 16 rows with 32-bit offsets.
 pub(super) fn transposable(lda: usize) -> bool {
@@ -67,11 +80,7 @@ impl<'a> Weight<'a> {
     /// [`all_finite`] of `b`, which may be kept while `b` does not change); `None` otherwise
     /// (the caller runs another product).
     pub(super) fn new(b: &'a [f32], k: usize, n: usize, finite: bool) -> Option<Self> {
-        if !finite || !cfg!(target_arch = "x86_64") || !n.is_multiple_of(16) || b.len() != k * n {
-            return None;
-        }
-        #[cfg(target_arch = "x86_64")]
-        if !std::arch::is_x86_feature_detected!("avx512f") {
+        if !finite || !n.is_multiple_of(16) || b.len() != k * n || !has_avx512() {
             return None;
         }
         Some(Weight { b, k, n })
@@ -146,18 +155,15 @@ impl LiveColumns {
     /// The live columns of `d` (`n` wide), when this CPU has AVX-512F and `n` is a
     /// multiple of 16; `false` (and nothing found) otherwise.
     pub(super) fn find(&mut self, d: &[f32], n: usize) -> bool {
-        if !cfg!(target_arch = "x86_64") || n == 0 || !n.is_multiple_of(16) {
-            return false;
-        }
-        #[cfg(target_arch = "x86_64")]
-        if !std::arch::is_x86_feature_detected!("avx512f") {
+        if n == 0 || !n.is_multiple_of(16) || !has_avx512() {
             return false;
         }
         self.masks.clear();
         self.masks.resize(n / 16, 0);
         #[cfg(target_arch = "x86_64")]
         #[allow(unsafe_code)]
-        // SAFETY: AVX-512F detected above; `masks` holds one mask per 16 columns.
+        // SAFETY: AVX-512F detected above (`has_avx512`); `masks` holds one mask per 16
+        // columns.
         unsafe {
             avx512::live_masks(d, n, &mut self.masks);
         }
