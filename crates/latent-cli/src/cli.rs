@@ -345,8 +345,8 @@ pub struct FitArgs {
     /// Compute device: cpu (burn flex), or vulkan in a build with the `wgpu` feature.
     #[arg(long, default_value = "cpu", help_heading = "Training")]
     pub device: String,
-    /// Training engine: `auto` trains MLP and conv networks (diagonal posterior) on the CPU through
-    /// latent's fused kernels and everything else through burn; `burn` always uses burn's
+    /// Training engine: `auto` trains MLP and conv networks on the CPU through latent's fused
+    /// kernels and everything else (a GPU device) through burn; `burn` always uses burn's
     /// autodiff graph (the same mathematics, slower; for comparisons).
     #[arg(long, value_enum, default_value_t = Engine::Auto, help_heading = "Training")]
     pub engine: Engine,

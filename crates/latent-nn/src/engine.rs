@@ -5,17 +5,16 @@
 //!
 //! - [`BurnNet`]: burn's module ([`Net`]) and its autodiff graph, on any device (the CPU's
 //!   `flex` backend, a Vulkan GPU): every architecture and posterior;
-//! - [`FusedNet`]: hand-fused host kernels for the MLP and conv networks with a diagonal
-//!   posterior,
+//! - [`FusedNet`]: hand-fused host kernels for the MLP and conv networks (either posterior),
 //!   the same mathematics in a fraction of the time on the CPU.
 //!
 //! [`choose`] is the one place the engine is chosen and [`build`] the one place it is built;
 //! the training loop ([`train`](mod@crate::train)) and the fitted model
 //! ([`crate::NnModel`]) only call the trait, so every result of a model comes from one engine. Both engines read the layers
 //! from one description ([`crate::topology::Topology`]) and share parameter names and
-//! layouts, checkpoints and the optimizer ([`Adam`]). A new engine (another device, a
-//! full posterior on the host) implements [`Network`] and is added to [`choose`]; a data-parallel all-reduce
-//! goes between [`Network::step`] and [`Network::update`].
+//! layouts, checkpoints and the optimizer ([`Adam`]). A new engine (another device)
+//! implements [`Network`] and is added to [`choose`]; a data-parallel all-reduce goes between
+//! [`Network::step`] and [`Network::update`].
 
 use std::borrow::Cow;
 use std::fmt;
@@ -24,7 +23,7 @@ use burn::module::Module;
 use burn::tensor::{Device, Tensor, TensorData};
 use ndarray::{Array2, ArrayView2, s};
 
-use crate::config::NetConfig;
+use crate::config::{NetConfig, PosteriorKind};
 use crate::fused::FusedNet;
 use crate::model::Net;
 use crate::optim::{Adam, NamedGrads, named_grads};
@@ -295,17 +294,26 @@ impl Network for FusedNet {
     }
 
     fn encode(&self, x: ArrayView2<'_, f32>) -> Result<Encoded> {
-        let k = self.config().latent_dim;
-        let vae = self.config().is_vae();
-        let (mut mean, mut log_var) = (Vec::new(), Vec::new());
+        let cfg = self.config();
+        let k = cfg.latent_dim;
+        let vae = cfg.is_vae();
+        // a full posterior's strictly-lower Cholesky entries (none when K = 1)
+        let m = if vae && cfg.posterior == PosteriorKind::Full && k > 1 {
+            k * (k - 1) / 2
+        } else {
+            0
+        };
+        let (mut mean, mut log_var, mut off) = (Vec::new(), Vec::new(), Vec::new());
         for (flat, n) in chunks(x, FUSED_CHUNK) {
-            let start = mean.len();
+            let (start, off_start) = (mean.len(), off.len());
             mean.resize(start + n * k, 0.0);
             if vae {
                 log_var.resize(start + n * k, 0.0);
             }
+            off.resize(off_start + n * m, 0.0);
             let lv = vae.then(|| &mut log_var[start..]);
-            self.encode_into(&flat, n, &mut mean[start..], lv);
+            let od = (m > 0).then(|| &mut off[off_start..]);
+            self.encode_heads(&flat, n, &mut mean[start..], lv, od);
         }
         Ok(Encoded {
             mean: array(mean, x.nrows(), k)?,
@@ -314,7 +322,11 @@ impl Network for FusedNet {
             } else {
                 None
             },
-            off_diag: None,
+            off_diag: if m > 0 {
+                Some(array(off, x.nrows(), m)?)
+            } else {
+                None
+            },
         })
     }
 

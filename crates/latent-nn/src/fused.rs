@@ -3,8 +3,8 @@
 //! burn runs a training step as a graph of tensor operations: every bias add, activation,
 //! term of the loss and of the reparameterisation allocates and sweeps a tensor, and autodiff
 //! records them and replays them backward. For the fully connected and the conv networks
-//! (linear AE, AE, and the VAE with a diagonal posterior, any likelihood) this module
-//! computes the same function and its gradient directly:
+//! (linear AE, AE, and the VAE with a diagonal or a full posterior, any likelihood) this
+//! module computes the same function and its gradient directly:
 //!
 //! - one matrix product per layer ([`faer`]'s gemm), with the bias written into the output
 //!   before the product accumulates onto it and the activation applied in the same sweep
@@ -64,11 +64,10 @@ use conv::{ConvLayer, ConvStack, ConvWs};
 /// `16 · c_in` values per output position, so a bounded batch bounds the memory).
 const CONV_CHUNK: usize = 256;
 
-/// Whether [`FusedNet`] computes `config`'s network: the MLP and conv architectures, and for
-/// a VAE the diagonal posterior.
+/// Whether [`FusedNet`] computes `config`'s network: the MLP and conv architectures, for a
+/// VAE with either posterior.
 pub fn supports(config: &NetConfig) -> bool {
-    (config.arch == Arch::Mlp || config.conv_features().is_some())
-        && (config.kind != ModelKind::Vae || config.posterior == PosteriorKind::Diagonal)
+    config.arch == Arch::Mlp || config.conv_features().is_some()
 }
 
 /// A fully connected layer: indices of its weight (`[d_in, d_out]`) and bias in
@@ -181,8 +180,12 @@ struct Workspace {
     enc_h: Vec<Vec<f32>>,
     enc_a: Vec<Vec<f32>>,
     mean: Vec<f32>,
+    /// The log-variance (diagonal posterior) or the log of the Cholesky diagonal (full).
     log_var: Vec<f32>,
-    /// `e^{½ lv}`.
+    /// Full posterior: the strictly-lower Cholesky entries, `rows × K(K−1)/2` (row-major
+    /// (1,0), (2,0), (2,1), …).
+    off: Vec<f32>,
+    /// The posterior's scale on the diagonal: `e^{½ lv}` (diagonal), `e^{ld}` (full).
     std: Vec<f32>,
     z: Vec<f32>,
     dec_h: Vec<Vec<f32>>,
@@ -194,6 +197,7 @@ struct Workspace {
     d_z: Vec<f32>,
     d_mean: Vec<f32>,
     d_log_var: Vec<f32>,
+    d_off: Vec<f32>,
     /// Conv networks: the decoder's last dense layer's output after the activation (the
     /// transposed convolutions' input, CHW rows), and before it (SiLU).
     dec_last: Vec<f32>,
@@ -223,6 +227,10 @@ pub struct FusedNet {
     encoder: Vec<Dense>,
     mean: Dense,
     log_var: Option<Dense>,
+    /// A full posterior's strictly-lower Cholesky entries (none when `K = 1`).
+    off_diag: Option<Dense>,
+    /// A VAE with a full posterior: `log_var` is the log of the Cholesky diagonal.
+    full: bool,
     decoder: Vec<Dense>,
     /// The convolutions of a conv network.
     conv: Option<ConvStack>,
@@ -259,7 +267,7 @@ impl FusedNet {
         if !supports(config) {
             return Err(NnError::param(
                 "engine",
-                "the fused CPU path computes networks with a diagonal posterior only",
+                "the fused CPU path computes the MLP and conv networks only",
             ));
         }
         let mut names = Vec::new();
@@ -307,6 +315,8 @@ impl FusedNet {
             .ok_or_else(|| NnError::Backend("fused network: no mean head".into()))
             .and_then(dense)?;
         let log_var = topology.single(Part::LogVar).map(dense).transpose()?;
+        let off_diag = topology.single(Part::OffDiag).map(dense).transpose()?;
+        let full = log_var.is_some() && config.posterior == PosteriorKind::Full;
         let conv = match (config.conv_features(), config.image) {
             (Some(features), Some([ih, iw, _])) => {
                 let conv_layer = |layer: &Layer, scale: usize| -> Result<ConvLayer> {
@@ -384,6 +394,8 @@ impl FusedNet {
             encoder,
             mean,
             log_var,
+            off_diag,
+            full,
             decoder,
             conv,
             log_sigma,
@@ -469,6 +481,9 @@ impl FusedNet {
         let k = self.mean.d_out;
         ws.mean = buf(k);
         ws.log_var = buf(k);
+        let m = self.off_diag.map_or(0, |l| l.d_out);
+        ws.off = buf(m);
+        ws.d_off = buf(m);
         ws.std = buf(k);
         ws.z = buf(k);
         let hidden = &self.decoder[..self.decoder.len() - 1];
@@ -594,13 +609,35 @@ impl FusedNet {
                 Product::Parallel,
             );
         }
+        if let Some(od) = self.off_diag {
+            Self::dense_forward(
+                &self.values,
+                od,
+                h,
+                rows,
+                &mut ws.off,
+                None,
+                Product::Parallel,
+            );
+        }
     }
 
     /// Encoder, reparameterisation with `eps` (VAE), decoder: the decoder's raw output in
     /// the workspace.
     fn forward(&self, ws: &mut Workspace, x: &[f32], eps: &[f32], rows: usize) {
         self.forward_encoder(ws, x, rows);
-        if self.is_vae() {
+        if self.full {
+            let k = self.mean.d_out;
+            kernels::reparameterize_full(
+                &ws.mean,
+                &ws.log_var,
+                &ws.off,
+                eps,
+                k,
+                &mut ws.std,
+                &mut ws.z,
+            );
+        } else if self.is_vae() {
             kernels::reparameterize(&ws.mean, &ws.log_var, eps, &mut ws.std, &mut ws.z);
         } else {
             ws.z.copy_from_slice(&ws.mean);
@@ -695,7 +732,7 @@ impl FusedNet {
             self.forward(ws, x, eps, rows);
             let recon = self.recon(ws, None, x, None) / rows as f64;
             let kl = if self.is_vae() {
-                kernels::kl_diagonal(&ws.mean, &ws.log_var, None) / rows as f64
+                self.kl(ws, None) / rows as f64
             } else {
                 0.0
             };
@@ -706,6 +743,30 @@ impl FusedNet {
             };
             [loss, recon, kl]
         })
+    }
+
+    /// The batch's KL divergence to the prior, summed over its rows; with `grad = Some(s)`,
+    /// its gradient scaled by `s` written into `d_mean`, `d_log_var` (and `d_off`).
+    fn kl(&self, ws: &mut Workspace, grad: Option<f32>) -> f64 {
+        let Workspace {
+            mean,
+            log_var,
+            off,
+            d_mean,
+            d_log_var,
+            d_off,
+            ..
+        } = ws;
+        if self.full {
+            let grad = grad.map(|s| (s, &mut d_mean[..], &mut d_log_var[..], &mut d_off[..]));
+            kernels::kl_full(mean, log_var, off, grad)
+        } else {
+            kernels::kl_diagonal(
+                mean,
+                log_var,
+                grad.map(|s| (s, &mut d_mean[..], &mut d_log_var[..])),
+            )
+        }
     }
 
     /// `f` on the spare workspace, or on a fresh one while another thread holds it.
@@ -744,15 +805,7 @@ impl FusedNet {
         }
         let vae = self.is_vae();
         let kl = if vae {
-            kernels::kl_diagonal(
-                &ws.mean,
-                &ws.log_var,
-                Some((
-                    beta as f32 * scale,
-                    &mut ws.d_mean[..],
-                    &mut ws.d_log_var[..],
-                )),
-            ) / rows as f64
+            self.kl(&mut ws, Some(beta as f32 * scale)) / rows as f64
         } else {
             0.0
         };
@@ -907,7 +960,17 @@ impl FusedNet {
             }
         }
         // latent: d_z → d_mean, d_log_var (plus the KL's gradients already there)
-        if vae {
+        if self.full {
+            kernels::reparameterize_full_backward(
+                &ws.d_z,
+                eps,
+                &ws.std,
+                self.mean.d_out,
+                &mut ws.d_mean,
+                &mut ws.d_log_var,
+                &mut ws.d_off,
+            );
+        } else if vae {
             kernels::reparameterize_backward(
                 &ws.d_z,
                 eps,
@@ -945,6 +1008,18 @@ impl FusedNet {
                 lv,
                 h,
                 &ws.d_log_var,
+                rows,
+                d_h.as_deref_mut().map(|d| (d, Accum::Add)),
+                None,
+            );
+        }
+        if let Some(od) = self.off_diag {
+            Self::dense_backward(
+                &self.values,
+                &mut self.grads,
+                od,
+                h,
+                &ws.d_off,
                 rows,
                 d_h.map(|d| (d, Accum::Add)),
                 None,
@@ -985,7 +1060,7 @@ impl FusedNet {
     }
 
     /// [`FusedNet::encode_mean`], and the log-variance head into `log_var` (`rows × K`)
-    /// when given and the network is a VAE.
+    /// when given and the network is a VAE (a full posterior's log Cholesky diagonal).
     pub fn encode_into(
         &self,
         x: &[f32],
@@ -993,14 +1068,32 @@ impl FusedNet {
         mean: &mut [f32],
         log_var: Option<&mut [f32]>,
     ) {
+        self.encode_heads(x, rows, mean, log_var, None);
+    }
+
+    /// Every head of the encoder: [`FusedNet::encode_into`], and a full posterior's
+    /// strictly-lower Cholesky entries into `off_diag` (`rows × K(K−1)/2`) when given and
+    /// the network has them.
+    pub fn encode_heads(
+        &self,
+        x: &[f32],
+        rows: usize,
+        mean: &mut [f32],
+        log_var: Option<&mut [f32]>,
+        off_diag: Option<&mut [f32]>,
+    ) {
+        let log_var = log_var.filter(|_| self.is_vae());
+        let off_diag = off_diag.filter(|_| self.off_diag.is_some());
         if self.conv.is_some() {
-            self.conv_encode(x, rows, mean, log_var);
+            self.conv_encode(x, rows, mean, log_var, off_diag);
             return;
         }
-        let log_var = log_var.filter(|_| self.is_vae());
         let mut heads = vec![(self.mean, mean)];
         if let (Some(lv), Some(out)) = (self.log_var, log_var) {
             heads.push((lv, out));
+        }
+        if let (Some(od), Some(out)) = (self.off_diag, off_diag) {
+            heads.push((od, out));
         }
         self.infer(&self.encoder, x, rows, heads);
     }
@@ -1021,10 +1114,17 @@ impl FusedNet {
 
     /// A conv network's encoder on `rows` rows of `x`, [`CONV_CHUNK`] rows at a time through
     /// the training step's buffers: the means into `mean`, the log-variances into `log_var`
-    /// when given (VAE).
-    fn conv_encode(&self, x: &[f32], rows: usize, mean: &mut [f32], log_var: Option<&mut [f32]>) {
+    /// and a full posterior's off-diagonal entries into `off_diag`, when given.
+    fn conv_encode(
+        &self,
+        x: &[f32],
+        rows: usize,
+        mean: &mut [f32],
+        mut log_var: Option<&mut [f32]>,
+        mut off_diag: Option<&mut [f32]>,
+    ) {
         let (d, k) = (self.config.input_dim, self.mean.d_out);
-        let mut log_var = log_var.filter(|_| self.is_vae());
+        let m = self.off_diag.map_or(0, |l| l.d_out);
         self.with_spare(|ws| {
             for start in (0..rows).step_by(CONV_CHUNK) {
                 let n = CONV_CHUNK.min(rows - start);
@@ -1032,6 +1132,9 @@ impl FusedNet {
                 mean[start * k..(start + n) * k].copy_from_slice(&ws.mean);
                 if let Some(lv) = log_var.as_deref_mut() {
                     lv[start * k..(start + n) * k].copy_from_slice(&ws.log_var);
+                }
+                if let Some(od) = off_diag.as_deref_mut() {
+                    od[start * m..(start + n) * m].copy_from_slice(&ws.off);
                 }
             }
         });
@@ -1244,6 +1347,115 @@ mod kernels {
             *dm += dz;
             *dl += dz * e * 0.5 * s;
         }
+    }
+
+    /// A full posterior's sample: `std = e^{ld}` and, per row, `z = μ + std·ε + L ε` where
+    /// `L` holds the row's `off` entries strictly below the diagonal (row-major: (1,0),
+    /// (2,0), (2,1), …), each row's lower part summed in `j`'s order.
+    pub(super) fn reparameterize_full(
+        mean: &[f32],
+        ld: &[f32],
+        off: &[f32],
+        eps: &[f32],
+        k: usize,
+        std: &mut [f32],
+        z: &mut [f32],
+    ) {
+        let m = k * k.saturating_sub(1) / 2;
+        for (r, ((((z, s), mu), l), e)) in z
+            .chunks_exact_mut(k)
+            .zip(std.chunks_exact_mut(k))
+            .zip(mean.chunks_exact(k))
+            .zip(ld.chunks_exact(k))
+            .zip(eps.chunks_exact(k))
+            .enumerate()
+        {
+            let o = &off[r * m..(r + 1) * m];
+            let mut p = 0;
+            for i in 0..k {
+                s[i] = l[i].exp();
+                let lower = o[p..p + i]
+                    .iter()
+                    .zip(&e[..i])
+                    .fold(0.0f32, |acc, (&o, &e)| acc + o * e);
+                p += i;
+                z[i] = (mu[i] + s[i] * e[i]) + lower;
+            }
+        }
+    }
+
+    /// [`reparameterize_full`]'s gradient: `dμ += dz`, `dld += dz·ε·std`, and for each
+    /// strictly-lower entry `(i, j)`, `doff += dz_i·ε_j`.
+    pub(super) fn reparameterize_full_backward(
+        d_z: &[f32],
+        eps: &[f32],
+        std: &[f32],
+        k: usize,
+        d_mean: &mut [f32],
+        d_ld: &mut [f32],
+        d_off: &mut [f32],
+    ) {
+        let m = k * k.saturating_sub(1) / 2;
+        for (r, ((((dz, e), s), dm), dl)) in d_z
+            .chunks_exact(k)
+            .zip(eps.chunks_exact(k))
+            .zip(std.chunks_exact(k))
+            .zip(d_mean.chunks_exact_mut(k))
+            .zip(d_ld.chunks_exact_mut(k))
+            .enumerate()
+        {
+            let d_o = &mut d_off[r * m..(r + 1) * m];
+            let mut p = 0;
+            for i in 0..k {
+                dm[i] += dz[i];
+                dl[i] += dz[i] * e[i] * s[i];
+                for (d, &ej) in d_o[p..p + i].iter_mut().zip(&e[..i]) {
+                    *d += dz[i] * ej;
+                }
+                p += i;
+            }
+        }
+    }
+
+    /// [`kl_full`]'s gradient: the scale `s`, and `dμ`, `dld`, `doff` to write.
+    pub(super) type FullKlGrad<'a> = (f32, &'a mut [f32], &'a mut [f32], &'a mut [f32]);
+
+    /// A full posterior's KL divergence to `N(0, I)` summed over the batch:
+    /// `Σ ½(e^{2ld} + μ² − 1 − 2ld) + Σ ½ off²` (with `Σ = L Lᵀ`: `tr Σ` is the sum of the
+    /// squared entries of `L`, `log det Σ = 2 Σ ld`). With `grad = (s, dμ, dld, doff)`
+    /// writes `dμ = s·μ`, `dld = s·(e^{2ld} − 1)`, `doff = s·off`.
+    pub(super) fn kl_full(
+        mean: &[f32],
+        ld: &[f32],
+        off: &[f32],
+        grad: Option<FullKlGrad<'_>>,
+    ) -> f64 {
+        let mut total = 0.0f64;
+        match grad {
+            Some((s, dm, dl, d_off)) => {
+                for (((&m, &l), dm), dl) in
+                    mean.iter().zip(ld).zip(dm.iter_mut()).zip(dl.iter_mut())
+                {
+                    let e = (2.0 * l).exp();
+                    total += f64::from(e + m * m - 1.0 - 2.0 * l);
+                    *dm = s * m;
+                    *dl = s * (e - 1.0);
+                }
+                for (&o, d) in off.iter().zip(d_off.iter_mut()) {
+                    total += f64::from(o * o);
+                    *d = s * o;
+                }
+            }
+            None => {
+                for (&m, &l) in mean.iter().zip(ld) {
+                    total += f64::from((2.0 * l).exp() + m * m - 1.0 - 2.0 * l);
+                }
+                for &o in off {
+                    total += f64::from(o * o);
+                }
+            }
+        }
+        0.5 * total
     }
 
     /// `Σ ½(e^lv + μ² − 1 − lv)` over the batch; with `grad = (s, dμ, dlv)` writes

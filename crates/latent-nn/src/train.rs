@@ -192,7 +192,7 @@ fn noise_into(b: usize, k: usize, rng: &mut impl Rng, out: &mut Vec<f32>) {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Engine {
     /// The fused host path ([`crate::fused`]) on the CPU device for the networks it
-    /// computes (MLP; diagonal posterior), burn otherwise.
+    /// computes (MLP and conv networks, either posterior), burn otherwise.
     #[default]
     Auto,
     /// burn's autodiff graph on the given device, always (for comparisons).

@@ -65,6 +65,13 @@ fn matrix() -> Vec<NetConfig> {
             likelihood: Likelihood::Gaussian { sigma: 0.4 },
             ..c.clone()
         },
+        // a full posterior: the off-diagonal head beside the log Cholesky diagonal
+        NetConfig {
+            posterior: PosteriorKind::Full,
+            activation: Activation::Silu,
+            likelihood: Likelihood::GaussianLearned { shared: true },
+            ..c.clone()
+        },
         NetConfig {
             kind: ModelKind::LinearAe,
             ..b.clone()
@@ -92,6 +99,17 @@ fn matrix() -> Vec<NetConfig> {
         },
         NetConfig {
             hidden: vec![],
+            ..b.clone()
+        },
+        NetConfig {
+            posterior: PosteriorKind::Full,
+            ..b.clone()
+        },
+        // K = 1: a full posterior without off-diagonal entries
+        NetConfig {
+            posterior: PosteriorKind::Full,
+            latent_dim: 1,
+            likelihood: Likelihood::Gaussian { sigma: 0.5 },
             ..b.clone()
         },
         // units off for the whole batch (`with_units_off`)
@@ -370,28 +388,31 @@ fn inference_is_independent_of_the_thread_count() {
     }
 }
 
-/// What the fused path does not compute is refused, not approximated.
+/// Parameters of another posterior are refused, not approximated: a diagonal posterior's
+/// lack the off-diagonal head a full one needs, a full posterior's have one too many.
 #[test]
-fn unsupported_networks_are_refused() {
+fn parameters_of_another_posterior_are_refused() {
+    let diagonal = base();
     let full = NetConfig {
         posterior: PosteriorKind::Full,
         ..base()
     };
-    let conv = NetConfig {
-        posterior: PosteriorKind::Full,
-        ..conv()
-    };
-    for cfg in [full, conv] {
-        assert!(!supports(&cfg));
-        let net = Net::new(&cfg, &mut latent_core::seed::rng(0), &cpu_device());
-        assert!(FusedNet::new(&cfg, &named_params(&net).unwrap()).is_err());
+    for (cfg, params_of) in [(&full, &diagonal), (&diagonal, &full)] {
+        assert!(supports(cfg));
+        let net = Net::new(params_of, &mut latent_core::seed::rng(0), &cpu_device());
+        let err = FusedNet::new(cfg, &named_params(&net).unwrap()).unwrap_err();
+        let msg = err.to_string();
+        assert!(
+            msg.contains("off_diag") || msg.contains("parameters given"),
+            "{msg}"
+        );
     }
 }
 
 /// The two engines behind the `Network` seam compute the same network: encoder heads,
 /// decoder, losses and a training step's gradients agree to float rounding, and the
-/// choice is made in one place (fused for MLP and conv networks with a diagonal posterior
-/// on the CPU, burn otherwise).
+/// choice is made in one place (fused for the MLP and conv networks on the CPU unless burn
+/// is asked for).
 #[test]
 fn engines_agree_through_the_network_trait() {
     use latent_nn::engine::{EngineKind, build, choose};
@@ -427,6 +448,12 @@ fn engines_agree_through_the_network_trait() {
         if let (Some(a), Some(b)) = (&ef.log_scale, &eb.log_scale) {
             close_all(a, b, "log-variance");
         }
+        let has_off_diag = cfg.posterior == PosteriorKind::Full && cfg.latent_dim > 1;
+        assert_eq!(ef.off_diag.is_some(), has_off_diag, "{cfg:?}");
+        assert_eq!(eb.off_diag.is_some(), has_off_diag, "{cfg:?}");
+        if let (Some(a), Some(b)) = (&ef.off_diag, &eb.off_diag) {
+            close_all(a, b, "off-diagonal");
+        }
         close_all(
             &fused.decode_raw(ef.mean.view()).unwrap(),
             &burn.decode_raw(ef.mean.view()).unwrap(),
@@ -451,20 +478,6 @@ fn engines_agree_through_the_network_trait() {
         // an inference engine refuses to train instead of differentiating nothing
         let mut burn = burn;
         assert!(burn.step(&xb, &eps, n, 0.5).is_err());
-    }
-    // the networks the fused kernels do not compute go to burn, whatever the choice
-    for cfg in [
-        NetConfig {
-            posterior: PosteriorKind::Full,
-            ..base()
-        },
-        NetConfig {
-            posterior: PosteriorKind::Full,
-            conv_channels: vec![4],
-            ..conv()
-        },
-    ] {
-        assert_eq!(choose(Engine::Auto, &cfg, &device), EngineKind::Burn);
     }
 }
 
