@@ -64,6 +64,12 @@ use conv::{ConvLayer, ConvStack, ConvWs};
 /// `16 · c_in` values per output position, so a bounded batch bounds the memory).
 const CONV_CHUNK: usize = 256;
 
+/// The Bernoulli negative log-likelihood of targets `x` under logits `o`, summed in f64:
+/// `Σ o(1 − x) + softplus(−o)`, each term the training step's vectorised f32 kernel.
+pub(crate) fn bernoulli_nll(o: &[f32], x: &[f32]) -> f64 {
+    kernels::bernoulli(o, x, None)
+}
+
 /// Whether [`FusedNet`] computes `config`'s network: the MLP and conv architectures, for a
 /// VAE with either posterior.
 pub fn supports(config: &NetConfig) -> bool {

@@ -25,6 +25,9 @@ use crate::{Error, Result};
 /// 3.7°, 37,500 steps 0.18°, while the reconstruction errors agree to 0.01 % throughout).
 pub const LINEAR_AE_STEPS: usize = 40_000;
 
+/// The linear autoencoder's epochs in the quick demo ([`CompareSpec::demo`]).
+pub const QUICK_LINEAR_EPOCHS: usize = 160;
+
 /// The marker `compare` writes first into its output directory.
 pub const MARKER: &str = ".latent-compare";
 
@@ -112,6 +115,10 @@ impl CompareSpec {
             s.hidden = vec![128];
             s.iw_samples = 10;
             s.samples = 500;
+            // a quarter of LINEAR_AE_STEPS (10,000 steps of the 8,000 training rows): at
+            // K = 2 and 5 the subspaces settle within 0.1° of PCA's (measured: 0.03° and
+            // 0.08°), where the full count was nine tenths of the quick demo's time
+            s.linear_epochs = Some(QUICK_LINEAR_EPOCHS);
         } else {
             s.hidden = vec![256];
         }
@@ -132,9 +139,13 @@ impl CompareSpec {
             .map(|b| format!("{b}"))
             .collect::<Vec<_>>()
             .join(",");
+        let linear = self
+            .linear_epochs
+            .map(|e| format!(" --linear-epochs {e}"))
+            .unwrap_or_default();
         format!(
-            "latent compare --data {} --latent-dims {} --betas {betas} --epochs {} --hidden {} \
-             --iw-samples {} --samples {} --out {}",
+            "latent compare --data {} --latent-dims {} --betas {betas} --epochs {}{linear} \
+             --hidden {} --iw-samples {} --samples {} --out {}",
             self.data.data,
             list(&self.latent_dims),
             self.epochs,
