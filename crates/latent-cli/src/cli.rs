@@ -347,7 +347,8 @@ pub struct FitArgs {
     pub device: String,
     /// Training engine: `auto` trains MLP and conv networks on the CPU through latent's fused
     /// kernels and everything else (a GPU device) through burn; `burn` always uses burn's
-    /// autodiff graph (the same mathematics, slower; for comparisons).
+    /// autodiff graph (the same mathematics, slower; for comparisons: the release build
+    /// compiles burn's CPU backend unoptimised, `cargo build --profile burn-ref` optimises it).
     #[arg(long, value_enum, default_value_t = Engine::Auto, help_heading = "Training")]
     pub engine: Engine,
     /// How often a checkpoint is written: every N epochs (`5`), or after the first epoch
