@@ -23,7 +23,7 @@ use burn::module::Module;
 use burn::tensor::{Device, Tensor, TensorData};
 use ndarray::{Array2, ArrayView2, s};
 
-use crate::config::{NetConfig, PosteriorKind};
+use crate::config::NetConfig;
 use crate::fused::FusedNet;
 use crate::model::Net;
 use crate::optim::{Adam, NamedGrads, named_grads};
@@ -294,15 +294,10 @@ impl Network for FusedNet {
     }
 
     fn encode(&self, x: ArrayView2<'_, f32>) -> Result<Encoded> {
-        let cfg = self.config();
-        let k = cfg.latent_dim;
-        let vae = cfg.is_vae();
+        let k = self.config().latent_dim;
+        let vae = self.config().is_vae();
         // a full posterior's strictly-lower Cholesky entries (none when K = 1)
-        let m = if vae && cfg.posterior == PosteriorKind::Full && k > 1 {
-            k * (k - 1) / 2
-        } else {
-            0
-        };
+        let m = self.off_diag_width();
         let (mut mean, mut log_var, mut off) = (Vec::new(), Vec::new(), Vec::new());
         for (flat, n) in chunks(x, FUSED_CHUNK) {
             let (start, off_start) = (mean.len(), off.len());

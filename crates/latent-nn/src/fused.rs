@@ -235,8 +235,6 @@ pub struct FusedNet {
     log_var: Option<Dense>,
     /// A full posterior's strictly-lower Cholesky entries (none when `K = 1`).
     off_diag: Option<Dense>,
-    /// A VAE with a full posterior: `log_var` is the log of the Cholesky diagonal.
-    full: bool,
     decoder: Vec<Dense>,
     /// The convolutions of a conv network.
     conv: Option<ConvStack>,
@@ -322,7 +320,6 @@ impl FusedNet {
             .and_then(dense)?;
         let log_var = topology.single(Part::LogVar).map(dense).transpose()?;
         let off_diag = topology.single(Part::OffDiag).map(dense).transpose()?;
-        let full = log_var.is_some() && config.posterior == PosteriorKind::Full;
         let conv = match (config.conv_features(), config.image) {
             (Some(features), Some([ih, iw, _])) => {
                 let conv_layer = |layer: &Layer, scale: usize| -> Result<ConvLayer> {
@@ -401,7 +398,6 @@ impl FusedNet {
             mean,
             log_var,
             off_diag,
-            full,
             decoder,
             conv,
             log_sigma,
@@ -471,6 +467,16 @@ impl FusedNet {
         self.log_var.is_some()
     }
 
+    /// A VAE with a full posterior: `log_var` is the log of the Cholesky diagonal.
+    fn is_full(&self) -> bool {
+        self.is_vae() && self.config.posterior == PosteriorKind::Full
+    }
+
+    /// The width of a full posterior's off-diagonal head, `K(K−1)/2` (0 without one).
+    pub fn off_diag_width(&self) -> usize {
+        self.off_diag.map_or(0, |l| l.d_out)
+    }
+
     fn resize(&self, ws: &mut Workspace, rows: usize) {
         if ws.rows == rows && !ws.out.is_empty() {
             return;
@@ -487,7 +493,7 @@ impl FusedNet {
         let k = self.mean.d_out;
         ws.mean = buf(k);
         ws.log_var = buf(k);
-        let m = self.off_diag.map_or(0, |l| l.d_out);
+        let m = self.off_diag_width();
         ws.off = buf(m);
         ws.d_off = buf(m);
         ws.std = buf(k);
@@ -632,7 +638,7 @@ impl FusedNet {
     /// the workspace.
     fn forward(&self, ws: &mut Workspace, x: &[f32], eps: &[f32], rows: usize) {
         self.forward_encoder(ws, x, rows);
-        if self.full {
+        if self.is_full() {
             let k = self.mean.d_out;
             kernels::reparameterize_full(
                 &ws.mean,
@@ -763,7 +769,7 @@ impl FusedNet {
             d_off,
             ..
         } = ws;
-        if self.full {
+        if self.is_full() {
             let grad = grad.map(|s| (s, &mut d_mean[..], &mut d_log_var[..], &mut d_off[..]));
             kernels::kl_full(mean, log_var, off, grad)
         } else {
@@ -966,7 +972,7 @@ impl FusedNet {
             }
         }
         // latent: d_z → d_mean, d_log_var (plus the KL's gradients already there)
-        if self.full {
+        if self.is_full() {
             kernels::reparameterize_full_backward(
                 &ws.d_z,
                 eps,
@@ -1130,7 +1136,7 @@ impl FusedNet {
         mut off_diag: Option<&mut [f32]>,
     ) {
         let (d, k) = (self.config.input_dim, self.mean.d_out);
-        let m = self.off_diag.map_or(0, |l| l.d_out);
+        let m = self.off_diag_width();
         self.with_spare(|ws| {
             for start in (0..rows).step_by(CONV_CHUNK) {
                 let n = CONV_CHUNK.min(rows - start);
